@@ -1,0 +1,118 @@
+"""ASGI 3 plumbing shared by every ASGI adapter.
+
+- ``check_app`` accepts ASGI 3 apps, adapts ASGI 2 apps through asgiref, and turns a WSGI
+  app into a TypeError that names the WSGI twin.
+- ``Exchange`` is one HTTP request through one layer. It is the ``send`` the app is given
+  (``await exchange(message)``); subclasses override ``on_start`` (return the start message to
+  send on) and ``on_end`` (runs once, with how the response ended).
+- "Crashes keep their headers" (SPEC): when the app raises before this layer sent
+  ``http.response.start``, the exchange sends a plain 500 through itself, so this layer and
+  every outer one add their headers, then re-raises the original exception for the server to
+  log. After the start went out, the exception simply propagates.
+
+Non-HTTP scopes (lifespan, websocket) are not given to an Exchange: adapters pass them
+through on their first line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, TypeAlias
+
+from asgiref.compatibility import guarantee_single_callable
+
+from .._apps import app_kind, mismatch
+from ..core.outcome import Outcome
+from ..core.responses import CRASH_BODY, CRASH_STATUS, crash_headers
+
+__all__ = ["ASGIApp", "Exchange", "Message", "Receive", "Scope", "Send", "check_app", "send_crash"]
+
+Scope: TypeAlias = MutableMapping[str, Any]
+Message: TypeAlias = MutableMapping[str, Any]
+Receive: TypeAlias = Callable[[], Awaitable[Message]]
+Send: TypeAlias = Callable[[Message], Awaitable[None]]
+ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def check_app(app: Any, cls_name: str) -> ASGIApp:
+    """``app`` as an ASGI 3 callable, or the TypeError that names the WSGI twin."""
+    kind = app_kind(app)
+    if kind == "wsgi":
+        raise mismatch(cls_name, "asgi", app)
+    if not callable(app):
+        raise TypeError(f"middleware.asgi.{cls_name} needs an ASGI application, got {app!r}.")
+    if kind == "asgi2":
+        return guarantee_single_callable(app)  # type: ignore[no-any-return,no-untyped-call]
+    return app  # type: ignore[no-any-return]
+
+
+async def send_crash(send: Send) -> None:
+    """Send the plain 500 that answers an app crash."""
+    await send({"type": "http.response.start", "status": CRASH_STATUS, "headers": crash_headers()})
+    await send({"type": "http.response.body", "body": CRASH_BODY, "more_body": False})
+
+
+class Exchange:
+    """One HTTP request through one ASGI layer; awaitable as the app's ``send``."""
+
+    __slots__ = ("_send", "_trailers", "ended", "outcome", "started")
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+        self.ended = False
+        self._trailers = False
+        self.outcome: Outcome | None = None
+
+    def on_start(self, message: Message) -> Message:
+        """The ``http.response.start`` message to send on (a copy when changed)."""
+        return message
+
+    def on_end(self) -> None:
+        """Runs once, when the response ended (``self.outcome`` is set)."""
+
+    def finish(self, outcome: Outcome) -> None:
+        """Record how the response ended (the first call wins) and run ``on_end`` once."""
+        if self.ended:
+            return
+        self.ended = True
+        if self.outcome is None:
+            self.outcome = outcome
+        self.on_end()
+
+    async def __call__(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            message = self.on_start(message)
+            self.started = True
+            self._trailers = bool(message.get("trailers"))
+        try:
+            await self._send(message)
+        except Exception:
+            # The server could not send: the client is gone (uvicorn raises OSError here).
+            if self.outcome is None:
+                self.outcome = Outcome.DISCONNECTED
+            raise
+        if (
+            (kind == "http.response.body" and not message.get("more_body") and not self._trailers)
+            or kind == "http.response.pathsend"
+            or (kind == "http.response.trailers" and not message.get("more_trailers"))
+        ):
+            self.finish(Outcome.COMPLETED)
+
+    async def run(self, app: ASGIApp, scope: Scope, receive: Receive) -> None:
+        """Run ``app`` with this exchange as its ``send``, applying the crash rule."""
+        try:
+            await app(scope, receive, self)
+        except Exception:
+            if not self.started:
+                self.outcome = Outcome.ERROR
+                await send_crash(self)
+            self.finish(Outcome.ERROR)
+            raise
+        except BaseException:
+            # Cancellation: the server gave up on the request (client gone, shutdown).
+            self.finish(Outcome.DISCONNECTED)
+            raise
+        # Returning without a complete response means the app saw the client leave.
+        self.finish(Outcome.DISCONNECTED)

@@ -1,0 +1,137 @@
+"""Server-Timing: metric names, entries and the header value (W3C Server Timing).
+
+    >>> entry("db", 12.5, 'users "active"')
+    'db;dur=12.5;desc="users \\\\"active\\\\""'
+    >>> header_value("app", 3.0, [("db", 1.25, None)])
+    b'app;dur=3, db;dur=1.25'
+
+The adapters measure with a monotonic clock and hand the durations here; nothing in this module
+reads a clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .headers import is_token
+
+Metric = tuple[str, float, str | None]
+
+_checked: set[str] = set()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Timings:
+    """What ``on_complete`` receives once the response body has been sent.
+
+    ``app_ms`` runs from the request to the response start, ``total_ms`` until the last body
+    byte; ``metrics`` are the ``(name, duration_ms, description)`` entries the request
+    recorded through ``middleware.timing``.
+    """
+
+    total_ms: float
+    app_ms: float
+    metrics: tuple[Metric, ...]
+
+
+def check_name(name: str) -> str:
+    """Return ``name`` if it is a valid metric name, else raise ValueError.
+
+    Server Timing: ``server-timing-metric = metric-name *( OWS ";" OWS server-timing-param )``
+    with ``metric-name = token`` (RFC 9110 §5.6.2).
+    """
+    if name in _checked:
+        return name
+    if not isinstance(name, str) or not name.isascii() or not is_token(name.encode()):
+        raise ValueError(f"A Server-Timing metric name must be an RFC 9110 token, got {name!r}.")
+    if len(_checked) < 4096:
+        _checked.add(name)
+    return name
+
+
+def _duration(ms: float) -> str:
+    # Three decimals is microsecond resolution; trailing zeros only cost header bytes.
+    text = f"{ms:.3f}".rstrip("0")
+    return text[:-1] if text.endswith(".") else text
+
+
+def _quoted(text: str) -> str:
+    # RFC 9110 §5.6.4: quoted-string allows HTAB, SP, visible ASCII and obs-text, with "\" and
+    # DQUOTE escaped. Anything else (control characters, non-latin-1) becomes "?", so an
+    # app's description can never break the header.
+    out = []
+    for char in text:
+        code = ord(char)
+        if char in '"\\':
+            out.append("\\" + char)
+        elif code == 0x09 or 0x20 <= code <= 0x7E or 0x80 <= code <= 0xFF:
+            out.append(char)
+        else:
+            out.append("?")
+    return '"' + "".join(out) + '"'
+
+
+def entry(name: str, duration_ms: float, description: str | None = None) -> str:
+    """One Server-Timing entry: ``name;dur=1.5`` or ``name;dur=1.5;desc="..."``."""
+    text = f"{name};dur={_duration(duration_ms)}"
+    if description is not None:
+        text += f";desc={_quoted(str(description))}"
+    return text
+
+
+def header_value(metric: str, app_ms: float, metrics: Iterable[Metric] | None) -> bytes:
+    """The Server-Timing value: the app's own metric first, then the recorded ones."""
+    text = f"{metric};dur={_duration(app_ms)}"
+    if metrics:
+        text = ", ".join([text, *(entry(*item) for item in metrics)])
+    return text.encode("latin-1")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimingPolicy:
+    """TimingMiddleware's options, validated once, with the header name prebuilt."""
+
+    metric: str
+    header: bytes
+    allow_origin: bytes | None
+    on_complete: object | None
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        metric: str,
+        header: str,
+        timing_allow_origin: str | Iterable[str] | None,
+        on_complete: object | None,
+    ) -> TimingPolicy:
+        """Validate TimingMiddleware's options; raise TypeError/ValueError naming the bad one."""
+        if not isinstance(metric, str):
+            raise TypeError(f"metric must be a string, got {metric!r}.")
+        check_name(metric)
+        if not isinstance(header, str) or not is_token(header.encode("latin-1", "replace")):
+            raise ValueError(f"header must be a header name, got {header!r}.")
+        allow: bytes | None = None
+        if timing_allow_origin is not None:
+            origins = (
+                [timing_allow_origin]
+                if isinstance(timing_allow_origin, str)
+                else list(timing_allow_origin)
+            )
+            if not origins or not all(
+                isinstance(o, str) and o.isascii() and o.isprintable() and o for o in origins
+            ):
+                raise ValueError(
+                    "timing_allow_origin must be '*', an origin or a list of origins, "
+                    f"got {timing_allow_origin!r}."
+                )
+            allow = ", ".join(origins).encode("ascii")
+        if on_complete is not None and not callable(on_complete):
+            raise TypeError(f"on_complete must be callable, got {on_complete!r}.")
+        return cls(
+            metric=metric,
+            header=header.lower().encode("latin-1"),
+            allow_origin=allow,
+            on_complete=on_complete,
+        )

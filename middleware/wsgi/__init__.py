@@ -1,0 +1,22 @@
+"""The WSGI (PEP 3333) face of gateway-middleware.
+
+    from middleware.wsgi import TimingMiddleware, compose
+
+Every class here has a twin with the same name, options and behaviour in ``middleware.asgi``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .._compose import Middleware
+from .._compose import compose as _compose
+from .timing import TimingMiddleware
+
+__all__ = ["Middleware", "TimingMiddleware", "compose"]
+
+
+def compose(*layers: Any) -> Callable[[Any], Any]:
+    """A decorator that wraps a WSGI app in ``layers``, the first one outermost."""
+    return _compose("wsgi", layers)

@@ -1,0 +1,224 @@
+"""PEP 3333 plumbing shared by every WSGI adapter.
+
+All protocol translation and all WSGI rules live here, once, so the feature adapters read as
+"translate, ask the core, translate back":
+
+- ``Exchange`` is one request through one layer. It is the ``start_response`` the app gets
+  (``exchange(status, headers, exc_info)``) and the iterable the server gets back, so a layer
+  costs one object per request. Subclasses override ``on_start`` (adjust the headers, on every
+  ``start_response`` call including ``exc_info`` restarts) and ``on_close`` (runs exactly once).
+- "Crashes keep their headers" (SPEC): when the app raises before any body byte left this
+  layer, the exchange answers a plain 500 through its own ``start_response`` path, so this
+  layer and every layer outside it add their headers, logs the traceback once on
+  ``middleware.errors``, and marks ``environ["middleware.error"]`` for the access log.
+- The inner iterable's ``close()`` is called exactly once, whatever happens.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from http import HTTPStatus
+from types import TracebackType
+from typing import Any, Protocol, TypeAlias
+
+from .._apps import app_kind, mismatch
+from ..core.headers import Headers
+from ..core.outcome import Outcome
+from ..core.responses import CRASH_BODY, crash_headers
+
+__all__ = [
+    "Environ",
+    "Exchange",
+    "NativeHeaders",
+    "StartResponse",
+    "WSGIApp",
+    "check_app",
+    "header",
+    "native",
+    "raw",
+    "status_code",
+    "status_line",
+]
+
+Environ: TypeAlias = dict[str, Any]
+NativeHeaders: TypeAlias = list[tuple[str, str]]
+ExcInfo: TypeAlias = tuple[type[BaseException], BaseException, TracebackType | None]
+Write: TypeAlias = Callable[[bytes], object]
+
+
+class StartResponse(Protocol):
+    def __call__(
+        self, status: str, headers: NativeHeaders, exc_info: ExcInfo | None = ..., /
+    ) -> Write: ...
+
+
+WSGIApp: TypeAlias = Callable[[Environ, StartResponse], Iterable[bytes]]
+
+errors = logging.getLogger("middleware.errors")
+
+_ERROR_KEY = "middleware.error"
+_CRASH_LINE = "500 Internal Server Error"
+
+
+def check_app(app: Any, cls_name: str) -> WSGIApp:
+    """``app`` if it can be a WSGI application, else the TypeError that names the ASGI twin."""
+    if app_kind(app) in ("asgi3", "asgi2"):
+        raise mismatch(cls_name, "wsgi", app)
+    if not callable(app):
+        raise TypeError(f"middleware.wsgi.{cls_name} needs a WSGI application, got {app!r}.")
+    return app  # type: ignore[no-any-return]
+
+
+def status_code(status: str) -> int:
+    """The integer code of a WSGI status line such as ``"404 Not Found"``."""
+    return int(status[:3])
+
+
+def status_line(code: int) -> str:
+    """A WSGI status line for ``code`` with its standard reason phrase."""
+    try:
+        return f"{code} {HTTPStatus(code).phrase}"
+    except ValueError:
+        return f"{code} Unknown"
+
+
+def raw(headers: NativeHeaders) -> Headers:
+    """WSGI's native-string headers as the core's lower-case bytes pairs.
+
+    PEP 3333: header names and values are native strings "translatable to bytes via the
+    Latin-1 encoding"; this is the one encode the WSGI side pays at the core boundary.
+    """
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
+def native(headers: Headers) -> NativeHeaders:
+    """The core's bytes pairs as WSGI native strings."""
+    return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
+
+
+_SPECIAL = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
+
+
+def header(environ: Environ, name: str) -> bytes | None:
+    """One request header as bytes, looked up by its lower-case name (``"origin"``)."""
+    key = _SPECIAL.get(name) or "HTTP_" + name.upper().replace("-", "_")
+    value = environ.get(key)
+    return None if value is None else value.encode("latin-1")
+
+
+class Exchange:
+    """One request through one WSGI layer: ``start_response`` wrapper and response iterable."""
+
+    __slots__ = (
+        "_iterable",
+        "_next",
+        "_start_response",
+        "bytes_sent",
+        "closed",
+        "environ",
+        "outcome",
+        "status",
+    )
+
+    def __init__(self, environ: Environ, start_response: StartResponse) -> None:
+        self.environ = environ
+        self._start_response = start_response
+        self._iterable: Iterable[bytes] | None = None
+        self._next: Callable[[], bytes] | None = None
+        self.status: str | None = None
+        self.bytes_sent = 0
+        self.closed = False
+        self.outcome: Outcome | None = None
+
+    # Hooks for the feature adapters.
+
+    def on_start(self, status: str, headers: NativeHeaders) -> NativeHeaders:
+        """Adjust the response headers; called on every ``start_response`` call."""
+        return headers
+
+    def on_close(self) -> None:
+        """Runs once, when the server closes the response (``self.outcome`` is set)."""
+
+    # The start_response the app is given.
+
+    def __call__(
+        self, status: str, headers: NativeHeaders, exc_info: ExcInfo | None = None
+    ) -> Write:
+        self.status = status
+        headers = self.on_start(status, headers)
+        # PEP 3333: exc_info is passed on untouched; the server re-raises it when the headers
+        # have already been sent. No reference to it is kept.
+        return self._start_response(status, headers, exc_info)
+
+    # The iterable the server is given.
+
+    def run(self, app: WSGIApp) -> Iterable[bytes]:
+        """Call ``app`` with this exchange as its ``start_response`` and return the response."""
+        try:
+            self._iterable = app(self.environ, self)
+        except Exception:
+            self._answer_crash()
+        else:
+            self._next = iter(self._iterable).__next__
+        return self
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            chunk = self._next()  # type: ignore[misc]
+        except StopIteration:
+            if self.outcome is None:
+                self.outcome = Outcome.COMPLETED
+            raise
+        except Exception:
+            if self.bytes_sent:
+                self.outcome = Outcome.ERROR
+                raise
+            self._close_inner()
+            self._answer_crash()
+            return next(self)
+        if chunk:
+            self.bytes_sent += len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        """PEP 3333: called by the server once the response is done, however it ended."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.outcome is None:
+            self.outcome = Outcome.DISCONNECTED
+        try:
+            self._close_inner()
+        finally:
+            self.on_close()
+
+    def _close_inner(self) -> None:
+        iterable, self._iterable = self._iterable, None
+        close = getattr(iterable, "close", None)
+        if close is not None:
+            close()
+
+    def _answer_crash(self) -> None:
+        self.outcome = Outcome.ERROR
+        self.environ[_ERROR_KEY] = True
+        exc_info = sys.exc_info()
+        try:
+            self(_CRASH_LINE, native(crash_headers()), exc_info)  # type: ignore[arg-type]
+            errors.error(
+                "Exception in WSGI application, answered with a 500",
+                exc_info=exc_info,
+            )
+        finally:
+            del exc_info
+        self._next = iter((CRASH_BODY,)).__next__
+
+
+def app_failed(environ: Environ) -> bool:
+    """Whether a layer inside this one answered an app crash with a 500."""
+    return environ.get(_ERROR_KEY, False) is True
+

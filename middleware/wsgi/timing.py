@@ -1,0 +1,96 @@
+"""Server-Timing for WSGI apps.
+
+    from middleware.wsgi import TimingMiddleware
+
+    app.wsgi_app = TimingMiddleware(app.wsgi_app, timing_allow_origin="*")
+
+Every response gets ``Server-Timing: app;dur=<ms to response start>`` plus the metrics the app
+recorded through ``middleware.timing``. ``on_complete(timings)`` runs once the server closes the
+response, so ``timings.total_ms`` includes the time spent producing a streamed body.
+
+Options: ``metric`` (the name of the app's own entry), ``header``, ``timing_allow_origin``
+(``"*"``, an origin or a list of origins; no header when None), ``on_complete``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from contextvars import Token
+from time import perf_counter
+from typing import Any
+
+from .. import timing
+from .._callbacks import call_quietly
+from ..core.timing import Metric, TimingPolicy, Timings, header_value
+from ._environ import Environ, Exchange, NativeHeaders, StartResponse, check_app
+
+__all__ = ["TimingMiddleware"]
+
+
+class TimingMiddleware:
+    """Add Server-Timing to every response of a WSGI app."""
+
+    _middleware_protocol = "wsgi"
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        metric: str = "app",
+        header: str = "Server-Timing",
+        timing_allow_origin: str | Iterable[str] | None = None,
+        on_complete: Callable[[Timings], object] | None = None,
+    ) -> None:
+        self.app = check_app(app, "TimingMiddleware")
+        self.policy = TimingPolicy.build(
+            metric=metric,
+            header=header,
+            timing_allow_origin=timing_allow_origin,
+            on_complete=on_complete,
+        )
+        self._header = header
+        self._allow = None if timing_allow_origin is None else self.policy.allow_origin
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        exchange = _Timed(environ, start_response, self)
+        exchange.token = timing.current.set(exchange)
+        return exchange.run(self.app)
+
+
+class _Timed(Exchange):
+    __slots__ = ("app_ms", "layer", "metrics", "started_at", "token")
+
+    def __init__(
+        self, environ: Environ, start_response: StartResponse, layer: TimingMiddleware
+    ) -> None:
+        super().__init__(environ, start_response)
+        self.layer = layer
+        self.metrics: list[Metric] | None = None
+        self.app_ms: float | None = None
+        self.token: Token[timing.Recorder | None] | None = None
+        self.started_at = perf_counter()
+
+    def on_start(self, status: str, headers: NativeHeaders) -> NativeHeaders:
+        layer = self.layer
+        self.app_ms = app_ms = (perf_counter() - self.started_at) * 1000.0
+        value = header_value(layer.policy.metric, app_ms, self.metrics).decode("latin-1")
+        headers.append((layer._header, value))
+        if layer._allow is not None:
+            headers.append(("Timing-Allow-Origin", layer._allow.decode("latin-1")))
+        return headers
+
+    def on_close(self) -> None:
+        if self.token is not None:
+            try:
+                timing.current.reset(self.token)
+            except ValueError:
+                # close() ran in another context than the request; nothing to restore there.
+                pass
+        on_complete = self.layer.policy.on_complete
+        if on_complete is not None:
+            total = (perf_counter() - self.started_at) * 1000.0
+            app_ms = total if self.app_ms is None else self.app_ms
+            call_quietly(
+                on_complete,  # type: ignore[arg-type]
+                Timings(total_ms=total, app_ms=app_ms, metrics=tuple(self.metrics or ())),
+            )

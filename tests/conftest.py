@@ -1,0 +1,46 @@
+"""The ``serve`` fixture: one request through a middleware stack, on each protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+import middleware.asgi
+import middleware.wsgi
+from tests.drivers import Result, call_asgi, call_wsgi
+from tests.parity.vectors import Probe, Reply, Request, Vector, asgi_app, wsgi_app
+
+Wrap = Callable[[ModuleType, Any], Any]
+
+
+class Server:
+    """Runs a request through ``wrap(module, app)`` where module is middleware.wsgi or .asgi."""
+
+    def __init__(self, protocol: str) -> None:
+        self.protocol = protocol
+        self.module = middleware.wsgi if protocol == "wsgi" else middleware.asgi
+        self.probe = Probe()
+
+    def __call__(
+        self,
+        wrap: Wrap,
+        vector: Vector | None = None,
+        *,
+        request: Request | None = None,
+        reply: Reply | None = None,
+        **options: Any,
+    ) -> Result:
+        request = request or (vector.request if vector else Request())
+        reply = reply or (vector.reply if vector else Reply())
+        args = (request.method, request.path, request.query, list(request.headers), request.body)
+        if self.protocol == "wsgi":
+            return call_wsgi(wrap(self.module, wsgi_app(reply, self.probe)), *args, **options)
+        return call_asgi(wrap(self.module, asgi_app(reply, self.probe)), *args, **options)
+
+
+@pytest.fixture(params=["wsgi", "asgi"])
+def serve(request: pytest.FixtureRequest) -> Server:
+    return Server(request.param)
