@@ -32,8 +32,7 @@ def app_kind(app: Any) -> Kind:
     required = [
         p
         for p in parameters
-        if p.default is p.empty
-        and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
     ]
     return {1: "asgi2", 2: "wsgi", 3: "asgi3"}.get(len(required), "unknown")  # type: ignore[return-value]
 

@@ -43,7 +43,9 @@ class Result:
         return [value for key, value in self.headers if key == name.lower()]
 
 
-def _environ(method: str, path: str, query: str, headers: HeaderPairs, body: bytes) -> dict[str, Any]:
+def _environ(
+    method: str, path: str, query: str, headers: HeaderPairs, body: bytes
+) -> dict[str, Any]:
     import io
 
     environ: dict[str, Any] = {
@@ -163,7 +165,9 @@ async def acall(
     ``disconnect_after=n``: the client leaves after n body messages; the next ``send`` raises
     OSError (as uvicorn's does) and ``receive`` answers ``http.disconnect``.
     """
-    raw = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers or ()]
+    raw = [
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers or ()
+    ]
     full_scope: dict[str, Any] = {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.4"},

@@ -114,6 +114,4 @@ def normalize_same_site(value: str) -> str:
     try:
         return _SAME_SITE[value.lower()]
     except (KeyError, AttributeError):
-        raise ValueError(
-            f"same_site must be 'lax', 'strict' or 'none', got {value!r}."
-        ) from None
+        raise ValueError(f"same_site must be 'lax', 'strict' or 'none', got {value!r}.") from None

@@ -221,4 +221,3 @@ class Exchange:
 def app_failed(environ: Environ) -> bool:
     """Whether a layer inside this one answered an app crash with a 500."""
     return environ.get(_ERROR_KEY, False) is True
-

@@ -49,7 +49,11 @@ VECTORS = [
     Vector(
         id="description-quoted-and-escaped",
         reply=Reply(before=_record(("q", 1, 'say "hi" \\ \r\nnow'))),
-        headers={"server-timing": re.compile(f'app;dur={DUR}, q;dur=1;desc="say \\\\"hi\\\\" \\\\\\\\ \\?\\?now"')},
+        headers={
+            "server-timing": re.compile(
+                f'app;dur={DUR}, q;dur=1;desc="say \\\\"hi\\\\" \\\\\\\\ \\?\\?now"'
+            )
+        },
     ),
     Vector(
         id="metric-after-start-not-in-header",
@@ -93,7 +97,11 @@ def test_timing_vectors(serve: Any, vector: Vector) -> None:
     [
         pytest.param("*", "*", id="tao-star"),
         pytest.param("https://a.example", "https://a.example", id="tao-origin"),
-        pytest.param(["https://a.example", "https://b.example"], "https://a.example, https://b.example", id="tao-list"),
+        pytest.param(
+            ["https://a.example", "https://b.example"],
+            "https://a.example, https://b.example",
+            id="tao-list",
+        ),
     ],
 )
 def test_timing_allow_origin(serve: Any, option: Any, header: str) -> None:
@@ -128,12 +136,16 @@ def test_on_complete_gets_total_including_body(serve: Any) -> None:
 
 def test_on_complete_after_crash(serve: Any) -> None:
     seen: list[Timings] = []
-    result = serve(lambda m, app: m.TimingMiddleware(app, on_complete=seen.append), reply=Reply(raise_at=0))
+    result = serve(
+        lambda m, app: m.TimingMiddleware(app, on_complete=seen.append), reply=Reply(raise_at=0)
+    )
     assert result.status == 500
     assert len(seen) == 1 and seen[0].total_ms >= seen[0].app_ms
 
 
-def test_on_complete_exception_is_logged_not_raised(serve: Any, caplog: pytest.LogCaptureFixture) -> None:
+def test_on_complete_exception_is_logged_not_raised(
+    serve: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     def broken(timings: Timings) -> None:
         raise RuntimeError("callback bug")
 
@@ -143,7 +155,9 @@ def test_on_complete_exception_is_logged_not_raised(serve: Any, caplog: pytest.L
 
 
 def test_crash_mid_body_propagates(serve: Any) -> None:
-    result = serve(lambda m, app: m.TimingMiddleware(app), reply=Reply(chunks=(b"a", b"b"), raise_at=1))
+    result = serve(
+        lambda m, app: m.TimingMiddleware(app), reply=Reply(chunks=(b"a", b"b"), raise_at=1)
+    )
     assert result.status == 200
     assert result.body == b"a"
     assert type(result.error).__name__ == "Boom"
