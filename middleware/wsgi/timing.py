@@ -49,7 +49,8 @@ class TimingMiddleware:
             on_complete=on_complete,
         )
         self._header = header
-        self._allow = None if timing_allow_origin is None else self.policy.allow_origin
+        allow = self.policy.allow_origin
+        self._allow = None if allow is None else allow.decode("latin-1")
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         exchange = _Timed(environ, start_response, self)
@@ -74,10 +75,10 @@ class _Timed(Exchange):
         layer = self.layer
         self.app_ms = app_ms = (perf_counter() - self.started_at) * 1000.0
         value = header_value(layer.policy.metric, app_ms, self.metrics).decode("latin-1")
-        headers.append((layer._header, value))
-        if layer._allow is not None:
-            headers.append(("Timing-Allow-Origin", layer._allow.decode("latin-1")))
-        return headers
+        # A copy: the app may reuse its header list for every response.
+        if layer._allow is None:
+            return [*headers, (layer._header, value)]
+        return [*headers, (layer._header, value), ("Timing-Allow-Origin", layer._allow)]
 
     def on_close(self) -> None:
         if self.token is not None:

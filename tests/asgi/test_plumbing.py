@@ -1,0 +1,162 @@
+"""ASGI rules of the shared plumbing, shown through TimingMiddleware."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from middleware import timing
+from middleware.asgi import TimingMiddleware
+from tests.drivers import acall
+from tests.parity.vectors import Boom, Reply, asgi_app
+
+START = {
+    "type": "http.response.start",
+    "status": 200,
+    "headers": [(b"content-type", b"text/plain")],
+}
+
+
+async def test_lifespan_and_websocket_pass_through_untouched() -> None:
+    seen: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append((scope, receive, send))
+
+    stack = TimingMiddleware(app)
+    for kind in ("lifespan", "websocket"):
+        scope = {"type": kind}
+
+        async def receive() -> Any:
+            return {}
+
+        async def send(message: Any) -> None:
+            pass
+
+        await stack(scope, receive, send)
+        assert seen[-1] == (scope, receive, send)
+
+
+async def test_asgi2_app_is_accepted() -> None:
+    class Legacy:
+        def __init__(self, scope: Any) -> None:
+            self.scope = scope
+
+        async def __call__(self, receive: Any, send: Any) -> None:
+            await send(START)
+            await send({"type": "http.response.body", "body": b"old"})
+
+    result = await acall(TimingMiddleware(Legacy))
+    assert result.body == b"old" and result.header("server-timing") is not None
+
+
+def test_wsgi_app_rejected_with_the_twin_named() -> None:
+    def wsgi(environ: Any, start_response: Any) -> Any:
+        return []
+
+    with pytest.raises(TypeError, match=r"use middleware\.wsgi\.TimingMiddleware"):
+        TimingMiddleware(wsgi)
+
+
+async def test_exception_propagates_unchanged_after_crash_answer() -> None:
+    error = Boom("the original")
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise error
+
+    result = await acall(TimingMiddleware(app))
+    assert result.error is error
+    assert result.status == 500 and result.body == b"Internal Server Error"
+    assert result.header("server-timing") is not None
+
+
+async def test_trailers_forwarded_and_completion_waits_for_them() -> None:
+    done: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({**START, "trailers": True})
+        await send({"type": "http.response.body", "body": b"x", "more_body": False})
+        assert not done, "on_complete ran before the trailers"
+        await send({"type": "http.response.trailers", "headers": [(b"x-sum", b"1")]})
+
+    result = await acall(TimingMiddleware(app, on_complete=done.append))
+    assert [m["type"] for m in result.messages][-1] == "http.response.trailers"
+    assert result.messages[-1]["headers"] == [(b"x-sum", b"1")]
+    assert len(done) == 1
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        pytest.param({"type": "http.response.debug", "info": {}}, id="debug"),
+        pytest.param({"type": "http.response.early_hint", "links": []}, id="early-hint"),
+    ],
+)
+async def test_messages_before_start_are_forwarded(extra: dict[str, Any]) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send(extra)
+        await send(START)
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    result = await acall(TimingMiddleware(app))
+    assert result.messages[0] is extra
+
+
+async def test_pathsend_forwarded_and_completes() -> None:
+    done: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send(START)
+        await send({"type": "http.response.pathsend", "path": "/etc/hostname"})
+
+    result = await acall(
+        TimingMiddleware(app, on_complete=done.append),
+        scope={"extensions": {"http.response.pathsend": {}}},
+    )
+    assert result.messages[-1] == {"type": "http.response.pathsend", "path": "/etc/hostname"}
+    assert len(done) == 1
+
+
+async def test_client_disconnect_mid_body() -> None:
+    done: list[Any] = []
+    reply = Reply(chunks=(b"a", b"b", b"c"))
+    result = await acall(
+        TimingMiddleware(asgi_app(reply), on_complete=done.append), disconnect_after=1
+    )
+    assert isinstance(result.error, OSError)
+    assert result.body == b"a" and len(done) == 1
+
+
+async def test_app_headers_list_is_not_mutated() -> None:
+    shared = [(b"content-type", b"text/plain")]
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": shared})
+        await send({"type": "http.response.body", "body": b""})
+
+    await acall(TimingMiddleware(app))
+    assert shared == [(b"content-type", b"text/plain")]
+
+
+async def test_metrics_from_child_tasks_and_no_cross_talk_across_200_requests() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        me = scope["query_string"].decode()
+
+        async def child() -> None:
+            await asyncio.sleep(0)
+            timing.record(f"child{me}", 1)
+
+        timing.record(f"req{me}", 1)
+        await asyncio.sleep(0.001)
+        await asyncio.create_task(child())
+        await send(START)
+        await send({"type": "http.response.body", "body": me.encode()})
+
+    stack = TimingMiddleware(app)
+    results = await asyncio.gather(*(acall(stack, query=str(n)) for n in range(200)))
+    for n, result in enumerate(results):
+        entries = [e.split(";")[0] for e in (result.header("server-timing") or "").split(", ")]
+        assert entries == ["app", f"req{n}", f"child{n}"]
+    assert timing.current.get() is None

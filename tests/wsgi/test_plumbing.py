@@ -1,0 +1,222 @@
+"""PEP 3333 rules of the shared WSGI plumbing, shown through TimingMiddleware."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from typing import Any
+from wsgiref.validate import validator
+
+import pytest
+
+from middleware import timing
+from middleware.wsgi import TimingMiddleware
+from tests.drivers import call_wsgi
+from tests.parity.vectors import Boom, Probe, Reply, wsgi_app
+
+TEXT = [("Content-Type", "text/plain")]
+
+
+def test_close_called_once_on_normal_end() -> None:
+    probe = Probe()
+    result = call_wsgi(TimingMiddleware(wsgi_app(Reply(chunks=(b"a", b"b")), probe)))
+    assert result.body == b"ab" and probe.closed == 1
+
+
+def test_close_called_when_client_leaves_early() -> None:
+    probe = Probe()
+    app = TimingMiddleware(wsgi_app(Reply(chunks=(b"a", b"b", b"c")), probe))
+    result = call_wsgi(app, stop_after=1)
+    assert result.body == b"a" and probe.closed == 1
+
+
+def test_close_called_when_body_raises_after_start() -> None:
+    probe = Probe()
+    app = TimingMiddleware(wsgi_app(Reply(chunks=(b"a", b"b"), raise_at=1), probe))
+    result = call_wsgi(app)
+    assert isinstance(result.error, Boom) and probe.closed == 1
+
+
+def test_close_called_when_body_raises_before_first_byte(caplog: pytest.LogCaptureFixture) -> None:
+    probe = Probe()
+    app = TimingMiddleware(wsgi_app(Reply(chunks=(b"a",), raise_at=0), probe))
+    result = call_wsgi(app)
+    assert result.status == 500 and result.body == b"Internal Server Error"
+    crash_logs = [r for r in caplog.records if r.name == "middleware.errors"]
+    assert len(crash_logs) == 1 and crash_logs[0].exc_info is not None
+
+
+def test_generator_body_raising_before_first_chunk_is_answered_with_500() -> None:
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        raise Boom("inside the generator")
+        yield b"never"  # pragma: no cover
+
+    result = call_wsgi(TimingMiddleware(validator(app)))
+    assert result.status == 500
+    assert result.header("server-timing") is not None
+    assert result.header("content-type") == "text/plain; charset=utf-8"
+
+
+def test_inner_close_raising_propagates_after_hooks_ran() -> None:
+    seen: list[Any] = []
+
+    class Body:
+        def __iter__(self) -> Any:
+            return iter([b"x"])
+
+        def close(self) -> None:
+            raise RuntimeError("close failed")
+
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", TEXT)
+        return Body()
+
+    with pytest.raises(RuntimeError, match="close failed"):
+        call_wsgi(TimingMiddleware(app, on_complete=seen.append), validate=False)
+    assert len(seen) == 1
+
+
+def test_write_callable_passes_through() -> None:
+    def app(environ: Any, start_response: Any) -> Any:
+        write = start_response("200 OK", TEXT)
+        write(b"written ")
+        return [b"returned"]
+
+    result = call_wsgi(TimingMiddleware(validator(app)))
+    assert result.body == b"written returned"
+    assert result.header("server-timing") is not None
+
+
+def test_exc_info_restart_recomputes_headers() -> None:
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", TEXT)
+        try:
+            raise Boom("handled by the app")
+        except Boom:
+            start_response("503 Service Unavailable", list(TEXT), sys.exc_info())
+        return [b"busy"]
+
+    result = call_wsgi(TimingMiddleware(validator(app)))
+    assert result.status == 503
+    assert len(result.header_all("server-timing")) == 1
+
+
+def test_exc_info_after_headers_sent_reraises() -> None:
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", TEXT)
+        yield b"first"
+        try:
+            raise Boom("too late")
+        except Boom:
+            start_response("500 Internal Server Error", list(TEXT), sys.exc_info())
+        yield b"never"  # pragma: no cover
+
+    result = call_wsgi(TimingMiddleware(validator(app)))
+    assert result.status == 200 and result.body == b"first"
+    assert isinstance(result.error, Boom)
+
+
+def test_headers_stay_native_strings() -> None:
+    captured: list[Any] = []
+
+    def server_start(status: str, headers: Any, exc_info: Any = None) -> Any:
+        captured.extend(headers)
+        return lambda data: None
+
+    app = TimingMiddleware(wsgi_app(Reply()))
+    body = app({**_environ()}, server_start)
+    list(body)
+    body.close()  # type: ignore[attr-defined]
+    assert all(type(n) is str and type(v) is str for n, v in captured)
+
+
+def _environ() -> dict[str, Any]:
+    import io
+
+    return {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/",
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "x",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+
+
+def test_asgi_app_rejected_with_the_twin_named() -> None:
+    async def asgi(scope: Any, receive: Any, send: Any) -> None:
+        pass
+
+    with pytest.raises(TypeError, match=r"use middleware\.asgi\.TimingMiddleware"):
+        TimingMiddleware(asgi)
+
+
+def test_sixteen_threads_never_see_each_others_metrics() -> None:
+    """16 threads, each request records its own metric; no header carries another's."""
+    barrier = threading.Barrier(16)
+    failures: list[str] = []
+
+    def app(environ: Any, start_response: Any) -> Any:
+        me = environ["QUERY_STRING"]
+        timing.record(f"req{me}", 1)
+        barrier.wait(timeout=10)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+
+        def body() -> Any:
+            timing.record(f"late{me}", 1)
+            yield me.encode()
+
+        return body()
+
+    completes: dict[str, Any] = {}
+
+    def on_complete(timings: Any) -> None:
+        names = [m[0] for m in timings.metrics]
+        completes[names[0][3:]] = names
+
+    stack = TimingMiddleware(validator(app), on_complete=on_complete)
+
+    def worker(n: int) -> None:
+        for _ in range(20 if n else 1):
+            pass
+        result = call_wsgi(stack, query=str(n))
+        header = result.header("server-timing") or ""
+        entries = [e.split(";")[0] for e in header.split(", ")]
+        if entries != ["app", f"req{n}"]:
+            failures.append(f"{n}: {header}")
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert not failures
+    assert completes == {str(n): [f"req{n}", f"late{n}"] for n in range(16)}
+
+
+def test_timing_outside_a_request_does_nothing() -> None:
+    timing.record("free", 1)
+    with timing.measure("free"):
+        pass
+    assert timing.current.get() is None
+
+
+def test_contextvar_reset_after_close() -> None:
+    call_wsgi(TimingMiddleware(wsgi_app(Reply())))
+    assert timing.current.get() is None
+
+
+def test_crash_log_is_on_middleware_errors(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR)
+    call_wsgi(TimingMiddleware(wsgi_app(Reply(raise_at=0))))
+    assert [r.name for r in caplog.records] == ["middleware.errors"]
