@@ -49,7 +49,9 @@ Block = tuple[tuple[bytes, bytes], ...]
 # `content-language`, `content-type` (with a safelisted value). Browsers list such a header in
 # Access-Control-Request-Headers only when its value is not safelisted (JSON bodies); Starlette
 # accepts these four names whatever the configuration, and so does this policy.
-SAFELISTED_HEADERS = frozenset({b"accept", b"accept-language", b"content-language", b"content-type"})
+SAFELISTED_HEADERS = frozenset(
+    {b"accept", b"accept-language", b"content-language", b"content-type"}
+)
 
 # Fetch §2.2.1: "To normalize a method, if it is a byte-case-insensitive match for `DELETE`,
 # `GET`, `HEAD`, `OPTIONS`, `POST`, or `PUT`, byte-uppercase it." Browsers send the normalized
@@ -71,10 +73,9 @@ _ORIGIN_BYTES = re.compile(_ORIGIN_SOURCE.encode())
 MAX_ORIGIN_LENGTH = 512
 _DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
 
-# RFC 9110 §5.6.2 tokens, comma-separated with optional whitespace: the shape of a valid
-# Access-Control-Request-Headers value (Fetch §3.2.2), checked in one pass before echoing it.
+# RFC 9110 §5.6.2: token = 1*tchar. Access-Control-Request-Method is a method (a token) and
+# Access-Control-Request-Headers a list of field names (tokens); only tokens are ever echoed.
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_TOKEN_LIST = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z \t,]*")
 
 _ACAO = b"access-control-allow-origin"
 _ACAC = b"access-control-allow-credentials"
@@ -90,7 +91,9 @@ _VARY_ORIGIN = (b"vary", b"Origin")
 _PNA = ((_ACAPN, b"true"),)
 
 # Response fields the policy sets; an app's own copy is replaced so the browser never sees two.
-_MANAGED = frozenset({b"vary", _ACAO, _ACAC, _ACEH})
+_ANSWER = frozenset({_ACAO, _ACAC, _ACEH})
+_MANAGED = _ANSWER | {b"vary"}
+_NOTHING: frozenset[bytes] = frozenset()
 
 _FAILURE_NAMES = ("origin", "method", "headers")
 _OK_BODY = b"OK"
@@ -130,7 +133,9 @@ class HeaderBlock:
 
     def _merge(self, headers: Headers) -> Headers:
         fields = [item for item in self.fields if item[0] != b"vary"]
-        replaced = {name for name, _ in fields}
+        # When the policy answers for the origin, its answer is the whole answer: an app's own
+        # Allow-Origin, Allow-Credentials or Expose-Headers would contradict or duplicate it.
+        replaced = _ANSWER if fields else _NOTHING
         out = [(name, value) for name, value in headers if name not in replaced]
         out.extend(fields)
         if len(fields) != len(self.fields):
@@ -174,14 +179,17 @@ class CORSPolicy:
     _star: HeaderBlock | None = field(repr=False)
     _actual: dict[bytes, HeaderBlock] = field(repr=False)
     _origin_fields: dict[bytes, Block] = field(repr=False)
-    _methods: frozenset[bytes] | None = field(repr=False)
+    _any_method: bool = field(repr=False)
+    _methods: frozenset[bytes] = field(repr=False)
     _methods_field: Block = field(repr=False)
-    _headers: frozenset[bytes] | None = field(repr=False)
+    _any_header: bool = field(repr=False)
+    _headers: frozenset[bytes] = field(repr=False)
     _headers_field: Block = field(repr=False)
     _expose: Block = field(repr=False)
     _vary: Block = field(repr=False)
     _preflight_tail: Block = field(repr=False)
     _ok: dict[bytes, Preflight] = field(repr=False)
+    _star_ok: Preflight | None = field(repr=False)
     _rejections: tuple[Preflight, ...] = field(repr=False)
 
     @classmethod
@@ -250,22 +258,14 @@ class CORSPolicy:
                     origin_fields[raw] = ((_ACAO, raw), *credential)
                     actual[raw] = HeaderBlock((*origin_fields[raw], *expose, *vary))
 
-        if "*" in methods:
-            method_set = None
-            method_field: Block = ()
-        else:
-            normalized = _unique(
-                m.upper() if m.upper() in NORMALIZED_METHODS else m for m in methods
-            )
-            method_set = frozenset(m.encode() for m in normalized)
-            method_field = ((_ACAM, ", ".join(normalized).encode()),)
+        any_method = "*" in methods
+        normalized = _unique(m.upper() if m.upper() in NORMALIZED_METHODS else m for m in methods)
+        method_set = frozenset(m.encode() for m in normalized)
+        method_field: Block = () if any_method else ((_ACAM, ", ".join(normalized).encode()),)
 
-        if "*" in headers:
-            header_set = None
-            header_field: Block = ()
-        else:
-            header_set = SAFELISTED_HEADERS | {h.lower().encode() for h in headers}
-            header_field = ((_ACAH, b", ".join(sorted(header_set))),)
+        any_header = "*" in headers
+        header_set = SAFELISTED_HEADERS | {h.lower().encode() for h in headers}
+        header_field: Block = () if any_header else ((_ACAH, b", ".join(sorted(header_set))),)
 
         # Fetch §3.2.3: a preflight's answer depends on the request's method and headers, and
         # (unless every origin gets "*") on its origin; the private-network request header only
@@ -278,11 +278,14 @@ class CORSPolicy:
         vary_field: Block = ((b"vary", b", ".join(preflight_vary)),)
         tail: Block = ((_ACMA, b"%d" % max_age), *vary_field, *_plain(_OK_BODY))
 
-        ok: dict[bytes, Preflight] = {}
-        if method_set is not None and header_set is not None:
-            static = (*method_field, *header_field)
-            for raw, fields in origin_fields.items():
-                ok[raw] = Preflight(status=200, headers=(*fields, *static, *tail), body=_OK_BODY)
+        # The answers to the common preflight (allowed method, listed headers, no private
+        # network) are built once per configured origin.
+        static = (*method_field, *header_field, *tail)
+        ok = {
+            raw: Preflight(status=200, headers=(*fields, *static), body=_OK_BODY)
+            for raw, fields in origin_fields.items()
+        }
+        star_ok = Preflight(status=200, headers=(_STAR, *static), body=_OK_BODY) if star else None
 
         rejections = []
         for mask in range(8):
@@ -304,14 +307,17 @@ class CORSPolicy:
             _star=HeaderBlock((_STAR, *expose)) if star else None,
             _actual=actual,
             _origin_fields=origin_fields,
+            _any_method=any_method,
             _methods=method_set,
             _methods_field=method_field,
+            _any_header=any_header,
             _headers=header_set,
             _headers_field=header_field,
             _expose=expose,
             _vary=vary,
             _preflight_tail=tail,
             _ok=ok,
+            _star_ok=star_ok,
             _rejections=tuple(rejections),
         )
 
@@ -319,7 +325,9 @@ class CORSPolicy:
         """Whether CORS covers ``path`` (always, unless ``paths`` is set)."""
         return self.paths is None or self.paths.match(path) is not None
 
-    def classify(self, method: str, path: str, origin: bytes | None, request_method: bytes | None) -> RequestKind:
+    def classify(
+        self, method: str, path: str, origin: bytes | None, request_method: bytes | None
+    ) -> RequestKind:
         """Whether a request is a preflight, an actual CORS request, or neither."""
         if origin is None or not self.applies(path):
             return RequestKind.NONE
@@ -353,7 +361,9 @@ class CORSPolicy:
             return self.preflight(origin, request_method, request_headers, private_network)
         return self.actual(origin)
 
-    def decide_headers(self, method: str, path: str, headers: Headers) -> Preflight | HeaderBlock | None:
+    def decide_headers(
+        self, method: str, path: str, headers: Headers
+    ) -> Preflight | HeaderBlock | None:
         """``decide`` for a raw request header list (lower-case names, as ASGI carries them)."""
         origin = None
         for name, value in headers:
@@ -368,7 +378,9 @@ class CORSPolicy:
                 if request_method is None:
                     request_method = value
             elif name == b"access-control-request-headers":
-                request_headers = value if request_headers is None else request_headers + b"," + value
+                request_headers = (
+                    value if request_headers is None else request_headers + b"," + value
+                )
             elif name == b"access-control-request-private-network" and private_network is None:
                 private_network = value
         return self.decide(method, path, origin, request_method, request_headers, private_network)
@@ -398,30 +410,24 @@ class CORSPolicy:
         # `Access-Control-Allow-Private-Network: true`. Without the opt-in the header is simply
         # not sent and the browser enforces its own rule.
         pna = self.allow_private_network and private_network == b"true"
-        fast = self._ok.get(origin)
-        if (
-            fast is not None
-            and request_method in self._methods  # type: ignore[operator]
-            and not request_headers
-            and not pna
-        ):
-            return fast
-
         failed = 0
+        ready: Preflight | None = None
         fields = self._origin_fields.get(origin)
-        if fields is None:
-            if self._star is not None:
-                fields = (_STAR,)
-            else:
-                fields = self._dynamic_origin(origin)
-                if fields is None:
-                    failed |= 1
+        if fields is not None:
+            ready = self._ok.get(origin)
+        elif self._star is not None:
+            fields, ready = (_STAR,), self._star_ok
+        else:
+            fields = self._dynamic_origin(origin)
+            if fields is None:
+                fields = ()
+                failed |= 1
 
         # Fetch §4.8 (CORS-preflight fetch): "If request's method is not in methods [...] and
         # methods does not contain `*`, return a network error." Method names are compared
         # case-sensitively.
         method_field = self._methods_field
-        if self._methods is None:
+        if self._any_method:
             if _TOKEN.fullmatch(request_method) is None:
                 failed |= 2
             else:
@@ -434,12 +440,13 @@ class CORSPolicy:
         # in headerNames [...] return a network error."
         header_field = self._headers_field
         if request_headers:
-            if self._headers is None:
-                if _TOKEN_LIST.fullmatch(request_headers) is None:
-                    failed |= 4
+            if self._any_header:
+                names = [n for p in request_headers.lower().split(b",") if (n := p.strip(b" \t"))]
+                if all(_TOKEN.fullmatch(name) for name in names):
+                    if names:
+                        header_field = ((_ACAH, b", ".join(names)),)
                 else:
-                    names = [n for part in request_headers.lower().split(b",") if (n := part.strip())]
-                    header_field = ((_ACAH, b", ".join(names)),) if names else ()
+                    failed |= 4
             else:
                 allowed = self._headers
                 for part in request_headers.lower().split(b","):
@@ -452,10 +459,17 @@ class CORSPolicy:
             # A rejection names what failed but does not advertise the policy: no allowed
             # methods, headers or origin for a client to probe.
             return self._rejections[failed]
+        if (
+            ready is not None
+            and not pna
+            and method_field is self._methods_field
+            and header_field is self._headers_field
+        ):
+            return ready
         extra = _PNA if pna else ()
         return Preflight(
             status=200,
-            headers=(*fields, *method_field, *header_field, *extra, *self._preflight_tail),  # type: ignore[misc]
+            headers=(*fields, *method_field, *header_field, *extra, *self._preflight_tail),
             body=_OK_BODY,
         )
 
@@ -509,7 +523,9 @@ def _pattern(name: str, value: Any) -> re.Pattern[str] | None:
     try:
         return re.compile(value)
     except re.error as exc:
-        raise ValueError(f"{name} is not a valid regular expression ({exc}), got {value!r}.") from None
+        raise ValueError(
+            f"{name} is not a valid regular expression ({exc}), got {value!r}."
+        ) from None
 
 
 def _check_origin(origin: str) -> None:

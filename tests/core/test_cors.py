@@ -1,0 +1,473 @@
+"""CORSPolicy: the case tables, configuration errors, warnings and the header merge."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from middleware.core.cors import (
+    CORSPolicy,
+    HeaderBlock,
+    Preflight,
+    RequestKind,
+)
+from middleware.core.headers import Headers
+from tests.cases.cors import (
+    APP,
+    APP_BODY,
+    APP_STATUS,
+    CASES,
+    SECURITY,
+    SECURITY_ALLOWED,
+    SECURITY_CASES,
+    Case,
+    Pairs,
+)
+
+
+def _raw(pairs: Pairs) -> Headers:
+    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in pairs]
+
+
+def _run(case: Case) -> tuple[bool, int, Headers, bytes]:
+    """What the adapters do with a policy: ask it, then answer or call the app."""
+    policy = CORSPolicy.from_options(**case.options)
+    answer = policy.decide_headers(case.method, case.path, _raw(case.headers))
+    if isinstance(answer, Preflight):
+        return False, answer.status, list(answer.headers), answer.body
+    headers = _raw(case.app_headers)
+    if answer is not None:
+        headers = answer.apply(headers)
+    return True, APP_STATUS, headers, APP_BODY
+
+
+def _check(case: Case) -> None:
+    called, status, headers, body = _run(case)
+    assert (called, status) == (case.app_called, case.status)
+    assert headers == _raw(case.response_headers)
+    assert body == case.body
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_cors_case(case: Case) -> None:
+    _check(case)
+
+
+@pytest.mark.parametrize("case", SECURITY_CASES)
+def test_cors_hostile_origin_denied(case: Case) -> None:
+    _check(case)
+
+
+@pytest.mark.parametrize("case", SECURITY_ALLOWED)
+def test_cors_security_controls_allowed(case: Case) -> None:
+    _check(case)
+
+
+@pytest.mark.parametrize("case", CASES + SECURITY_CASES)
+def test_cors_decide_matches_decide_headers(case: Case) -> None:
+    # decide() takes the values a WSGI adapter reads from environ; decide_headers() the raw
+    # list an ASGI adapter has. Both must give the same answer.
+    policy = CORSPolicy.from_options(**case.options)
+    raw = _raw(case.headers)
+    found = {name: value for name, value in reversed(raw)}
+    answer = policy.decide(
+        case.method,
+        case.path,
+        found.get(b"origin"),
+        found.get(b"access-control-request-method"),
+        found.get(b"access-control-request-headers"),
+        found.get(b"access-control-request-private-network"),
+    )
+    assert answer == policy.decide_headers(case.method, case.path, raw)
+
+
+# --- Request classification
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "origin", "request_method", "kind"),
+    [
+        pytest.param("GET", "/api/x", None, None, RequestKind.NONE, id="no-origin"),
+        pytest.param("GET", "/other", b"https://a.example", None, RequestKind.NONE, id="off-path"),
+        pytest.param("GET", "/api/x", b"https://a.example", None, RequestKind.ACTUAL, id="get"),
+        pytest.param(
+            "OPTIONS", "/api/x", b"https://a.example", None, RequestKind.ACTUAL, id="bare-options"
+        ),
+        pytest.param(
+            "POST", "/api/x", b"https://a.example", b"GET", RequestKind.ACTUAL, id="post-with-acrm"
+        ),
+        pytest.param(
+            "OPTIONS", "/api/x", b"https://a.example", b"PUT", RequestKind.PREFLIGHT, id="preflight"
+        ),
+        pytest.param("OPTIONS", "/api/x", None, b"PUT", RequestKind.NONE, id="preflight-no-origin"),
+    ],
+)
+def test_cors_classify(
+    method: str, path: str, origin: bytes | None, request_method: bytes | None, kind: RequestKind
+) -> None:
+    policy = CORSPolicy.from_options(allow_origins=["https://a.example"], paths="/api/")
+    assert policy.classify(method, path, origin, request_method) is kind
+
+
+def test_cors_paths_is_anchored_at_start_only() -> None:
+    policy = CORSPolicy.from_options(paths=r"/api")
+    assert policy.applies("/api/items")
+    assert policy.applies("/apix")
+    assert not policy.applies("/v1/api")
+
+
+def test_cors_paths_accepts_compiled_pattern() -> None:
+    policy = CORSPolicy.from_options(paths=re.compile(r"/API/", re.IGNORECASE))
+    assert policy.applies("/api/")
+    assert policy.paths is not None and policy.paths.flags & re.IGNORECASE
+
+
+# --- The no-Origin path allocates nothing and the common answers are prebuilt
+
+
+def test_cors_no_origin_answer_is_one_shared_object() -> None:
+    policy = CORSPolicy.from_options(allow_origins=[APP])
+    first = policy.decide("GET", "/", None)
+    assert isinstance(first, HeaderBlock)
+    assert policy.decide("POST", "/x", None) is first
+    assert first.fields == ((b"vary", b"Origin"),)
+
+
+def test_cors_no_origin_star_means_nothing_to_do() -> None:
+    assert CORSPolicy.from_options(allow_origins=["*"]).decide("GET", "/", None) is None
+
+
+def test_cors_configured_origin_answers_are_prebuilt() -> None:
+    policy = CORSPolicy.from_options(allow_origins=[APP], allow_methods=["GET", "POST"])
+    origin = APP.encode()
+    assert policy.actual(origin) is policy.actual(origin)
+    assert policy.preflight(origin, b"POST") is policy.preflight(origin, b"POST")
+    assert policy.preflight(origin, b"POST", b"content-type") is policy.preflight(origin, b"GET")
+    rejection = policy.preflight(b"https://evil.example", b"GET")
+    assert rejection is policy.preflight(b"https://other.example", b"GET")
+    assert not rejection.allowed and policy.preflight(origin, b"GET").allowed
+
+
+def test_cors_star_preflight_answer_is_prebuilt() -> None:
+    policy = CORSPolicy.from_options(allow_origins=["*"])
+    assert policy.preflight(b"https://a.example", b"GET") is policy.preflight(b"null", b"GET")
+
+
+def test_cors_regex_origin_checked_per_request() -> None:
+    policy = CORSPolicy.from_options(allow_origin_regex=r"https://(a|b)\.example")
+    a = policy.actual(b"https://a.example")
+    b = policy.actual(b"https://b.example")
+    assert (a.fields[0], b.fields[0]) == (
+        (b"access-control-allow-origin", b"https://a.example"),
+        (b"access-control-allow-origin", b"https://b.example"),
+    )
+
+
+def test_cors_star_with_credentials_echoes_only_well_formed_origins() -> None:
+    # "*" plus credentials echoes any origin a browser could send, but never junk: a 10 KB or
+    # non-ASCII value is not reflected into a response header.
+    policy = CORSPolicy.from_options(allow_origins=["*"], allow_credentials=True)
+    assert policy.actual(b"https://anything.example:8080").fields[0][1] == (
+        b"https://anything.example:8080"
+    )
+    for junk in (b"https://" + b"a" * 10240, b"https://\xff.example", b"https://a.example/x", b""):
+        assert policy.actual(junk).fields == ((b"vary", b"Origin"),)
+
+
+def test_cors_request_headers_lines_joined() -> None:
+    policy = CORSPolicy.from_options(allow_origins=[APP], allow_headers=["x-a", "x-b"])
+    headers = [
+        (b"origin", APP.encode()),
+        (b"access-control-request-method", b"GET"),
+        (b"access-control-request-headers", b"x-a"),
+        (b"access-control-request-headers", b"x-b"),
+    ]
+    answer = policy.decide_headers("OPTIONS", "/", headers)
+    assert isinstance(answer, Preflight) and answer.allowed
+    headers.append((b"access-control-request-headers", b"x-c"))
+    answer = policy.decide_headers("OPTIONS", "/", headers)
+    assert isinstance(answer, Preflight) and answer.body == b"Disallowed CORS headers"
+
+
+def test_cors_first_origin_and_request_method_win() -> None:
+    policy = CORSPolicy.from_options(allow_origins=[APP])
+    headers = [
+        (b"origin", APP.encode()),
+        (b"origin", b"https://evil.example"),
+        (b"access-control-request-method", b"GET"),
+        (b"access-control-request-method", b"DELETE"),
+    ]
+    answer = policy.decide_headers("OPTIONS", "/", headers)
+    assert isinstance(answer, Preflight) and answer.allowed
+
+
+def test_cors_private_network_value_must_be_true() -> None:
+    policy = CORSPolicy.from_options(allow_origins=[APP], allow_private_network=True)
+    granted = policy.preflight(APP.encode(), b"GET", None, b"true")
+    refused = policy.preflight(APP.encode(), b"GET", None, b"yes")
+    pna = (b"access-control-allow-private-network", b"true")
+    assert pna in granted.headers and pna not in refused.headers
+
+
+def test_cors_preflight_rejection_does_not_advertise_policy() -> None:
+    policy = CORSPolicy.from_options(**SECURITY)
+    answer = policy.preflight(b"https://evil.example", b"GET", b"x-custom")
+    names = {name for name, _ in answer.headers}
+    assert names == {b"vary", b"content-type", b"content-length"}
+
+
+def test_cors_header_block_merge_keeps_input_unchanged() -> None:
+    policy = CORSPolicy.from_options(allow_origins=[APP])
+    original = [(b"vary", b"Cookie"), (b"access-control-allow-origin", b"*")]
+    copy = list(original)
+    merged = policy.actual(APP.encode()).apply(original)
+    assert original == copy
+    assert merged == [(b"vary", b"Cookie, Origin"), (b"access-control-allow-origin", APP.encode())]
+
+
+def test_cors_denied_origin_keeps_app_cors_headers() -> None:
+    # The policy only replaces the app's CORS fields when it answers for the origin itself.
+    policy = CORSPolicy.from_options(allow_origins=[APP])
+    app = [(b"access-control-allow-origin", b"https://partner.example")]
+    assert policy.actual(b"https://partner.example").apply(app) == [*app, (b"vary", b"Origin")]
+
+
+# --- Construction: warnings and validation
+
+
+def test_cors_star_with_credentials_warns() -> None:
+    policy = CORSPolicy.from_options(allow_origins=["*"], allow_credentials=True)
+    assert len(policy.warnings) == 1
+    assert "any website can read responses" in policy.warnings[0]
+    assert "allow_credentials" in policy.warnings[0]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({}, id="defaults"),
+        pytest.param({"allow_origins": ["*"]}, id="star-alone"),
+        pytest.param({"allow_origins": [APP], "allow_credentials": True}, id="listed-credentials"),
+    ],
+)
+def test_cors_no_warning(options: dict[str, Any]) -> None:
+    assert CORSPolicy.from_options(**options).warnings == ()
+
+
+def test_cors_defaults_match_starlette() -> None:
+    policy = CORSPolicy.from_options()
+    assert not policy.allow_all_origins and not policy.allow_credentials
+    assert not policy.allow_private_network
+    assert policy.origin_regex is None and policy.paths is None
+    # Nothing is allowed; only GET may be preflighted; Max-Age 600.
+    assert policy.actual(APP.encode()).fields == ((b"vary", b"Origin"),)
+    answer = CORSPolicy.from_options(allow_origins=[APP]).preflight(APP.encode(), b"GET")
+    assert (b"access-control-allow-methods", b"GET") in answer.headers
+    assert (b"access-control-max-age", b"600") in answer.headers
+
+
+def test_cors_max_age_zero_sent() -> None:
+    answer = CORSPolicy.from_options(allow_origins=[APP], max_age=0).preflight(APP.encode(), b"GET")
+    assert (b"access-control-max-age", b"0") in answer.headers
+
+
+def test_cors_duplicates_collapse() -> None:
+    policy = CORSPolicy.from_options(
+        allow_origins=[APP, APP],
+        allow_methods=["GET", "get", "POST"],
+        allow_headers=["X-A", "x-a"],
+        expose_headers=["X-B", "X-B"],
+    )
+    answer = policy.preflight(APP.encode(), b"GET")
+    assert (b"access-control-allow-methods", b"GET, POST") in answer.headers
+    assert (
+        b"access-control-allow-headers",
+        b"accept, accept-language, content-language, content-type, x-a",
+    ) in answer.headers
+    assert (b"access-control-expose-headers", b"X-B") in policy.actual(APP.encode()).fields
+
+
+def test_cors_accepts_sets_and_generators() -> None:
+    policy = CORSPolicy.from_options(
+        allow_origins={APP}, allow_methods=(m for m in ["GET"]), allow_headers=frozenset()
+    )
+    assert policy.actual(APP.encode()).fields[0] == (b"access-control-allow-origin", APP.encode())
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        pytest.param(
+            {"allow_origins": "https://a.example"},
+            TypeError,
+            "allow_origins must be a collection of strings such as ['https://a.example'], not a "
+            "single string, got 'https://a.example'.",
+            id="origins-bare-string",
+        ),
+        pytest.param(
+            {"allow_origins": 42},
+            TypeError,
+            "allow_origins must be a collection of strings, got 42.",
+            id="origins-not-iterable",
+        ),
+        pytest.param(
+            {"allow_origins": [b"https://a.example"]},
+            TypeError,
+            "allow_origins must contain only strings, got b'https://a.example' in "
+            "[b'https://a.example'].",
+            id="origins-bytes-item",
+        ),
+        pytest.param(
+            {"allow_origins": ["https://a.example/"]},
+            ValueError,
+            "allow_origins entries must be '*', 'null' or an origin exactly as browsers send it "
+            "(scheme://host[:port]: lower-case, ASCII with internationalized names in punycode, "
+            "no path or trailing slash), got 'https://a.example/'.",
+            id="origin-trailing-slash",
+        ),
+        pytest.param(
+            {"allow_origins": ["https://A.example"]},
+            ValueError,
+            "got 'https://A.example'.",
+            id="origin-uppercase",
+        ),
+        pytest.param(
+            {"allow_origins": ["a.example"]}, ValueError, "got 'a.example'.", id="origin-no-scheme"
+        ),
+        pytest.param(
+            {"allow_origins": ["https://bücher.example"]},
+            ValueError,
+            "punycode",
+            id="origin-unicode",
+        ),
+        pytest.param(
+            {"allow_origins": ["https://" + "a" * 600]},
+            ValueError,
+            "allow_origins entries must be",
+            id="origin-too-long",
+        ),
+        pytest.param(
+            {"allow_origins": ["https://a.example:443"]},
+            ValueError,
+            "allow_origins entry 'https://a.example:443' names the default port, which browsers "
+            "leave out of the Origin header; use 'https://a.example'.",
+            id="origin-default-port",
+        ),
+        pytest.param(
+            {"allow_origins": ["http://a.example:99999"]},
+            ValueError,
+            "allow_origins entry 'http://a.example:99999' has an invalid port '99999'.",
+            id="origin-port-range",
+        ),
+        pytest.param(
+            {"allow_origins": ["http://a.example:080"]},
+            ValueError,
+            "has an invalid port '080'.",
+            id="origin-port-leading-zero",
+        ),
+        pytest.param(
+            {"allow_methods": ["GET", "BAD METHOD"]},
+            ValueError,
+            "allow_methods entries must be HTTP method names or '*', got 'BAD METHOD'.",
+            id="method-not-token",
+        ),
+        pytest.param(
+            {"allow_methods": "GET"},
+            TypeError,
+            "allow_methods must be a collection of strings such as ['GET']",
+            id="methods-bare-string",
+        ),
+        pytest.param(
+            {"allow_headers": ["X-Ok", "X:Bad"]},
+            ValueError,
+            "allow_headers entries must be header names or '*', got 'X:Bad'.",
+            id="header-not-token",
+        ),
+        pytest.param(
+            {"expose_headers": ["X-Ä"]},
+            ValueError,
+            "expose_headers entries must be header names or '*', got 'X-Ä'.",
+            id="expose-not-ascii",
+        ),
+        pytest.param(
+            {"allow_credentials": "yes"},
+            TypeError,
+            "allow_credentials must be True or False, got 'yes'.",
+            id="credentials-not-bool",
+        ),
+        pytest.param(
+            {"allow_private_network": 1},
+            TypeError,
+            "allow_private_network must be True or False, got 1.",
+            id="private-network-not-bool",
+        ),
+        pytest.param(
+            {"max_age": "600"},
+            TypeError,
+            "max_age must be an int number of seconds, got '600'.",
+            id="max-age-string",
+        ),
+        pytest.param({"max_age": True}, TypeError, "max_age must be an int", id="max-age-bool"),
+        pytest.param(
+            {"max_age": -1},
+            ValueError,
+            "max_age must be zero or more seconds, got -1.",
+            id="max-age-negative",
+        ),
+        pytest.param(
+            {"allow_origin_regex": 42},
+            TypeError,
+            "allow_origin_regex must be a string or compiled pattern, got 42.",
+            id="regex-type",
+        ),
+        pytest.param(
+            {"allow_origin_regex": re.compile(rb"https://.*")},
+            TypeError,
+            "allow_origin_regex must be a str pattern, not a bytes pattern",
+            id="regex-bytes-pattern",
+        ),
+        pytest.param(
+            {"allow_origin_regex": "https://(unclosed"},
+            ValueError,
+            "allow_origin_regex is not a valid regular expression (missing ), unterminated "
+            "subpattern at position 8), got 'https://(unclosed'.",
+            id="regex-invalid",
+        ),
+        pytest.param(
+            {"paths": "/api/["},
+            ValueError,
+            "paths is not a valid regular expression",
+            id="paths-invalid",
+        ),
+        pytest.param(
+            {"paths": ["/api/"]},
+            TypeError,
+            "paths must be a string or compiled pattern, got ['/api/'].",
+            id="paths-list",
+        ),
+    ],
+)
+def test_cors_bad_configuration(
+    options: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error) as caught:
+        CORSPolicy.from_options(**options)
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "http://localhost:8000",
+        "http://127.0.0.1:5173",
+        "http://[::1]:3000",
+        "https://xn--bcher-kva.example",
+        "chrome-extension://abcdefghijklmnop",
+        "null",
+        "*",
+    ],
+)
+def test_cors_origin_forms_accepted(origin: str) -> None:
+    CORSPolicy.from_options(allow_origins=[origin])
