@@ -1,0 +1,544 @@
+"""The request logging core: request IDs, client addresses, records and their formats."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Iterator
+from ipaddress import ip_address, ip_network
+from typing import Any
+
+import pytest
+
+from middleware.core.forwarded import TrustedProxies, client_address, parse_node
+from middleware.core.headers import Headers
+from middleware.core.request_logging import (
+    FIELDS,
+    AccessRecord,
+    Outcome,
+    RequestLog,
+    RequestLoggingPolicy,
+    accept_request_id,
+    escape,
+    format_combined,
+    format_json,
+    logged_headers,
+    new_request_id,
+)
+from tests.cases.request_logging import (
+    CLIENT_CASES,
+    CONFIG_ERRORS,
+    EXCLUDE_CASES,
+    INJECTION_CASES,
+    NEW_ID,
+    REQUEST_ID_CASES,
+    UNIX_CLIENT_CASES,
+    ClientCase,
+    ConfigError,
+    ExcludeCase,
+    InjectionCase,
+    Pairs,
+    RequestIdCase,
+    params,
+)
+
+# 2023-11-14 22:13:20 UTC
+EPOCH = 1_700_000_000.0
+
+
+def raw(pairs: Pairs) -> Headers:
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in pairs]
+
+
+def incoming_id(pairs: Pairs, name: bytes = b"x-request-id") -> str | None:
+    values = [value for key, value in raw(pairs) if key == name]
+    return b", ".join(values).decode("latin-1") if values else None
+
+
+@pytest.fixture
+def tz(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Set the process time zone for one test, restoring it afterwards."""
+
+    def use(zone: str) -> None:
+        monkeypatch.setenv("TZ", zone)
+        time.tzset()
+
+    yield use
+    monkeypatch.undo()
+    time.tzset()
+
+
+def finish(
+    policy: RequestLoggingPolicy,
+    *,
+    path: str | bytes = "/",
+    query: str | bytes = "",
+    headers: Pairs = (),
+    peer: str | None = "192.0.2.10",
+    status: int | None = 200,
+    sent: int = 0,
+    request_id: str = "rid",
+    start: float = 100.0,
+    end: float = 100.25,
+    now: float = EPOCH + 0.25,
+) -> tuple[AccessRecord, str]:
+    log = RequestLog(policy, request_id=request_id, start=start)
+    if status is not None:
+        log.response_started(status)
+    if sent:
+        log.body_sent(sent)
+    user_agent, referer, forwarded, xff = logged_headers(raw(headers))
+    return log.finish(
+        end=end,
+        now=now,
+        method="GET",
+        path=path,
+        query=query,
+        protocol="HTTP/1.1",
+        peer=peer,
+        user_agent=user_agent,
+        referer=referer,
+        forwarded=forwarded,
+        x_forwarded_for=xff,
+    )
+
+
+# Request IDs
+
+
+@pytest.mark.parametrize("case", params(REQUEST_ID_CASES))
+def test_request_id_acceptance(case: RequestIdCase) -> None:
+    policy = RequestLoggingPolicy.build(trust_request_id=case.trust)
+    chosen = policy.request_id(incoming_id(case.headers), generate=lambda: "fresh")
+    assert chosen == (case.kept if case.kept is not None else "fresh")
+
+
+def test_new_request_id_is_uuid4_hex() -> None:
+    ids = {new_request_id() for _ in range(50)}
+    assert len(ids) == 50
+    assert all(re.fullmatch(NEW_ID, value) for value in ids)
+
+
+def test_accept_request_id_default_generator() -> None:
+    assert re.fullmatch(NEW_ID, accept_request_id("a b", trust=True))
+    assert re.fullmatch(NEW_ID, accept_request_id(None, trust=True))
+    assert accept_request_id("abc", trust=True) == "abc"
+
+
+def test_request_id_header_name_precomputed() -> None:
+    assert RequestLoggingPolicy.build().header_name == b"x-request-id"
+    assert RequestLoggingPolicy.build(request_id_header="X-Trace").header_name == b"x-trace"
+
+
+# Log injection, in every format
+
+
+@pytest.mark.parametrize("form", ["text", "bytes"])
+@pytest.mark.parametrize("fmt", ["combined", "json"])
+@pytest.mark.parametrize("case", params(INJECTION_CASES))
+def test_injection_escaped(case: InjectionCase, fmt: str, form: str, tz: Any) -> None:
+    tz("UTC")
+    policy = RequestLoggingPolicy.build(format=fmt)
+    request_id = policy.request_id(incoming_id(case.headers))
+    # ASGI hands the path over as text, WSGI as the bytes PATH_INFO carried: same record.
+    path: str | bytes = case.path if form == "text" else case.path.encode("utf-8")
+    query: str | bytes = case.query if form == "text" else case.query.encode("latin-1")
+    record, line = finish(
+        policy, path=path, query=query, headers=case.headers, request_id=request_id
+    )
+    if case.request_id is None:
+        assert re.fullmatch(NEW_ID, record.request_id)
+    else:
+        assert record.request_id == case.request_id
+    # One line of printable ASCII, whatever the client sent.
+    assert all(" " <= char <= "~" for char in line), line
+    if fmt == "combined":
+        assert case.combined in line
+    else:
+        assert case.json in line
+        parsed = json.loads(line)
+        assert parsed == json.loads(json.dumps(record.as_dict()))
+        assert parsed["request_id"] == record.request_id
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param("plain text/1.0 (x; y)", "plain text/1.0 (x; y)", id="printable-unchanged"),
+        pytest.param("", "", id="empty"),
+        pytest.param("\r\n", "\\r\\n", id="cr-lf"),
+        pytest.param("\b\t\v", "\\b\\t\\v", id="named-escapes"),
+        pytest.param("\x1b\x00\x1f\x7f", "\\x1b\\x00\\x1f\\x7f", id="other-controls"),
+        pytest.param('say "hi"', 'say \\"hi\\"', id="quotes"),
+        pytest.param("a\\b", "a\\\\b", id="backslash"),
+        pytest.param("\x85\xa0\xe9\xff", "\\x85\\xa0\\xe9\\xff", id="latin-1-bytes"),
+        pytest.param("\u2028\u202e", "\\u2028\\u202e", id="unicode-separators-and-bidi"),
+        pytest.param("\U0001f600", "\\U0001f600", id="astral"),
+    ],
+)
+def test_escape(value: str, expected: str) -> None:
+    assert escape(value) == expected
+
+
+def test_escape_fast_path_returns_same_object() -> None:
+    value = "Mozilla/5.0 (X11; Linux x86_64)"
+    assert escape(value) is value
+
+
+# Client address
+
+
+@pytest.mark.parametrize("case", params(CLIENT_CASES + UNIX_CLIENT_CASES))
+def test_client_address(case: ClientCase) -> None:
+    trusted = TrustedProxies.build(case.trusted)
+    _, _, forwarded, xff = logged_headers(raw(case.headers))
+    assert (
+        client_address(case.peer, trusted=trusted, forwarded=forwarded, x_forwarded_for=xff)
+        == case.client
+    )
+
+
+@pytest.mark.parametrize("case", params(CLIENT_CASES[:6]))
+def test_client_address_in_record(case: ClientCase) -> None:
+    policy = RequestLoggingPolicy.build(trusted_proxies=case.trusted)
+    record, _ = finish(policy, peer=case.peer, headers=case.headers)
+    assert record.client == case.client
+
+
+def test_client_address_with_wsgi_style_joined_headers() -> None:
+    # WSGI servers join repeated fields with "," (no space); the hops are the same.
+    trusted = TrustedProxies.build(["10.0.0.0/8"])
+    assert (
+        client_address("10.0.0.1", trusted=trusted, x_forwarded_for="6.6.6.6,203.0.113.9")
+        == "203.0.113.9"
+    )
+
+
+def test_trusted_proxies_accepts_ipaddress_objects() -> None:
+    trusted = TrustedProxies.build([ip_address("192.0.2.1"), ip_network("fd00::/8")])
+    assert trusted.trusts_peer("192.0.2.1")
+    assert trusted.trusts_peer("fd00::1")
+    assert not trusted.trusts_peer("192.0.2.2")
+    assert trusted.hosts == frozenset({"192.0.2.1"})
+
+
+def test_trusted_proxies_empty_is_false() -> None:
+    assert not TrustedProxies.build([])
+    assert TrustedProxies.build(["unix"])
+    assert TrustedProxies.build(["::1"])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("192.0.2.43", "192.0.2.43", id="ipv4"),
+        pytest.param(" 192.0.2.43\t", "192.0.2.43", id="whitespace"),
+        pytest.param("192.0.2.43:47011", "192.0.2.43", id="ipv4-port"),
+        pytest.param("[2001:db8::1]", "2001:db8::1", id="ipv6-brackets"),
+        pytest.param("[2001:db8::1]:_x", "2001:db8::1", id="ipv6-obfuscated-port"),
+        pytest.param("[2001:db8::1", None, id="ipv6-unclosed"),
+        pytest.param("[2001:db8::1]80", None, id="ipv6-port-without-colon"),
+        pytest.param("192.0.2.43:", None, id="empty-port"),
+        pytest.param("192.0.2.43:123456", None, id="port-too-long"),
+        pytest.param("192.0.2.43:_", None, id="bare-underscore-port"),
+        pytest.param("192.0.2.43:\u0661", None, id="non-ascii-digit-port"),
+        pytest.param("unknown", None, id="unknown"),
+        pytest.param("_hidden", None, id="obfuscated"),
+        pytest.param("", None, id="empty"),
+        pytest.param("999.1.1.1", None, id="out-of-range"),
+    ],
+)
+def test_parse_node(text: str, expected: str | None) -> None:
+    node = parse_node(text)
+    assert (None if node is None else str(node)) == expected
+
+
+def test_forwarded_quoted_pair_unescaped() -> None:
+    trusted = TrustedProxies.build(["10.0.0.0/8"])
+    assert (
+        client_address("10.0.0.1", trusted=trusted, forwarded='for="203.0.113.\\9"')
+        == "203.0.113.9"
+    )
+
+
+# Exclusion
+
+
+@pytest.mark.parametrize("case", params(EXCLUDE_CASES))
+def test_exclude_paths(case: ExcludeCase) -> None:
+    policy = RequestLoggingPolicy.build(exclude_paths=case.exclude_paths)
+    assert policy.excludes(case.path) is case.excluded
+
+
+def test_exclude_paths_accepts_any_iterable() -> None:
+    policy = RequestLoggingPolicy.build(exclude_paths=iter(["/a", "/b/"]))
+    assert policy.exclude_paths == ("/a", "/b/")
+    assert policy.exact_paths == frozenset({"/a"})
+    assert policy.path_prefixes == ("/b/",)
+
+
+# Configuration
+
+
+@pytest.mark.parametrize("case", params(CONFIG_ERRORS))
+def test_config_errors(case: ConfigError) -> None:
+    with pytest.raises(case.error) as caught:
+        RequestLoggingPolicy.build(**case.options)
+    assert str(caught.value) == case.message
+
+
+def test_defaults() -> None:
+    policy = RequestLoggingPolicy.build()
+    assert policy.logger == "middleware.access"
+    assert policy.format == "combined"
+    assert policy.request_id_header == "X-Request-ID"
+    assert policy.trust_request_id is True
+    assert policy.exclude_paths == ()
+    assert not policy.trusted_proxies
+
+
+def test_logger_object_accepted() -> None:
+    logger = logging.getLogger("tests.access")
+    assert RequestLoggingPolicy.build(logger=logger).logger is logger
+    adapter = logging.LoggerAdapter(logger)
+    assert RequestLoggingPolicy.build(logger=adapter).logger is adapter
+
+
+def test_policy_is_frozen() -> None:
+    policy = RequestLoggingPolicy.build()
+    with pytest.raises(AttributeError):
+        policy.format = "json"  # type: ignore[misc]
+
+
+# Formats
+
+
+def test_combined_line_exact(tz: Any) -> None:
+    tz("UTC")
+    policy = RequestLoggingPolicy.build()
+    _, line = finish(
+        policy,
+        path="/apache_pb.gif",
+        query="a=1&b=2",
+        headers=(("Referer", "http://www.example.com/start.html"), ("User-Agent", "Mozilla/4.08")),
+        sent=2326,
+    )
+    assert line == (
+        '192.0.2.10 - - [14/Nov/2023:22:13:20 +0000] "GET /apache_pb.gif?a=1&b=2 HTTP/1.1" '
+        '200 2326 "http://www.example.com/start.html" "Mozilla/4.08"'
+    )
+
+
+def test_combined_placeholders(tz: Any) -> None:
+    tz("UTC")
+    policy = RequestLoggingPolicy.build()
+    _, line = finish(policy, peer=None, headers=(("User-Agent", ""), ("Referer", "")), status=204)
+    assert line == '- - - [14/Nov/2023:22:13:20 +0000] "GET / HTTP/1.1" 204 - "-" "-"'
+
+
+@pytest.mark.parametrize(
+    ("zone", "now", "stamp"),
+    [
+        pytest.param("UTC", EPOCH, "14/Nov/2023:22:13:20 +0000", id="utc"),
+        pytest.param("Asia/Kolkata", EPOCH, "15/Nov/2023:03:43:20 +0530", id="half-hour-east"),
+        pytest.param("America/St_Johns", EPOCH, "14/Nov/2023:18:43:20 -0330", id="half-hour-west"),
+        pytest.param("Europe/Berlin", EPOCH, "14/Nov/2023:23:13:20 +0100", id="winter"),
+        pytest.param(
+            "Europe/Berlin", EPOCH - 120 * 86400, "18/Jul/2023:00:13:20 +0200", id="summer"
+        ),
+        pytest.param("UTC", 0.0, "01/Jan/1970:00:00:00 +0000", id="epoch"),
+    ],
+)
+def test_combined_timestamp(tz: Any, zone: str, now: float, stamp: str) -> None:
+    tz(zone)
+    policy = RequestLoggingPolicy.build()
+    # The stamp is when the request arrived: ``now`` minus the duration.
+    _, line = finish(policy, start=10.0, end=12.0, now=now + 2.0)
+    assert f"[{stamp}]" in line
+
+
+def test_combined_months_are_english_whatever_the_locale(tz: Any) -> None:
+    tz("UTC")
+    stamps = [
+        format_combined(_record(), EPOCH + day * 86400).split("[")[1][3:6]
+        for day in range(0, 365, 31)
+    ]
+    assert stamps == [
+        "Nov", "Dec", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct"
+    ]  # fmt: skip
+
+
+def test_json_line_exact() -> None:
+    policy = RequestLoggingPolicy.build(format="json")
+    _, line = finish(
+        policy,
+        path="/items",
+        query="page=2",
+        headers=(("User-Agent", "curl/8.5.0"),),
+        sent=12,
+        request_id="abc",
+    )
+    assert line == (
+        '{"client":"192.0.2.10","method":"GET","path":"/items","query":"page=2",'
+        '"protocol":"HTTP/1.1","status":200,"bytes":12,"duration_ms":250.0,'
+        '"user_agent":"curl/8.5.0","referer":null,"request_id":"abc","outcome":"completed"}'
+    )
+
+
+def test_json_keys_are_the_fields_in_order() -> None:
+    assert list(json.loads(format_json(_record()))) == list(FIELDS)
+    assert list(_record().as_dict()) == list(FIELDS)
+
+
+def test_callable_format_receives_the_record() -> None:
+    seen: list[AccessRecord] = []
+
+    def fmt(record: AccessRecord) -> str:
+        seen.append(record)
+        return f"{record.method} {record.status} {record.request_id}"
+
+    policy = RequestLoggingPolicy.build(format=fmt)
+    record, line = finish(policy, status=201)
+    assert seen == [record]
+    assert line == "GET 201 rid"
+
+
+def test_callable_format_result_made_text() -> None:
+    policy = RequestLoggingPolicy.build(format=lambda record: record.status)
+    assert finish(policy, status=404)[1] == "404"
+
+
+# The record
+
+
+def _record(**changes: Any) -> AccessRecord:
+    fields: dict[str, Any] = {
+        "client": "192.0.2.10",
+        "method": "GET",
+        "path": "/",
+        "query": "",
+        "protocol": "HTTP/1.1",
+        "status": 200,
+        "bytes": 0,
+        "duration_ms": 1.0,
+        "user_agent": None,
+        "referer": None,
+        "request_id": "rid",
+        "outcome": Outcome.COMPLETED,
+    }
+    fields.update(changes)
+    return AccessRecord(**fields)
+
+
+def test_record_has_exactly_the_spec_fields() -> None:
+    assert AccessRecord.__slots__ == FIELDS
+    assert FIELDS == (
+        "client", "method", "path", "query", "protocol", "status", "bytes", "duration_ms",
+        "user_agent", "referer", "request_id", "outcome",
+    )  # fmt: skip
+
+
+def test_record_values() -> None:
+    policy = RequestLoggingPolicy.build()
+    record, _ = finish(
+        policy,
+        path=b"/caf\xc3\xa9 x",
+        query=b"q=\xe9",
+        headers=(("User-Agent", "ua"), ("Referer", "ref")),
+        sent=7,
+        start=5.0,
+        end=5.0123456,
+    )
+    assert record == _record(
+        path="/caf%C3%A9%20x",
+        query="q=\xe9",
+        bytes=7,
+        duration_ms=12.346,
+        user_agent="ua",
+        referer="ref",
+    )
+
+
+def test_path_sub_delims_and_colon_kept() -> None:
+    record, _ = finish(RequestLoggingPolicy.build(), path="/a:b@c!$&'()*+,;=/~_-.")
+    assert record.path == "/a:b@c!$&'()*+,;=/~_-."
+
+
+def test_path_with_percent_and_question_mark_reencoded() -> None:
+    # The decoded path had "%" and "?" (sent as %25 and %3F); re-encoding keeps the target
+    # unambiguous.
+    record, _ = finish(RequestLoggingPolicy.build(), path="/100%?x#y")
+    assert record.path == "/100%25%3Fx%23y"
+
+
+def test_path_lone_surrogate_never_raises() -> None:
+    record, _ = finish(RequestLoggingPolicy.build(), path="/\ud800")
+    assert record.path == "/%ED%A0%80"
+
+
+def test_restart_logs_final_status_and_bytes() -> None:
+    log = RequestLog(RequestLoggingPolicy.build(), request_id="r", start=0.0)
+    log.response_started(200)
+    log.response_started(500)  # a WSGI exc_info restart before any byte left
+    log.body_sent(10)
+    log.body_sent(0)
+    log.body_sent(11)
+    record, _ = log.finish(
+        end=1.0, now=EPOCH, method="GET", path="/", query="", protocol="HTTP/1.1", peer=None
+    )
+    assert (record.status, record.bytes, record.outcome) == (500, 21, Outcome.COMPLETED)
+
+
+@pytest.mark.parametrize(
+    ("events", "status", "outcome"),
+    [
+        pytest.param((), 500, "completed", id="never-started-completed"),
+        pytest.param(("app_failed",), 500, "error", id="never-started-error"),
+        pytest.param(("client_gone",), 499, "disconnected", id="never-started-disconnected"),
+        pytest.param(("start", "app_failed"), 200, "error", id="error-after-start"),
+        pytest.param(("start", "client_gone"), 200, "disconnected", id="disconnected-mid-body"),
+        pytest.param(
+            ("start", "client_gone", "app_failed"),
+            200,
+            "disconnected",
+            id="error-caused-by-disconnect",
+        ),
+        pytest.param(
+            ("start", "app_failed", "client_gone"), 200, "error", id="disconnect-after-error"
+        ),
+    ],
+)
+def test_outcomes(events: tuple[str, ...], status: int, outcome: str) -> None:
+    log = RequestLog(RequestLoggingPolicy.build(), request_id="r", start=0.0)
+    for event in events:
+        if event == "start":
+            log.response_started(200)
+        else:
+            getattr(log, event)()
+    record, _ = log.finish(
+        end=0.5, now=EPOCH, method="GET", path="/", query="", protocol="HTTP/1.1", peer=None
+    )
+    assert (record.status, record.outcome) == (status, outcome)
+    assert isinstance(record.outcome, Outcome)
+
+
+def test_logged_headers_one_pass() -> None:
+    headers: Headers = [
+        (b"host", b"example.com"),
+        (b"user-agent", b"first"),
+        (b"x-forwarded-for", b"1.1.1.1"),
+        (b"user-agent", b"second"),
+        (b"referer", b"r\xe9f"),
+        (b"forwarded", b"for=2.2.2.2"),
+        (b"x-forwarded-for", b"3.3.3.3"),
+        (b"forwarded", b"for=4.4.4.4"),
+    ]
+    assert logged_headers(headers) == (
+        "first",
+        "r\xe9f",
+        "for=2.2.2.2, for=4.4.4.4",
+        "1.1.1.1, 3.3.3.3",
+    )
+    assert logged_headers([]) == (None, None, None, None)
