@@ -21,7 +21,7 @@ from typing import Any
 from .. import timing
 from .._callbacks import call_quietly
 from ..core.timing import Metric, TimingPolicy, Timings, header_value
-from ._scope import Exchange, Message, Receive, Scope, Send, check_app
+from ._scope import Message, Receive, Scope, Send, check_app, send_crash
 
 __all__ = ["TimingMiddleware"]
 
@@ -52,41 +52,66 @@ class TimingMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        exchange = _Timed(send, self.policy)
-        token = timing.current.set(exchange)
+        # The hot path: one recorder (also the context variable's value) and one closure.
+        policy = self.policy
+        recorder = _Recorder()
+        recorder.metrics = recorder.app_ms = None
+        recorder.started_at = perf_counter()
+        token = timing.current.set(recorder)
+
+        async def timed_send(message: Message) -> None:
+            kind = message["type"]
+            if kind == "http.response.start":
+                recorder.app_ms = app_ms = (perf_counter() - recorder.started_at) * 1000.0
+                headers = [
+                    *message.get("headers", ()),
+                    (policy.header, policy.render(app_ms, recorder.metrics)),
+                ]
+                if policy.allow_origin is not None:
+                    headers.append((b"timing-allow-origin", policy.allow_origin))
+                message = dict(message)
+                message["headers"] = headers
+                recorder.trailers = message.get("trailers", False)
+            elif policy.on_complete is not None and recorder.ends_with(kind, message):
+                await send(message)
+                recorder.complete(policy)
+                return
+            await send(message)
+
         try:
-            await exchange.run(self.app, scope, receive)
+            await self.app(scope, receive, timed_send)
+        except Exception:
+            if recorder.app_ms is None:
+                await send_crash(timed_send)
+            raise
         finally:
             timing.current.reset(token)
+            if policy.on_complete is not None:
+                recorder.complete(policy)
 
 
-class _Timed(Exchange):
-    __slots__ = ("app_ms", "metrics", "policy", "started_at")
+class _Recorder:
+    # No __init__: the fields are set inline by the middleware, saving a call per request.
+    __slots__ = ("app_ms", "done", "metrics", "started_at", "trailers")
+    metrics: list[Metric] | None
+    app_ms: float | None
+    started_at: float
+    trailers: bool
 
-    def __init__(self, send: Send, policy: TimingPolicy) -> None:
-        super().__init__(send)
-        self.policy = policy
-        self.metrics: list[Metric] | None = None
-        self.app_ms: float | None = None
-        self.started_at = perf_counter()
+    def ends_with(self, kind: str, message: Message) -> bool:
+        if kind == "http.response.body":
+            return not message.get("more_body", False) and not self.trailers
+        if kind == "http.response.trailers":
+            return not message.get("more_trailers", False)
+        return kind == "http.response.pathsend"
 
-    def on_start(self, message: Message) -> Message:
-        policy = self.policy
-        self.app_ms = app_ms = (perf_counter() - self.started_at) * 1000.0
-        headers = list(message.get("headers", ()))
-        headers.append((policy.header, header_value(policy.metric, app_ms, self.metrics)))
-        if policy.allow_origin is not None:
-            headers.append((b"timing-allow-origin", policy.allow_origin))
-        message = dict(message)
-        message["headers"] = headers
-        return message
-
-    def on_end(self) -> None:
-        on_complete = self.policy.on_complete
-        if on_complete is not None:
-            total = (perf_counter() - self.started_at) * 1000.0
-            app_ms = total if self.app_ms is None else self.app_ms
-            call_quietly(
-                on_complete,  # type: ignore[arg-type]
-                Timings(total_ms=total, app_ms=app_ms, metrics=tuple(self.metrics or ())),
-            )
+    def complete(self, policy: TimingPolicy) -> None:
+        if getattr(self, "done", False):
+            return
+        self.done = True
+        total = (perf_counter() - self.started_at) * 1000.0
+        app_ms = total if self.app_ms is None else self.app_ms
+        call_quietly(
+            policy.on_complete,  # type: ignore[arg-type]
+            Timings(total_ms=total, app_ms=app_ms, metrics=tuple(self.metrics or ())),
+        )

@@ -51,9 +51,8 @@ def check_name(name: str) -> str:
 
 
 def _duration(ms: float) -> str:
-    # Three decimals is microsecond resolution; trailing zeros only cost header bytes.
-    text = f"{ms:.3f}".rstrip("0")
-    return text[:-1] if text.endswith(".") else text
+    # Three decimals is microsecond resolution, more than a wall clock can promise.
+    return "%.3f" % ms
 
 
 def _quoted(text: str) -> str:
@@ -80,12 +79,16 @@ def entry(name: str, duration_ms: float, description: str | None = None) -> str:
     return text
 
 
-def header_value(metric: str, app_ms: float, metrics: Iterable[Metric] | None) -> bytes:
+def header_text(metric: str, app_ms: float, metrics: Iterable[Metric] | None) -> str:
     """The Server-Timing value: the app's own metric first, then the recorded ones."""
-    text = f"{metric};dur={_duration(app_ms)}"
-    if metrics:
-        text = ", ".join([text, *(entry(*item) for item in metrics)])
-    return text.encode("latin-1")
+    if not metrics:
+        return "%s;dur=%.3f" % (metric, app_ms)
+    return ", ".join([f"{metric};dur={_duration(app_ms)}", *(entry(*item) for item in metrics)])
+
+
+def header_value(metric: str, app_ms: float, metrics: Iterable[Metric] | None) -> bytes:
+    """``header_text`` as the bytes a raw header list carries."""
+    return header_text(metric, app_ms, metrics).encode("latin-1")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,6 +99,12 @@ class TimingPolicy:
     header: bytes
     allow_origin: bytes | None
     on_complete: object | None
+
+    def render(self, app_ms: float, metrics: list[Metric] | None) -> bytes:
+        """The header value for a response that started ``app_ms`` after the request."""
+        if metrics:
+            return header_value(self.metric, app_ms, metrics)
+        return b"%s;dur=%.3f" % (self.metric.encode("ascii"), app_ms)
 
     @classmethod
     def build(

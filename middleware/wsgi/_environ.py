@@ -113,7 +113,6 @@ class Exchange:
 
     __slots__ = (
         "_iterable",
-        "_next",
         "_start_response",
         "bytes_sent",
         "closed",
@@ -126,7 +125,6 @@ class Exchange:
         self.environ = environ
         self._start_response = start_response
         self._iterable: Iterable[bytes] | None = None
-        self._next: Callable[[], bytes] | None = None
         self.status: str | None = None
         self.bytes_sent = 0
         self.closed = False
@@ -160,30 +158,29 @@ class Exchange:
             self._iterable = app(self.environ, self)
         except Exception:
             self._answer_crash()
-        else:
-            self._next = iter(self._iterable).__next__
         return self
 
     def __iter__(self) -> Iterator[bytes]:
-        return self
+        # A generator does the per-chunk work at C speed; close() stays on this object, so it
+        # reaches the app even when the server never starts iterating.
+        return self._chunks()
 
-    def __next__(self) -> bytes:
+    def _chunks(self) -> Iterator[bytes]:
         try:
-            chunk = self._next()  # type: ignore[misc]
-        except StopIteration:
-            if self.outcome is None:
-                self.outcome = Outcome.COMPLETED
-            raise
+            for chunk in self._iterable or ():
+                if chunk:
+                    self.bytes_sent += len(chunk)
+                yield chunk
         except Exception:
             if self.bytes_sent:
                 self.outcome = Outcome.ERROR
                 raise
             self._close_inner()
             self._answer_crash()
-            return next(self)
-        if chunk:
-            self.bytes_sent += len(chunk)
-        return chunk
+            yield CRASH_BODY
+            return
+        if self.outcome is None:
+            self.outcome = Outcome.COMPLETED
 
     def close(self) -> None:
         """PEP 3333: called by the server once the response is done, however it ended."""
@@ -198,10 +195,12 @@ class Exchange:
             self.on_close()
 
     def _close_inner(self) -> None:
-        iterable, self._iterable = self._iterable, None
-        close = getattr(iterable, "close", None)
-        if close is not None:
-            close()
+        iterable = self._iterable
+        if iterable is not None:
+            self._iterable = None
+            close = getattr(iterable, "close", None)
+            if close is not None:
+                close()
 
     def _answer_crash(self) -> None:
         self.outcome = Outcome.ERROR
@@ -215,7 +214,7 @@ class Exchange:
             )
         finally:
             del exc_info
-        self._next = iter((CRASH_BODY,)).__next__
+        self._iterable = (CRASH_BODY,)
 
 
 def app_failed(environ: Environ) -> bool:

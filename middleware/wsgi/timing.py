@@ -21,7 +21,7 @@ from typing import Any
 
 from .. import timing
 from .._callbacks import call_quietly
-from ..core.timing import Metric, TimingPolicy, Timings, header_value
+from ..core.timing import Metric, TimingPolicy, Timings, header_text
 from ._environ import Environ, Exchange, NativeHeaders, StartResponse, check_app
 
 __all__ = ["TimingMiddleware"]
@@ -53,40 +53,38 @@ class TimingMiddleware:
         self._allow = None if allow is None else allow.decode("latin-1")
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        exchange = _Timed(environ, start_response, self)
+        exchange = _Timed(environ, start_response)
+        exchange.layer = self
+        exchange.metrics = exchange.app_ms = None
         exchange.token = timing.current.set(exchange)
+        exchange.started_at = perf_counter()
         return exchange.run(self.app)
 
 
 class _Timed(Exchange):
+    # Fields are set by TimingMiddleware.__call__: one constructor call per request, not two.
     __slots__ = ("app_ms", "layer", "metrics", "started_at", "token")
-
-    def __init__(
-        self, environ: Environ, start_response: StartResponse, layer: TimingMiddleware
-    ) -> None:
-        super().__init__(environ, start_response)
-        self.layer = layer
-        self.metrics: list[Metric] | None = None
-        self.app_ms: float | None = None
-        self.token: Token[timing.Recorder | None] | None = None
-        self.started_at = perf_counter()
+    layer: TimingMiddleware
+    metrics: list[Metric] | None
+    app_ms: float | None
+    token: Token[timing.Recorder | None]
+    started_at: float
 
     def on_start(self, status: str, headers: NativeHeaders) -> NativeHeaders:
         layer = self.layer
         self.app_ms = app_ms = (perf_counter() - self.started_at) * 1000.0
-        value = header_value(layer.policy.metric, app_ms, self.metrics).decode("latin-1")
+        value = header_text(layer.policy.metric, app_ms, self.metrics)
         # A copy: the app may reuse its header list for every response.
         if layer._allow is None:
             return [*headers, (layer._header, value)]
         return [*headers, (layer._header, value), ("Timing-Allow-Origin", layer._allow)]
 
     def on_close(self) -> None:
-        if self.token is not None:
-            try:
-                timing.current.reset(self.token)
-            except ValueError:
-                # close() ran in another context than the request; nothing to restore there.
-                pass
+        try:
+            timing.current.reset(self.token)
+        except ValueError:
+            # close() ran in another context than the request; nothing to restore there.
+            pass
         on_complete = self.layer.policy.on_complete
         if on_complete is not None:
             total = (perf_counter() - self.started_at) * 1000.0

@@ -10,15 +10,15 @@ from middleware.core.timing import TimingPolicy, check_name, entry, header_value
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        pytest.param(("db", 12.5), "db;dur=12.5", id="plain"),
-        pytest.param(("db", 3.0), "db;dur=3", id="integral"),
-        pytest.param(("db", 0.00049), "db;dur=0", id="below-resolution"),
+        pytest.param(("db", 12.5), "db;dur=12.500", id="plain"),
+        pytest.param(("db", 3.0), "db;dur=3.000", id="integral"),
+        pytest.param(("db", 0.00049), "db;dur=0.000", id="below-resolution"),
         pytest.param(("db", 1.23456), "db;dur=1.235", id="three-decimals"),
-        pytest.param(("db", 1, "a b"), 'db;dur=1;desc="a b"', id="desc"),
-        pytest.param(("db", 1, 'x"y\\z'), 'db;dur=1;desc="x\\"y\\\\z"', id="desc-escaped"),
-        pytest.param(("db", 1, "a\r\nb\x1b"), 'db;dur=1;desc="a??b?"', id="desc-controls"),
+        pytest.param(("db", 1, "a b"), 'db;dur=1.000;desc="a b"', id="desc"),
+        pytest.param(("db", 1, 'x"y\\z'), 'db;dur=1.000;desc="x\\"y\\\\z"', id="desc-escaped"),
+        pytest.param(("db", 1, "a\r\nb\x1b"), 'db;dur=1.000;desc="a??b?"', id="desc-controls"),
         pytest.param(
-            ("db", 1, "caf\u00e9 \u2603"), 'db;dur=1;desc="caf\u00e9 ?"', id="desc-non-latin1"
+            ("db", 1, "caf\u00e9 \u2603"), 'db;dur=1.000;desc="caf\u00e9 ?"', id="desc-non-latin1"
         ),
     ],
 )
@@ -28,8 +28,8 @@ def test_entry(args: tuple[object, ...], expected: str) -> None:
 
 def test_header_value_latin1_encodable() -> None:
     value = header_value("app", 2.5, [("db", 1, "caf\u00e9"), ("c", 0.5, None)])
-    assert value == 'app;dur=2.5, db;dur=1;desc="caf\u00e9", c;dur=0.5'.encode("latin-1")
-    assert header_value("app", 1, None) == b"app;dur=1"
+    assert value == 'app;dur=2.500, db;dur=1.000;desc="caf\u00e9", c;dur=0.500'.encode("latin-1")
+    assert header_value("app", 1, None) == b"app;dur=1.000"
 
 
 @pytest.mark.parametrize("name", ["", "a b", "a;b", "a,b", "caf\u00e9", 'q"'])

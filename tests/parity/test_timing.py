@@ -38,7 +38,9 @@ VECTORS = [
         id="recorded-metrics-in-order",
         reply=Reply(before=_record(("cache", 1.5), ("db", 12.25, "users"))),
         headers={
-            "server-timing": re.compile(f'app;dur={DUR}, cache;dur=1.5, db;dur=12.25;desc="users"')
+            "server-timing": re.compile(
+                f'app;dur={DUR}, cache;dur=1.500, db;dur=12.250;desc="users"'
+            )
         },
     ),
     Vector(
@@ -51,7 +53,7 @@ VECTORS = [
         reply=Reply(before=_record(("q", 1, 'say "hi" \\ \r\nnow'))),
         headers={
             "server-timing": re.compile(
-                f'app;dur={DUR}, q;dur=1;desc="say \\\\"hi\\\\" \\\\\\\\ \\?\\?now"'
+                f'app;dur={DUR}, q;dur=1.000;desc="say \\\\"hi\\\\" \\\\\\\\ \\?\\?now"'
             )
         },
     ),

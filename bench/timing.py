@@ -1,0 +1,87 @@
+"""Per-request overhead of TimingMiddleware over the raw app, beside timing-asgi, in one run.
+
+    .venv/bin/python bench/timing.py [--quick]
+
+Targets (issue 2): on ASGI at most 0.35x of timing-asgi's overhead; on bare WSGI at most
+2.5 µs. timing-asgi sends no header; ours adds Server-Timing to every response.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from timing_asgi import TimingClient, TimingMiddleware as PeerTiming  # noqa: E402
+
+from bench._harness import asgi_cost, ratio, table, wsgi_cost  # noqa: E402
+from middleware.asgi import TimingMiddleware as AsgiTiming  # noqa: E402
+from middleware.wsgi import TimingMiddleware as WsgiTiming  # noqa: E402
+
+START = {
+    "type": "http.response.start",
+    "status": 200,
+    "headers": [(b"content-type", b"text/plain")],
+}
+BODY = {"type": "http.response.body", "body": b"hello"}
+
+
+async def raw_asgi(scope: Any, receive: Any, send: Any) -> None:
+    await send(START)
+    await send(BODY)
+
+
+def raw_wsgi(environ: Any, start_response: Any) -> Any:
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"hello"]
+
+
+class NullClient(TimingClient):  # type: ignore[misc]
+    def timing(self, metric_name: str, timing: float, tags: list[str] | None = None) -> None:
+        return None
+
+
+def main() -> None:
+    n = 5_000 if "--quick" in sys.argv else 20_000
+    peer = PeerTiming(raw_asgi, client=NullClient())
+    ours = AsgiTiming(raw_asgi)
+    costs: dict[str, list[float]] = {"raw": [], "timing-asgi": [], "ours": []}
+    for _ in range(3):  # interleave the variants so drift hits them all alike
+        costs["raw"].append(asgi_cost(raw_asgi, n=n))
+        costs["timing-asgi"].append(asgi_cost(peer, n=n))
+        costs["ours"].append(asgi_cost(ours, n=n))
+    best = {name: min(values) for name, values in costs.items()}
+    print(
+        table(
+            "ASGI: TimingMiddleware",
+            [
+                ("raw app", best["raw"]),
+                ("timing-asgi 0.3", best["timing-asgi"]),
+                ("middleware.asgi.TimingMiddleware", best["ours"]),
+            ],
+            baseline=best["raw"],
+        )
+    )
+    r = ratio(best["ours"], best["timing-asgi"], best["raw"])
+    print(f"\nours / timing-asgi overhead: {r:.2f}x (target <= 0.35x)\n")
+
+    wcosts: dict[str, list[float]] = {"raw": [], "ours": []}
+    wours = WsgiTiming(raw_wsgi)
+    for _ in range(3):
+        wcosts["raw"].append(wsgi_cost(raw_wsgi, n=n))
+        wcosts["ours"].append(wsgi_cost(wours, n=n))
+    wbest = {name: min(values) for name, values in wcosts.items()}
+    print(
+        table(
+            "WSGI: TimingMiddleware",
+            [("raw app", wbest["raw"]), ("middleware.wsgi.TimingMiddleware", wbest["ours"])],
+            baseline=wbest["raw"],
+        )
+    )
+    print(f"\nWSGI overhead: {wbest['ours'] - wbest['raw']:.2f} µs (target <= 2.5 µs)")
+
+
+if __name__ == "__main__":
+    main()
