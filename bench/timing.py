@@ -14,11 +14,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from timing_asgi import TimingClient, TimingMiddleware as PeerTiming  # noqa: E402
+from timing_asgi import TimingClient
+from timing_asgi import TimingMiddleware as PeerTiming
 
-from bench._harness import asgi_cost, ratio, table, wsgi_cost  # noqa: E402
-from middleware.asgi import TimingMiddleware as AsgiTiming  # noqa: E402
-from middleware.wsgi import TimingMiddleware as WsgiTiming  # noqa: E402
+from bench._harness import asgi_cost, ratio, table, wsgi_cost
+from middleware.asgi import TimingMiddleware as AsgiTiming
+from middleware.wsgi import TimingMiddleware as WsgiTiming
 
 START = {
     "type": "http.response.start",

@@ -20,7 +20,7 @@ from typing import Any
 
 from .. import timing
 from .._callbacks import call_quietly
-from ..core.timing import Metric, TimingPolicy, Timings, header_value
+from ..core.timing import Metric, TimingPolicy, Timings
 from ._scope import Message, Receive, Scope, Send, check_app, send_crash
 
 __all__ = ["TimingMiddleware"]

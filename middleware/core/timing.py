@@ -52,7 +52,7 @@ def check_name(name: str) -> str:
 
 def _duration(ms: float) -> str:
     # Three decimals is microsecond resolution, more than a wall clock can promise.
-    return "%.3f" % ms
+    return f"{ms:.3f}"
 
 
 def _quoted(text: str) -> str:
@@ -82,7 +82,7 @@ def entry(name: str, duration_ms: float, description: str | None = None) -> str:
 def header_text(metric: str, app_ms: float, metrics: Iterable[Metric] | None) -> str:
     """The Server-Timing value: the app's own metric first, then the recorded ones."""
     if not metrics:
-        return "%s;dur=%.3f" % (metric, app_ms)
+        return f"{metric};dur={app_ms:.3f}"
     return ", ".join([f"{metric};dur={_duration(app_ms)}", *(entry(*item) for item in metrics)])
 
 
