@@ -38,6 +38,7 @@ __all__ = [
     "header",
     "native",
     "raw",
+    "response_header",
     "status_code",
     "status_line",
 ]
@@ -106,6 +107,15 @@ def header(environ: Environ, name: str) -> bytes | None:
     key = _SPECIAL.get(name) or "HTTP_" + name.upper().replace("-", "_")
     value = environ.get(key)
     return None if value is None else value.encode("latin-1")
+
+
+def response_header(headers: NativeHeaders, name: str) -> bytes | None:
+    """The first value of response header ``name`` (lower-case) as bytes, without converting
+    the whole list (converting five headers costs about 1.4 µs each way; see the README)."""
+    for key, value in headers:
+        if len(key) == len(name) and key.lower() == name:
+            return value.encode("latin-1")
+    return None
 
 
 class Exchange:

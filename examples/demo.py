@@ -1,0 +1,176 @@
+"""The demo: one sample app served over WSGI and over ASGI with the same middleware stack.
+
+    .venv/bin/python examples/demo.py           # tour, then serve until Ctrl-C
+    .venv/bin/python examples/demo.py --check   # tour, exit 0 when every check passed, else 1
+
+The same stack is declared once (``LAYERS``) and built twice, from ``middleware.wsgi`` and from
+``middleware.asgi``. The WSGI side runs on wsgiref's threaded server, the ASGI side on uvicorn,
+both on 127.0.0.1 with free ports. The tour sends the same requests to both and prints what
+each middleware did; it is a demonstration, not a load test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+import uvicorn
+
+import middleware.asgi
+import middleware.wsgi
+from middleware import Middleware, timing
+
+# The stack, outermost first, declared once for both protocols.
+LAYERS: list[tuple[str, dict[str, Any]]] = [
+    ("TimingMiddleware", {"timing_allow_origin": "*"}),
+]
+
+PAGE = ("<!doctype html><title>demo</title>" + "<p>gateway-middleware demo</p>\n" * 200).encode()
+
+
+def build(module: Any, app: Any) -> Any:
+    """The demo stack around ``app``, from ``middleware.wsgi`` or ``middleware.asgi``."""
+    layers = [Middleware(getattr(module, name), **options) for name, options in LAYERS]
+    return module.compose(*layers)(app)
+
+
+def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    path = environ["PATH_INFO"]
+    if path == "/crash":
+        raise RuntimeError("the demo app crashed on purpose")
+    with timing.measure("render", "page"):
+        body = PAGE
+    start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+    return [body]
+
+
+async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    if scope["path"] == "/crash":
+        raise RuntimeError("the demo app crashed on purpose")
+    with timing.measure("render", "page"):
+        body = PAGE
+    headers = [(b"content-type", b"text/html; charset=utf-8")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve_wsgi(port: int) -> Any:
+    server = make_server(
+        "127.0.0.1",
+        port,
+        build(middleware.wsgi, wsgi_app),
+        server_class=_ThreadingWSGIServer,
+        handler_class=_QuietHandler,
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def serve_asgi(port: int) -> uvicorn.Server:
+    config = uvicorn.Config(
+        build(middleware.asgi, asgi_app),
+        host="127.0.0.1",
+        port=port,
+        log_level="critical",
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    threading.Thread(target=server.run, daemon=True).start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return server
+
+
+def tour(urls: dict[str, str]) -> list[str]:
+    """Send the same requests to both servers; print what happened; return the failures."""
+    failures: list[str] = []
+
+    def expect(ok: bool, what: str) -> None:
+        print(f"    {'ok ' if ok else 'FAIL'} {what}")
+        if not ok:
+            failures.append(what)
+
+    with httpx.Client(timeout=10) as client:
+        for protocol, base in urls.items():
+            print(f"\n== {protocol.upper()} at {base}")
+            page = client.get(base + "/")
+            print(f"  GET /  -> {page.status_code}, {len(page.content)} bytes")
+            server_timing = page.headers.get("server-timing", "")
+            print(f"    Server-Timing: {server_timing}")
+            expect(server_timing.startswith("app;dur="), f"{protocol}: Server-Timing on /")
+            expect("render;dur=" in server_timing, f"{protocol}: app metric recorded")
+            expect(
+                page.headers.get("timing-allow-origin") == "*", f"{protocol}: Timing-Allow-Origin"
+            )
+            crash = client.get(base + "/crash")
+            print(f"  GET /crash -> {crash.status_code} {crash.text!r}")
+            expect(crash.status_code == 500, f"{protocol}: crash answered with a plain 500")
+            expect("server-timing" in crash.headers, f"{protocol}: the crash 500 keeps its headers")
+    return failures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="run the tour and exit 0/1")
+    args = parser.parse_args()
+    import logging
+
+    # The demo crashes on purpose; keep the expected tracebacks out of the tour's output.
+    errors = logging.getLogger("middleware.errors")
+    errors.addHandler(logging.NullHandler())
+    errors.propagate = False
+    wsgi_port, asgi_port = _free_port(), _free_port()
+    wsgi_server = serve_wsgi(wsgi_port)
+    asgi_server = serve_asgi(asgi_port)
+    urls = {"wsgi": f"http://127.0.0.1:{wsgi_port}", "asgi": f"http://127.0.0.1:{asgi_port}"}
+    print("Stack (outermost first): " + json.dumps([name for name, _ in LAYERS]))
+    failures = tour(urls)
+    print(f"\n{'all checks passed' if not failures else f'{len(failures)} check(s) failed'}")
+    try:
+        if args.check:
+            return 1 if failures else 0
+        print("\nServing until Ctrl-C. Try:")
+        for base in urls.values():
+            print(f"  curl -si {base}/ | head -n 8")
+            print(f"  curl -si {base}/crash")
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        wsgi_server.shutdown()
+        asgi_server.should_exit = True
+
+
+if __name__ == "__main__":
+    sys.exit(main())
