@@ -1,0 +1,641 @@
+"""Signed cookie sessions: a lazy session object and the Set-Cookie decision.
+
+    config = SessionConfig(secret_key="s3cret", clock=time.time)
+    session = Session(config, cookie_header)          # nothing is parsed yet
+    session["user"] = 42                               # the app: decoded here, on first touch
+    commit = respond(session, 200, response_headers)   # at response start
+    events = close(session)                            # after the body: lost changes, bad cookies
+
+``SessionConfig`` takes SessionMiddleware's options, validates them and precomputes everything
+that does not depend on a request: the signing keys (``session_codec.SessionCodec``), the
+Set-Cookie attributes, the deletion header. ``Session`` is a ``dict`` (so ``json.dumps`` and
+Starlette's ``request.session`` work on it) that decodes the Cookie header only when the app
+first touches it, and records whether it was read and changed. ``respond`` decides what the
+response carries: ``Vary: Cookie`` when the session was read; a Set-Cookie only when it changed,
+or when it was read and its signature is older than half of ``max_age`` (so active users stay
+signed in); a deletion when it was emptied; nothing at all on a 5xx; and a 500 in place of the
+app's response when the cookie would be too large for a browser to keep. ``close`` reports a
+change made after the headers left, which no cookie can carry any more.
+
+Options (``SessionConfig``, the same as Starlette's SessionMiddleware plus two):
+
+- ``secret_key`` (required) and ``fallback_secret_keys=()``: see ``session_codec``.
+- ``session_cookie="session"``: the cookie name.
+- ``max_age=1_209_600`` (14 days): the cookie's Max-Age and the signature's lifetime.
+  ``None`` makes a browser-session cookie (no Max-Age); the signature still expires after
+  14 days, refreshed like any other, so a stolen cookie does not stay valid forever.
+- ``path="/"``, ``domain=None``, ``same_site="lax"``, ``https_only=False`` (Secure),
+  ``partitioned=False`` (CHIPS): the cookie's attributes; HttpOnly is always set.
+- ``store=None``: reserved for server-side stores.
+- ``clock``: a function returning seconds since the epoch (``time.time``), injected by the
+  adapter so the core never reads the clock itself.
+
+Bad cookies (tampered, signed with an unknown key, expired, truncated, garbage, several
+``session=`` cookies) never raise: the session starts empty and ``respond`` returns an event
+naming the reason, for a DEBUG log line.
+
+Server-side stores plug in at the two seams this module already has. The cookie's token becomes
+a signed random session ID (the codec signs any payload, ``SessionCodec.sign``), and
+``Session._load`` asks the store for the data instead of decoding the payload; ``respond``
+then returns the store writes and deletions (save, ``regenerate()``'s new ID, ``clear()``'s
+revocation) for the adapter to perform, synchronously under WSGI and awaited under ASGI,
+before it sends the headers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from .cookies import (
+    build_delete_cookie,
+    build_set_cookie,
+    check_cookie_name,
+    cookie_values,
+    normalize_same_site,
+)
+from .headers import Headers, merge_vary
+from .session_codec import (
+    MAX_TOKEN_LENGTH,
+    BadCookie,
+    SessionCodec,
+    UnserializableSession,
+    dumps,
+    loads,
+)
+
+if TYPE_CHECKING:
+    from _collections_abc import dict_items, dict_keys, dict_values
+
+__all__ = [
+    "FAILURE_BODY",
+    "FAILURE_HEADERS",
+    "MAX_COOKIE_SIZE",
+    "BadCookie",
+    "EventKind",
+    "Session",
+    "SessionCommit",
+    "SessionConfig",
+    "SessionEvent",
+    "close",
+    "respond",
+]
+
+# RFC 6265 §6.1: "At least 4096 bytes per cookie (as measured by the sum of the length of the
+# cookie's name, value, and attributes)." Browsers drop a larger cookie without a word, which
+# signs the user out; the whole Set-Cookie value is measured, as the RFC does.
+MAX_COOKIE_SIZE = MAX_TOKEN_LENGTH
+
+DEFAULT_MAX_AGE = 1_209_600
+
+FAILURE_STATUS = 500
+FAILURE_BODY = b"Internal Server Error"
+FAILURE_HEADERS: Headers = [
+    (b"content-type", b"text/plain; charset=utf-8"),
+    (b"content-length", str(len(FAILURE_BODY)).encode("ascii")),
+]
+
+_VARY = (b"Cookie",)
+_SET_COOKIE = b"set-cookie"
+_COOKIE = b"cookie"
+
+
+def _check_attribute(name: str, value: object, *, leading_slash: bool) -> str:
+    # RFC 6265 §4.1.1: path-value = <any CHAR except CTLs or ";">; a domain is the same, and
+    # neither may contain a space that would end the attribute for lenient parsers.
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"{name} must be a non-empty string, got {value!r}.")
+    if any(not 0x20 <= ord(char) < 0x7F or char == ";" for char in value) or (
+        name == "domain" and " " in value
+    ):
+        raise ValueError(f"{name} may only hold printable ASCII without ';', got {value!r}.")
+    if leading_slash and not value.startswith("/"):
+        raise ValueError(f"{name} must start with '/', got {value!r}.")
+    return value
+
+
+def _check_bool(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}.")
+    return value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionConfig:
+    """SessionMiddleware's options, validated, with keys and cookie headers precomputed."""
+
+    secret_key: object = field(repr=False)
+    session_cookie: str = "session"
+    max_age: int | None = DEFAULT_MAX_AGE
+    path: str = "/"
+    same_site: str = "lax"
+    https_only: bool = False
+    domain: str | None = None
+    partitioned: bool = False
+    fallback_secret_keys: Sequence[object] = field(default=(), repr=False)
+    store: None = None
+    clock: Callable[[], float] = field(repr=False)
+
+    codec: SessionCodec = field(init=False, repr=False, compare=False)
+    # The signature's lifetime, and the age past which a read session is re-signed.
+    signature_max_age: int = field(init=False, repr=False, compare=False)
+    refresh_age: int = field(init=False, repr=False, compare=False)
+    # A Set-Cookie value is set_prefix + token + set_suffix.
+    set_prefix: bytes = field(init=False, repr=False, compare=False)
+    set_suffix: bytes = field(init=False, repr=False, compare=False)
+    delete_cookie: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        try:
+            check_cookie_name(self.session_cookie)
+        except ValueError:
+            raise ValueError(
+                f"session_cookie must be a cookie name (an RFC 9110 token), "
+                f"got {self.session_cookie!r}."
+            ) from None
+        max_age = self.max_age
+        if max_age is not None and (type(max_age) is not int or max_age <= 0):
+            raise ValueError(
+                f"max_age must be a positive number of seconds or None, got {max_age!r}."
+            )
+        _check_attribute("path", self.path, leading_slash=True)
+        if self.domain is not None:
+            _check_attribute("domain", self.domain, leading_slash=False)
+        https_only = _check_bool("https_only", self.https_only)
+        partitioned = _check_bool("partitioned", self.partitioned)
+        same_site = normalize_same_site(self.same_site)
+        attributes: dict[str, Any] = {
+            "path": self.path,
+            "domain": self.domain,
+            "secure": https_only,
+            "http_only": True,
+            "same_site": same_site,
+            "partitioned": partitioned,
+        }
+        template = build_set_cookie(self.session_cookie, "", max_age=max_age, **attributes)
+        if same_site == "None" and not https_only:
+            raise ValueError(
+                "same_site='none' needs https_only=True: browsers reject a SameSite=None "
+                "cookie that is not Secure."
+            )
+        if partitioned and not https_only:
+            raise ValueError(
+                "partitioned=True needs https_only=True: browsers reject a Partitioned cookie "
+                "that is not Secure."
+            )
+        if self.store is not None:
+            raise ValueError(
+                f"store must be None: this version keeps sessions in the cookie, "
+                f"got {self.store!r}."
+            )
+        if not callable(self.clock):
+            raise TypeError(f"clock must be a function returning seconds, got {self.clock!r}.")
+        codec = SessionCodec(self.secret_key, self.fallback_secret_keys)
+        signature_max_age = DEFAULT_MAX_AGE if max_age is None else max_age
+        prefix = self.session_cookie.encode("latin-1") + b"="
+        set_ = object.__setattr__
+        set_(self, "fallback_secret_keys", tuple(self.fallback_secret_keys))
+        set_(self, "codec", codec)
+        set_(self, "signature_max_age", signature_max_age)
+        set_(self, "refresh_age", signature_max_age // 2)
+        set_(self, "set_prefix", prefix)
+        set_(self, "set_suffix", template[len(prefix) :])
+        set_(self, "delete_cookie", build_delete_cookie(self.session_cookie, **attributes))
+
+
+class EventKind(Enum):
+    """What an adapter should log about a session."""
+
+    BAD_COOKIE = "bad_cookie"
+    DISCARDED = "discarded"
+    LOST = "lost"
+    OVERSIZE = "oversize"
+    UNSERIALIZABLE = "unserializable"
+
+    @property
+    def level(self) -> int:
+        """The ``logging`` level number to log it at: DEBUG, WARNING or ERROR."""
+        return _LEVELS[self]
+
+
+# logging.DEBUG, WARNING and ERROR, by number, so the core need not import logging.
+_LEVELS = {
+    EventKind.BAD_COOKIE: 10,
+    EventKind.DISCARDED: 10,
+    EventKind.LOST: 30,
+    EventKind.OVERSIZE: 40,
+    EventKind.UNSERIALIZABLE: 40,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEvent:
+    """A log line for the adapter: ``logger.log(event.kind.level, event.message)``."""
+
+    kind: EventKind
+    message: str
+    size: int | None = None
+    reason: BadCookie | None = None
+
+    @property
+    def level(self) -> int:
+        return self.kind.level
+
+
+class SessionCommit(NamedTuple):
+    """What the response carries, decided at response start.
+
+    ``status`` and ``headers`` replace the app's; when ``body`` is not None the app's response
+    is replaced entirely (the session could not be saved, see ``events``) and the app's body
+    is discarded. A named tuple rather than a frozen dataclass: one is built for every response
+    that touched the session, and a tuple is several times cheaper to build.
+    """
+
+    status: int
+    headers: Headers
+    body: bytes | None = None
+    events: tuple[SessionEvent, ...] = ()
+
+
+class Session(dict[str, Any]):
+    """The session: a dict decoded on first touch, tracking reads (``accessed``) and changes.
+
+    Every read (``[]``, ``get``, ``in``, ``len``, iteration, ``keys`` ...) decodes the cookie
+    the first time and marks the session accessed; every change also marks it modified.
+    Changes inside a value (``session["cart"].append(x)``) are not seen: assign the value again
+    or set ``session.modified = True``. Starlette's ``request.session`` calls
+    ``mark_accessed()``, which decodes it too.
+    """
+
+    __slots__ = (
+        "_config",
+        "_source",
+        "_loaded",
+        "_modified",
+        "_committed",
+        "_writable",
+        "_late",
+        "_present",
+        "_verified",
+        "_reason",
+        "_reason_reported",
+    )
+
+    def __init__(
+        self,
+        config: SessionConfig,
+        cookie: bytes | Headers | None = None,
+        *,
+        writable: bool = True,
+    ) -> None:
+        # ``cookie`` is the raw Cookie header, or (ASGI) the request's header list, searched
+        # only when the session is first touched.
+        self._config = config
+        self._source = cookie
+        self._loaded = False
+        self._modified = False
+        self._committed = not writable
+        self._writable = writable
+        self._late = False
+        self._present = False
+        # The payload segment and timestamp of a valid incoming cookie.
+        self._verified: tuple[bytes, int] | None = None
+        self._reason: BadCookie | None = None
+        self._reason_reported = False
+
+    # -- loading -------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        self._loaded = True
+        source = self._source
+        if isinstance(source, list):
+            # RFC 9113 §8.2.3: HTTP/2 may split the Cookie header into several fields, which
+            # are joined with "; " before they are read as one.
+            header: bytes | None = b"; ".join(value for name, value in source if name == _COOKIE)
+        else:
+            header = source
+        values = cookie_values(header, self._config.session_cookie)
+        if not values:
+            return
+        self._present = True
+        if len(values) > 1:
+            self._reason = BadCookie.SEVERAL
+            return
+        config = self._config
+        # SessionCodec.decode's two steps, without its result object: this is the hot path.
+        verified = config.codec.unsign(
+            values[0].encode("latin-1"),
+            now=int(config.clock()),
+            max_age=config.signature_max_age,
+        )
+        if isinstance(verified, BadCookie):
+            self._reason = verified
+            return
+        data = loads(verified[0])
+        if isinstance(data, BadCookie):
+            self._reason = data
+            return
+        self._verified = verified
+        dict.update(self, data)
+
+    def _change(self) -> None:
+        if not self._loaded:
+            self._load()
+        self._modified = True
+        if self._committed:
+            self._late = True
+
+    # -- state -----------------------------------------------------------------------------
+
+    @property
+    def accessed(self) -> bool:
+        """Whether the app read or changed the session (the response then varies on Cookie)."""
+        return self._loaded
+
+    @property
+    def modified(self) -> bool:
+        """Whether the app changed the session; set it after changing a value in place."""
+        return self._modified
+
+    @modified.setter
+    def modified(self, value: bool) -> None:
+        if value:
+            self._change()
+        else:
+            self._modified = False
+
+    def mark_accessed(self) -> None:
+        """Decode the session now (Starlette's ``request.session`` calls this)."""
+        if not self._loaded:
+            self._load()
+
+    def mark_modified(self) -> None:
+        """Mark the session changed, so it is saved."""
+        self._change()
+
+    def regenerate(self) -> None:
+        """Issue a fresh cookie for the same data (call it at login, against fixation).
+
+        A cookie session has no ID to replace: it is re-signed with a new timestamp. With a
+        server-side store the data moves to a new ID and the old one is deleted.
+        """
+        self._change()
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def __getitem__(self, key: str) -> Any:
+        if not self._loaded:
+            self._load()
+        return dict.__getitem__(self, key)
+
+    def __contains__(self, key: object) -> bool:
+        if not self._loaded:
+            self._load()
+        return dict.__contains__(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        if not self._loaded:
+            self._load()
+        return dict.__iter__(self)
+
+    def __reversed__(self) -> Iterator[str]:
+        if not self._loaded:
+            self._load()
+        return dict.__reversed__(self)
+
+    def __len__(self) -> int:
+        if not self._loaded:
+            self._load()
+        return dict.__len__(self)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if not self._loaded:
+            self._load()
+        return dict.get(self, key, default)
+
+    def keys(self) -> dict_keys[str, Any]:
+        if not self._loaded:
+            self._load()
+        return dict.keys(self)
+
+    def values(self) -> dict_values[str, Any]:
+        if not self._loaded:
+            self._load()
+        return dict.values(self)
+
+    def items(self) -> dict_items[str, Any]:
+        if not self._loaded:
+            self._load()
+        return dict.items(self)
+
+    def copy(self) -> dict[str, Any]:
+        """A plain ``dict`` with the session's data."""
+        if not self._loaded:
+            self._load()
+        return dict.copy(self)
+
+    def __eq__(self, other: object) -> bool:
+        if not self._loaded:
+            self._load()
+        return dict.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        if not self._loaded:
+            self._load()
+        return dict.__ne__(self, other)
+
+    def __or__(self, other: Any) -> dict[str, Any]:  # type: ignore[override]
+        if not self._loaded:
+            self._load()
+        return dict.__or__(dict.copy(self), other)
+
+    def __ror__(self, other: Any) -> dict[str, Any]:  # type: ignore[override]
+        if not isinstance(other, dict):
+            return NotImplemented
+        if not self._loaded:
+            self._load()
+        return dict.__or__(dict(other), dict.copy(self))
+
+    def __repr__(self) -> str:
+        if not self._loaded:
+            self._load()
+        return f"{type(self).__name__}({dict.__repr__(self)})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # copy, deepcopy and pickle give a plain dict: the per-request state is not data.
+        return (dict, (self.copy(),))
+
+    # -- changes ---------------------------------------------------------------------------
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._change()
+        dict.__setitem__(self, key, value)
+
+    def __delitem__(self, key: str) -> None:
+        if not self._loaded:
+            self._load()
+        dict.__delitem__(self, key)
+        self._change()
+
+    def clear(self) -> None:
+        """Empty the session; the response then deletes the cookie."""
+        self._change()
+        dict.clear(self)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        if not self._loaded:
+            self._load()
+        if dict.__contains__(self, key):
+            self._change()
+        return dict.pop(self, key, *default)
+
+    def popitem(self) -> tuple[str, Any]:
+        if not self._loaded:
+            self._load()
+        item = dict.popitem(self)
+        self._change()
+        return item
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if not self._loaded:
+            self._load()
+        if not dict.__contains__(self, key):
+            self._change()
+        return dict.setdefault(self, key, default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        if not self._loaded:
+            self._load()
+        if args or kwargs:
+            dict.update(self, *args, **kwargs)
+            self._change()
+
+    def __ior__(self, other: Any) -> Session:  # type: ignore[override]
+        self.update(other)
+        return self
+
+
+def _vary_cookie(headers: Headers) -> Headers:
+    for name, _ in headers:
+        if name == b"vary":
+            return merge_vary(headers, _VARY)
+    # Most responses carry no Vary: the field is added without merge_vary's parsing.
+    return [*headers, (b"vary", _VARY[0])]
+
+
+def _bad_cookie_event(session: Session) -> tuple[SessionEvent, ...]:
+    reason = session._reason
+    if reason is None or session._reason_reported:
+        return ()
+    session._reason_reported = True
+    name = session._config.session_cookie
+    return (
+        SessionEvent(
+            EventKind.BAD_COOKIE,
+            f"Ignored the {name!r} cookie ({reason.value}); the session starts empty.",
+            reason=reason,
+        ),
+    )
+
+
+def _failure(events: Iterable[SessionEvent]) -> SessionCommit:
+    return SessionCommit(
+        status=FAILURE_STATUS,
+        headers=list(FAILURE_HEADERS),
+        body=FAILURE_BODY,
+        events=tuple(events),
+    )
+
+
+def respond(session: Session, status: int, headers: Headers) -> SessionCommit | None:
+    """Decide what the response carries, at response start; None when nothing changes.
+
+    Called once per response. After it, a change to the session can no longer reach the
+    client: ``close`` reports it.
+    """
+    if session._committed:
+        return None
+    session._committed = True
+    if not session._loaded:
+        return None
+    config = session._config
+    events = _bad_cookie_event(session)
+    # RFC 9110 §12.5.5: "the Vary header field describes what parts of a request message,
+    # aside from the method and URL, might have influenced the content of the response".
+    headers = _vary_cookie(headers)
+    if status >= 500:
+        # As Django: a failed request does not persist what it half did.
+        if session._modified:
+            events += (
+                SessionEvent(
+                    EventKind.DISCARDED,
+                    f"Session changes not saved: the response status is {status}.",
+                ),
+            )
+        return SessionCommit(status=status, headers=headers, events=events)
+    if session._modified:
+        if not dict.__len__(session):
+            if session._present:
+                headers = [*headers, (_SET_COOKIE, config.delete_cookie)]
+            return SessionCommit(status=status, headers=headers, events=events)
+        try:
+            payload = dumps(dict.copy(session))
+        except UnserializableSession as exc:
+            return _failure(
+                (
+                    *events,
+                    SessionEvent(
+                        EventKind.UNSERIALIZABLE,
+                        f"Session data cannot be saved as JSON ({exc}); the request fails "
+                        "rather than losing the session.",
+                    ),
+                )
+            )
+        now = int(config.clock())
+    else:
+        verified = session._verified
+        now = int(config.clock())
+        if verified is None or now - verified[1] <= config.refresh_age:
+            return SessionCommit(status=status, headers=headers, events=events)
+        # Re-signing the payload as it came keeps an active user signed in; the data is not
+        # encoded again.
+        payload = verified[0]
+    value = config.set_prefix + config.codec.sign(payload, now=now) + config.set_suffix
+    if len(value) > MAX_COOKIE_SIZE:
+        return _failure(
+            (
+                *events,
+                SessionEvent(
+                    EventKind.OVERSIZE,
+                    f"Session cookie {config.session_cookie!r} would be {len(value)} bytes, "
+                    f"over the {MAX_COOKIE_SIZE}-byte limit browsers keep; the request fails "
+                    "rather than losing the session. Keep less in the session, or keep it "
+                    "server-side with store=.",
+                    size=len(value),
+                ),
+            )
+        )
+    return SessionCommit(
+        status=status, headers=[*headers, (_SET_COOKIE, value)], events=events
+    )
+
+
+def close(session: Session) -> tuple[SessionEvent, ...]:
+    """What to log once the response is over: a change that came too late, a bad cookie
+    read after the response started (or on a connection with no response, a websocket)."""
+    events = _bad_cookie_event(session)
+    if session._late:
+        session._late = False
+        if session._writable:
+            message = (
+                "Session changed after the response headers were sent; the change is lost."
+            )
+        else:
+            message = (
+                "Session changed on a connection that cannot set cookies (a websocket); "
+                "the change is not saved."
+            )
+        events += (SessionEvent(EventKind.LOST, message),)
+    return events
