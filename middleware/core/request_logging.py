@@ -1,14 +1,14 @@
 """Request logging: one access record per request, request IDs, and lines that cannot be forged.
 
-The adapters feed a ``RequestLog`` what the response did (status, body bytes, how it ended)
-and, once the response is over and only when the access logger is enabled for INFO, ask it for
-the ``AccessRecord`` and the formatted line, which they log themselves.
+The adapters track what the response did (final status, body bytes, how it ended) and,
+once the response is over and only when the access logger is enabled for INFO, ask
+``log_entry`` for the ``AccessRecord`` and its formatted line, which they log themselves.
 
     policy = RequestLoggingPolicy.build(format="json", trusted_proxies=["10.0.0.0/8"])
-    log = RequestLog(policy, request_id=policy.request_id(incoming), start=perf_counter())
-    log.response_started(200)
-    log.body_sent(512)
-    record, line = log.finish(end=perf_counter(), now=time(), method="GET", path=b"/", ...)
+    request_id = policy.request_id(incoming_header_value)
+    record, line = log_entry(
+        policy, request_id=request_id, status=200, body_bytes=512, outcome=Outcome.COMPLETED,
+        start=t0, end=t1, now=time(), method="GET", path=b"/", query=b"", ...)
 
 Options (those of RequestLoggingMiddleware):
 
@@ -29,11 +29,11 @@ and backslashes can neither end a line nor fake a field.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _json_string
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import quote
 
@@ -46,12 +46,12 @@ __all__ = [
     "MAX_REQUEST_ID_LENGTH",
     "AccessRecord",
     "Outcome",
-    "RequestLog",
     "RequestLoggingPolicy",
     "accept_request_id",
     "escape",
     "format_combined",
     "format_json",
+    "log_entry",
     "logged_headers",
     "new_request_id",
 ]
@@ -126,28 +126,43 @@ _ESCAPES.update({ord(c): "\\" + name for c, name in zip("\b\n\r\t\v", "bnrtv", s
 _ESCAPES.update({ord('"'): '\\"', ord("\\"): "\\\\"})
 
 
+def _is_plain(text: str) -> bool:
+    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
+
+
 def escape(value: str) -> str:
     """``value`` made safe inside a quoted field of a one-line log format (ASCII only)."""
-    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+    if _is_plain(value):
         return value
     return value.translate(_ESCAPES).encode("ascii", "backslashreplace").decode("ascii")
 
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
+# The last stamp made: (second, time.tzname when it was made, text). Requests in the same
+# second share it; a tzset() makes a new tzname tuple, so a time zone change is never stale.
+_last_stamp: tuple[int, tuple[str, str], str] = (-1, ("", ""), "")
+
 
 def _clf_time(timestamp: float) -> str:
     # Apache %t: "[day/month/year:hour:minute:second zone]" in local time, e.g.
     # [10/Oct/2000:13:55:36 -0700]. Month names are English whatever the locale, and the zone
     # is the real offset at that instant (tm_gmtoff), half-hour zones and DST included.
-    local = time.localtime(timestamp)
+    global _last_stamp
+    second = int(timestamp // 1)
+    last = _last_stamp
+    if last[0] == second and last[1] is time.tzname:
+        return last[2]
+    local = time.localtime(second)
     offset = (local.tm_gmtoff or 0) // 60
     sign = "-" if offset < 0 else "+"
     hours, minutes = divmod(abs(offset), 60)
-    return (
+    text = (
         f"{local.tm_mday:02d}/{_MONTHS[local.tm_mon - 1]}/{local.tm_year:04d}:"
         f"{local.tm_hour:02d}:{local.tm_min:02d}:{local.tm_sec:02d} {sign}{hours:02d}{minutes:02d}"
     )
+    _last_stamp = (second, time.tzname, text)
+    return text
 
 
 def format_combined(record: AccessRecord, received_at: float) -> str:
@@ -157,24 +172,48 @@ def format_combined(record: AccessRecord, received_at: float) -> str:
     are ``-``, ``%b`` is ``-`` for an empty body, and a missing referer or user agent is
     ``"-"``, so every line has the same number of fields.
     """
+    client = record.client or "-"
+    method = record.method
     target = record.path + "?" + record.query if record.query else record.path
+    protocol = record.protocol
+    referer = record.referer or "-"
+    user_agent = record.user_agent or "-"
+    # One check over every value on the common path; each is escaped only when one needs it.
+    if not _is_plain(client + method + target + protocol + referer + user_agent):
+        client, method, target, protocol, referer, user_agent = (
+            escape(client),
+            escape(method),
+            escape(target),
+            escape(protocol),
+            escape(referer),
+            escape(user_agent),
+        )
     return (
-        f"{escape(record.client) if record.client else '-'} - - [{_clf_time(received_at)}] "
-        f'"{escape(record.method)} {escape(target)} {escape(record.protocol)}" '
-        f"{record.status} {record.bytes or '-'} "
-        f'"{escape(record.referer) if record.referer else "-"}" '
-        f'"{escape(record.user_agent) if record.user_agent else "-"}"'
+        f'{client} - - [{_clf_time(received_at)}] "{method} {target} {protocol}" '
+        f'{record.status} {record.bytes or "-"} "{referer}" "{user_agent}"'
     )
 
 
-# ensure_ascii escapes every control character (DEL and C1 included), quotes, backslashes and
-# the line and paragraph separators, so a value can never end the line.
-_JSON = json.JSONEncoder(ensure_ascii=True, check_circular=False, separators=(",", ":"))
+def _json_or_null(value: str | None) -> str:
+    return "null" if value is None else _json_string(value)
 
 
 def format_json(record: AccessRecord) -> str:
-    """One JSON object on one line, keyed by ``FIELDS``; absent values are null."""
-    return _JSON.encode(record.as_dict())
+    """One JSON object on one line, keyed by ``FIELDS``; absent values are null.
+
+    Strings are written as ``json.dumps(..., ensure_ascii=True)`` writes them: every control
+    character (DEL and C1 included), quote, backslash and non-ASCII character is escaped, the
+    line and paragraph separators too, so a value can never end the line.
+    """
+    r = record
+    return (
+        f'{{"client":{_json_or_null(r.client)},"method":{_json_string(r.method)},'
+        f'"path":{_json_string(r.path)},"query":{_json_string(r.query)},'
+        f'"protocol":{_json_string(r.protocol)},"status":{int(r.status)},'
+        f'"bytes":{int(r.bytes)},"duration_ms":{float(r.duration_ms)!r},'
+        f'"user_agent":{_json_or_null(r.user_agent)},"referer":{_json_or_null(r.referer)},'
+        f'"request_id":{_json_string(r.request_id)},"outcome":{_json_string(r.outcome)}}}'
+    )
 
 
 def new_request_id() -> str:
@@ -231,11 +270,13 @@ def logged_headers(
 
 @runtime_checkable
 class LoggerLike(Protocol):
-    """What the adapters need of a logger object."""
+    """What the adapters use of a ``logging.Logger``."""
 
     def isEnabledFor(self, level: int) -> bool: ...
 
-    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None: ...
+    def makeRecord(self, *args: Any, **kwargs: Any) -> Any: ...
+
+    def handle(self, record: Any) -> None: ...
 
 
 Formatter = Callable[[AccessRecord], object]
@@ -333,7 +374,7 @@ class RequestLoggingPolicy:
 
 
 # RFC 3986 §3.3: pchar = unreserved / pct-encoded / sub-delims / ":" / "@". Everything else in
-# the decoded path (space, "%", '"', "\", control and non-ASCII bytes) is percent-encoded
+# the decoded path (space, "%", '"', "\\", control and non-ASCII bytes) is percent-encoded
 # again, so the logged path is the ASCII request target, as uvicorn and Paste log it.
 _PATH_SAFE = "/!$&'()*+,;=:@"
 
@@ -345,84 +386,54 @@ def _target_path(path: str | bytes) -> str:
     return quote(path, safe=_PATH_SAFE, encoding="utf-8", errors="surrogatepass")
 
 
-class RequestLog:
-    """What one response did, turned into its access record at the end.
+def log_entry(
+    policy: RequestLoggingPolicy,
+    *,
+    request_id: str,
+    status: int | None,
+    body_bytes: int,
+    outcome: Outcome,
+    start: float,
+    end: float,
+    now: float,
+    method: str,
+    path: str | bytes,
+    query: str | bytes,
+    protocol: str,
+    peer: str | None,
+    user_agent: str | None = None,
+    referer: str | None = None,
+    forwarded: str | None = None,
+    x_forwarded_for: str | None = None,
+) -> tuple[AccessRecord, str]:
+    """The access record of a finished request, and its line in the configured format.
 
-    ``response_started`` may be called more than once (a WSGI app restarting with
-    ``exc_info``): the last status is the one the client got. ``body_sent`` counts body bytes
-    as they leave. ``app_failed`` and ``client_gone`` set the outcome; the first of them wins,
-    since an app's exception right after a disconnect is the disconnect's consequence.
+    ``status`` is the status the client got (None when the response never started: logged as
+    500, or 499 when the client left first), ``body_bytes`` the body bytes that left.
+    ``start`` and ``end`` come from one monotonic clock; ``now`` is the wall-clock time at the
+    end, in epoch seconds. ``path`` is the percent-decoded path (the bytes as received, or
+    text from UTF-8), ``query`` the raw query string, ``protocol`` e.g. ``"HTTP/1.1"``,
+    ``peer`` the address the server saw, and the header values are latin-1 text
+    (``logged_headers`` extracts them).
     """
-
-    __slots__ = ("body_bytes", "outcome", "policy", "request_id", "start", "status")
-
-    def __init__(self, policy: RequestLoggingPolicy, *, request_id: str, start: float) -> None:
-        self.policy = policy
-        self.request_id = request_id
-        self.start = start
-        self.status: int | None = None
-        self.body_bytes = 0
-        self.outcome = Outcome.COMPLETED
-
-    def response_started(self, status: int) -> None:
-        self.status = status
-
-    def body_sent(self, size: int) -> None:
-        self.body_bytes += size
-
-    def app_failed(self) -> None:
-        if self.outcome is Outcome.COMPLETED:
-            self.outcome = Outcome.ERROR
-
-    def client_gone(self) -> None:
-        if self.outcome is Outcome.COMPLETED:
-            self.outcome = Outcome.DISCONNECTED
-
-    def finish(
-        self,
-        *,
-        end: float,
-        now: float,
-        method: str,
-        path: str | bytes,
-        query: str | bytes,
-        protocol: str,
-        peer: str | None,
-        user_agent: str | None = None,
-        referer: str | None = None,
-        forwarded: str | None = None,
-        x_forwarded_for: str | None = None,
-    ) -> tuple[AccessRecord, str]:
-        """The record and its formatted line.
-
-        ``end`` is the monotonic time the response ended (the clock ``start`` came from),
-        ``now`` the wall-clock time then, in epoch seconds. ``path`` is the percent-decoded
-        path (bytes as received, or text from UTF-8), ``query`` the raw query string,
-        ``protocol`` e.g. ``"HTTP/1.1"``, ``peer`` the address the server saw, and the header
-        values are latin-1 text (``logged_headers`` extracts them).
-        """
-        policy = self.policy
-        duration = end - self.start
-        status = self.status
-        if status is None:
-            status = _UNSTARTED[self.outcome]
-        record = AccessRecord(
-            client=client_address(
-                peer,
-                trusted=policy.trusted_proxies,
-                forwarded=forwarded,
-                x_forwarded_for=x_forwarded_for,
-            ),
-            method=method,
-            path=_target_path(path),
-            query=query.decode("latin-1") if isinstance(query, bytes) else query,
-            protocol=protocol,
-            status=status,
-            bytes=self.body_bytes,
-            duration_ms=round(duration * 1000.0, 3),
-            user_agent=user_agent,
-            referer=referer,
-            request_id=self.request_id,
-            outcome=self.outcome,
-        )
-        return record, policy.line(record, now - duration)
+    duration = end - start
+    record = AccessRecord(
+        client=client_address(
+            peer,
+            trusted=policy.trusted_proxies,
+            forwarded=forwarded,
+            x_forwarded_for=x_forwarded_for,
+        ),
+        method=method,
+        path=_target_path(path),
+        query=query.decode("latin-1") if isinstance(query, bytes) else query,
+        protocol=protocol,
+        status=_UNSTARTED[outcome] if status is None else status,
+        bytes=body_bytes,
+        duration_ms=round(duration * 1000.0, 3),
+        user_agent=user_agent,
+        referer=referer,
+        request_id=request_id,
+        outcome=outcome,
+    )
+    return record, policy.line(record, now - duration)

@@ -1,0 +1,186 @@
+"""Access logs and request IDs for ASGI apps.
+
+    from middleware.asgi import RequestLoggingMiddleware
+
+    app.add_middleware(RequestLoggingMiddleware, format="json")
+
+One record per HTTP request on the ``middleware.access`` logger at INFO, written when the
+response ended: after the last body message (so a streamed body is inside the duration and a
+background task after it is not), or when the client left, or when the app failed. The request
+ID is echoed on the response and is available through ``middleware.request_id.get()`` in the
+app and in every task or thread started with the request's context. Other scopes pass through.
+
+Options: ``logger``, ``format`` (``"combined"``, ``"json"`` or a callable taking the access
+record), ``request_id_header``, ``trust_request_id``, ``exclude_paths``, ``trusted_proxies``;
+see ``middleware.core.request_logging``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable
+from time import perf_counter, time
+from typing import Any
+
+from .. import request_id
+from .._callbacks import call_quietly
+from ..core.forwarded import IPAddress, IPNetwork
+from ..core.outcome import Outcome
+from ..core.request_logging import RequestLoggingPolicy, log_entry, logged_headers
+from ._scope import Exchange, Message, Receive, Scope, Send, check_app
+
+__all__ = ["RequestLoggingMiddleware"]
+
+INFO = logging.INFO
+_current = request_id.current
+
+
+class RequestLoggingMiddleware:
+    """Log one access record per HTTP request and give every request an ID."""
+
+    _middleware_protocol = "asgi"
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        logger: str | logging.Logger = "middleware.access",
+        format: str | Callable[[Any], object] = "combined",
+        request_id_header: str = "X-Request-ID",
+        trust_request_id: bool = True,
+        exclude_paths: Iterable[str] = (),
+        trusted_proxies: Iterable[str | IPAddress | IPNetwork] = (),
+    ) -> None:
+        self.app = check_app(app, "RequestLoggingMiddleware")
+        self.policy = RequestLoggingPolicy.build(
+            logger=logger,
+            format=format,
+            request_id_header=request_id_header,
+            trust_request_id=trust_request_id,
+            exclude_paths=exclude_paths,
+            trusted_proxies=trusted_proxies,
+        )
+        self.logger: logging.Logger = (
+            logging.getLogger(logger) if isinstance(logger, str) else logger
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # An outer RequestLoggingMiddleware already named this request: one ID per request.
+        rid = _current.get()
+        if rid is None:
+            name = self.policy.header_name
+            incoming: str | None = None
+            for key, value in scope["headers"]:
+                if key == name:
+                    text = value.decode("latin-1")
+                    # RFC 9110 §5.3: repeated field lines combine with ", " (which the
+                    # request-ID rule then refuses: two IDs are no ID).
+                    incoming = text if incoming is None else incoming + ", " + text
+            rid = self.policy.request_id(incoming)
+        exchange = _Logged(send, self, scope, rid)
+        token = _current.set(rid)
+        try:
+            await exchange.run(self.app, scope, receive)
+        finally:
+            _current.reset(token)
+
+
+class _Logged(Exchange):
+    __slots__ = ("body_bytes", "code", "header", "layer", "request_id", "scope", "started_at")
+
+    def __init__(self, send: Send, layer: RequestLoggingMiddleware, scope: Scope, rid: str) -> None:
+        super().__init__(send)
+        self.layer = layer
+        self.scope = scope
+        self.request_id = rid
+        self.header = (layer.policy.header_name, rid.encode("latin-1"))
+        self.code: int | None = None
+        self.body_bytes = 0
+        self.started_at = perf_counter()
+
+    def on_start(self, message: Message) -> Message:
+        self.code = message["status"]
+        name = self.header[0]
+        # Replace (never duplicate) an ID the app set; a copy, the app's list is its own.
+        headers = [item for item in message.get("headers", ()) if item[0].lower() != name]
+        headers.append(self.header)
+        message = dict(message)
+        message["headers"] = headers
+        return message
+
+    async def __call__(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.body":
+            size = len(message.get("body", b""))
+        elif kind == "http.response.pathsend":
+            size = _file_size(message.get("path"))
+        elif kind == "http.response.zerocopysend":
+            size = message.get("count") or 0
+        else:
+            size = 0
+        # Counted before sending, because the last body message ends the response (and
+        # writes the record) inside the send; taken back if the send failed.
+        self.body_bytes += size
+        try:
+            await Exchange.__call__(self, message)
+        except BaseException:
+            self.body_bytes -= size
+            raise
+
+    def on_end(self) -> None:
+        call_quietly(self.log)
+
+    def log(self) -> None:
+        layer = self.layer
+        logger = layer.logger
+        if not logger.isEnabledFor(INFO):
+            return
+        scope = self.scope
+        path = scope["path"]
+        root = scope.get("root_path", "")
+        # ASGI servers disagree on whether path includes root_path; the full path has it once.
+        if root and not path.startswith(root):
+            path = root + path
+        policy = layer.policy
+        if policy.excludes(path):
+            return
+        end = perf_counter()
+        user_agent, referer, forwarded, x_forwarded_for = logged_headers(scope["headers"])
+        client = scope.get("client")
+        record, line = log_entry(
+            policy,
+            request_id=self.request_id,
+            status=self.code,
+            body_bytes=self.body_bytes,
+            outcome=self.outcome or Outcome.COMPLETED,
+            start=self.started_at,
+            end=end,
+            now=time(),
+            method=scope["method"],
+            path=path,
+            query=scope.get("query_string", b""),
+            protocol="HTTP/" + scope.get("http_version", "1.1"),
+            peer=client[0] if client else None,
+            user_agent=user_agent,
+            referer=referer,
+            forwarded=forwarded,
+            x_forwarded_for=x_forwarded_for,
+        )
+        # makeRecord + handle is logger.info() without the caller lookup, which would only
+        # ever name this line.
+        logger.handle(
+            logger.makeRecord(
+                logger.name, INFO, __file__, 0, line, (), None, None, record.as_dict()
+            )
+        )
+
+
+def _file_size(path: object) -> int:
+    try:
+        return os.stat(path).st_size  # type: ignore[arg-type]
+    except (OSError, TypeError, ValueError):
+        return 0
