@@ -1,0 +1,425 @@
+"""Content codings: incremental encoders for responses, bounded decoders for requests.
+
+The compression core (``middleware.core.compression``) negotiates *which* coding to use; this
+module does the byte work. Encoders flush after every chunk, so whatever a client has received
+decodes at once (server-sent events and NDJSON stay live); decoders never return more than the
+caller's budget, so a small compressed request cannot expand into memory.
+
+    >>> codec = GzipCodec(level=6)
+    >>> encoder = codec.encoder(size_hint=None)
+    >>> wire = encoder.compress(b"data: hello\\n\\n") + encoder.finish()
+    >>> decoder = decoder_for(b"gzip")
+    >>> decoder.feed(wire, limit=1024)
+    b'data: hello\\n\\n'
+
+Codings: ``gzip`` (zlib, level 0-9), ``br`` (brotli, quality 0-11, window sized to the body when
+its length is known) and ``zstd`` (the optional ``zstandard`` package, frames within RFC 9659's
+8 MB window, compression contexts pooled so that setting one up stays off the per-response path).
+Request decoders also accept ``x-gzip`` and ``deflate``.
+"""
+
+from __future__ import annotations
+
+import zlib
+from enum import Enum
+from typing import Any, Protocol
+
+import brotli
+
+_zstandard: Any
+try:
+    import zstandard as _zstandard
+except ImportError:  # the optional "zstd" extra is not installed
+    _zstandard = None
+
+
+class Coding(Enum):
+    """A content coding this package can produce, by its registered token."""
+
+    ZSTD = "zstd"
+    BR = "br"
+    GZIP = "gzip"
+
+    @property
+    def token(self) -> bytes:
+        """The coding's name as it appears in Content-Encoding."""
+        return self.value.encode("ascii")
+
+
+def zstd_available() -> bool:
+    """Whether the optional ``zstandard`` package could be imported."""
+    return _zstandard is not None
+
+
+class Encoder(Protocol):
+    """One response's compression stream."""
+
+    def compress(self, data: bytes) -> bytes:
+        """Encode ``data`` and flush: the output so far decodes to everything fed so far."""
+        ...
+
+    def finish(self) -> bytes:
+        """End the stream; the encoder cannot be used afterwards."""
+        ...
+
+    def close(self) -> None:
+        """Give up the stream (client gone, app error) and release what it holds."""
+        ...
+
+
+class Codec(Protocol):
+    """One coding's settings, fixed at construction, making encoders on demand."""
+
+    coding: Coding
+
+    def encoder(self, size_hint: int | None) -> Encoder:
+        """A stream encoder; ``size_hint`` is the body length when the response declares it."""
+        ...
+
+    def compress_whole(self, body: bytes) -> bytes:
+        """Encode a complete body in one call."""
+        ...
+
+
+# --- gzip -------------------------------------------------------------------------------------
+
+# RFC 1952 framing (zlib's wbits 16 + 15): header, deflate stream, CRC-32 and length trailer.
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
+
+
+class GzipEncoder:
+    __slots__ = ("_zlib",)
+
+    def __init__(self, level: int) -> None:
+        self._zlib: Any = zlib.compressobj(level, zlib.DEFLATED, _GZIP_WBITS)
+
+    def compress(self, data: bytes) -> bytes:
+        if not data:
+            # A sync flush with nothing pending would still emit an empty stored block.
+            return b""
+        stream = self._zlib
+        # Z_SYNC_FLUSH ends on a byte boundary, so a client can inflate everything received.
+        return stream.compress(data) + stream.flush(zlib.Z_SYNC_FLUSH)  # type: ignore[no-any-return]
+
+    def finish(self) -> bytes:
+        tail: bytes = self._zlib.flush(zlib.Z_FINISH)
+        self._zlib = None
+        return tail
+
+    def close(self) -> None:
+        self._zlib = None
+
+
+class GzipCodec:
+    __slots__ = ("level",)
+    coding = Coding.GZIP
+
+    def __init__(self, level: int) -> None:
+        self.level = level
+
+    def __repr__(self) -> str:
+        return f"GzipCodec(level={self.level})"
+
+    def encoder(self, size_hint: int | None) -> GzipEncoder:
+        return GzipEncoder(self.level)
+
+    def compress_whole(self, body: bytes) -> bytes:
+        return zlib.compress(body, self.level, wbits=_GZIP_WBITS)
+
+
+# --- brotli -----------------------------------------------------------------------------------
+
+_BROTLI_MIN_LGWIN = 10
+# brotli's own default: a 4 MiB window, the most a body of unknown length is given.
+_BROTLI_DEFAULT_LGWIN = 22
+
+
+def brotli_window(size: int | None) -> int:
+    """The smallest brotli window (log2) that holds a body of ``size`` bytes.
+
+    The window is 2**lgwin - 16 bytes. A window larger than the body compresses no better but
+    costs its full size in memory, allocated and faulted in again for every response.
+    """
+    if size is None:
+        return _BROTLI_DEFAULT_LGWIN
+    return max(_BROTLI_MIN_LGWIN, min(_BROTLI_DEFAULT_LGWIN, (size + 15).bit_length()))
+
+
+class BrotliEncoder:
+    __slots__ = ("_brotli",)
+
+    def __init__(self, quality: int, lgwin: int) -> None:
+        self._brotli: Any = brotli.Compressor(quality=quality, lgwin=lgwin)
+
+    def compress(self, data: bytes) -> bytes:
+        if not data:
+            return b""
+        stream = self._brotli
+        return stream.process(data) + stream.flush()  # type: ignore[no-any-return]
+
+    def finish(self) -> bytes:
+        tail: bytes = self._brotli.finish()
+        self._brotli = None
+        return tail
+
+    def close(self) -> None:
+        self._brotli = None
+
+
+class BrotliCodec:
+    __slots__ = ("quality",)
+    coding = Coding.BR
+
+    def __init__(self, quality: int) -> None:
+        self.quality = quality
+
+    def __repr__(self) -> str:
+        return f"BrotliCodec(quality={self.quality})"
+
+    def encoder(self, size_hint: int | None) -> BrotliEncoder:
+        return BrotliEncoder(self.quality, brotli_window(size_hint))
+
+    def compress_whole(self, body: bytes) -> bytes:
+        return brotli.compress(body, quality=self.quality, lgwin=brotli_window(len(body)))  # type: ignore[no-any-return]
+
+
+# --- zstd -------------------------------------------------------------------------------------
+
+# RFC 9659 §3: "the window_size ... MUST be limited to 8 MB" -- 2**23 bytes. Levels up to 19 stay
+# within it (17-19 use exactly 8 MB); the "ultra" levels 20-22 exist only for larger windows.
+ZSTD_MAX_LEVEL = 19
+ZSTD_MAX_WINDOW = 1 << 23
+# Compression contexts kept for reuse: building one costs about 10 us and a fresh allocation of
+# its tables; a response that finds the pool empty builds its own and the pool keeps at most this
+# many once they are handed back.
+_ZSTD_POOL_SIZE = 8
+
+
+class ZstdEncoder:
+    __slots__ = ("_codec", "_context", "_stream")
+
+    def __init__(self, codec: ZstdCodec) -> None:
+        self._codec = codec
+        self._context: Any = codec.acquire()
+        self._stream: Any = self._context.compressobj()
+
+    def compress(self, data: bytes) -> bytes:
+        if not data:
+            return b""
+        stream = self._stream
+        return stream.compress(data) + stream.flush(_zstandard.COMPRESSOBJ_FLUSH_BLOCK)  # type: ignore[no-any-return]
+
+    def finish(self) -> bytes:
+        tail: bytes = self._stream.flush(_zstandard.COMPRESSOBJ_FLUSH_FINISH)
+        self.close()
+        return tail
+
+    def close(self) -> None:
+        if self._context is not None:
+            self._stream = None
+            self._codec.release(self._context)
+            self._context = None
+
+
+class ZstdCodec:
+    __slots__ = ("_pool", "level")
+    coding = Coding.ZSTD
+
+    def __init__(self, level: int) -> None:
+        if _zstandard is None:
+            raise RuntimeError("zstd needs the zstandard package: gateway-middleware[zstd].")
+        self.level = level
+        self._pool: list[Any] = []
+
+    def __repr__(self) -> str:
+        return f"ZstdCodec(level={self.level})"
+
+    def acquire(self) -> Any:
+        """A compression context from the pool, or a new one."""
+        try:
+            return self._pool.pop()
+        except IndexError:
+            return _zstandard.ZstdCompressor(level=self.level)
+
+    def release(self, context: Any) -> None:
+        """Hand a context back; the next stream on it starts from a reset session."""
+        if len(self._pool) < _ZSTD_POOL_SIZE:
+            self._pool.append(context)
+
+    def encoder(self, size_hint: int | None) -> ZstdEncoder:
+        # The size is not pledged: an app whose body disagrees with its Content-Length would
+        # make zstd fail the whole frame at its end.
+        return ZstdEncoder(self)
+
+    def compress_whole(self, body: bytes) -> bytes:
+        context = self.acquire()
+        try:
+            # A one-shot frame records the content size, and zstd sizes the window to it.
+            return context.compress(body)  # type: ignore[no-any-return]
+        finally:
+            self.release(context)
+
+
+# --- request decoders ---------------------------------------------------------------------------
+
+
+class DecodeError(Exception):
+    """The encoded body is corrupt or truncated."""
+
+
+class LimitExceeded(Exception):
+    """Decoding would produce more bytes than allowed."""
+
+
+class Decoder(Protocol):
+    """One request body's decompression stream, with bounded output."""
+
+    def feed(self, data: bytes, limit: int) -> bytes:
+        """Decode ``data``; raise LimitExceeded rather than return more than ``limit`` bytes."""
+        ...
+
+    def end(self) -> None:
+        """Check that the stream ended where the body did; raise DecodeError if truncated."""
+        ...
+
+
+class ZlibDecoder:
+    """gzip (RFC 1952, several members allowed) or deflate (RFC 1950 zlib framing)."""
+
+    __slots__ = ("_fed", "_members", "_stream", "_wbits")
+
+    def __init__(self, wbits: int, *, members: bool) -> None:
+        self._wbits = wbits
+        self._members = members
+        self._stream: Any = zlib.decompressobj(wbits)
+        self._fed = False
+
+    def feed(self, data: bytes, limit: int) -> bytes:
+        parts: list[bytes] = []
+        produced = 0
+        while data:
+            self._fed = True
+            stream = self._stream
+            if stream.eof:
+                if not self._members:
+                    raise DecodeError("data after the end of the deflate stream")
+                # RFC 1952 §2.2: "A gzip file consists of a series of "members""
+                stream = self._stream = zlib.decompressobj(self._wbits)
+            try:
+                # Asking for one byte more than allowed tells "exactly at the limit" from "over".
+                out = stream.decompress(data, limit - produced + 1)
+            except zlib.error as exc:
+                raise DecodeError(str(exc)) from None
+            produced += len(out)
+            if produced > limit:
+                raise LimitExceeded
+            parts.append(out)
+            # Output stayed under its cap, so all input was consumed or the member ended.
+            data = stream.unused_data if stream.eof else b""
+        return b"".join(parts)
+
+    def end(self) -> None:
+        if self._fed and not self._stream.eof:
+            raise DecodeError("truncated stream")
+
+
+class BrotliDecoder:
+    __slots__ = ("_fed", "_stream")
+
+    def __init__(self) -> None:
+        self._stream: Any = brotli.Decompressor()
+        self._fed = False
+
+    def feed(self, data: bytes, limit: int) -> bytes:
+        if not data:
+            return b""
+        self._fed = True
+        stream = self._stream
+        try:
+            out: bytes = stream.process(data, output_buffer_limit=limit + 1)
+            parts = [out]
+            produced = len(out)
+            # Past the output limit the decoder keeps input back; it must be drained with empty
+            # input until it can accept more.
+            while produced <= limit and not stream.can_accept_more_data():
+                out = stream.process(b"", output_buffer_limit=limit - produced + 1)
+                parts.append(out)
+                produced += len(out)
+        except brotli.error as exc:
+            raise DecodeError(str(exc)) from None
+        if produced > limit:
+            raise LimitExceeded
+        return b"".join(parts)
+
+    def end(self) -> None:
+        if self._fed and not self._stream.is_finished():
+            raise DecodeError("truncated stream")
+
+
+# A zstd block holds at most 128 KiB and can be as small as 4 bytes (an RLE block), so one input
+# byte may stand for up to 32 KiB of output. zstandard's decompressobj has no output cap, so
+# input is fed in slices small enough that one slice cannot overshoot the budget by much.
+_ZSTD_MAX_RATIO = 32_768
+_ZSTD_MIN_SLICE = 64
+
+
+class ZstdDecoder:
+    __slots__ = ("_context", "_fed", "_stream")
+
+    def __init__(self) -> None:
+        self._context: Any = _zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
+        self._stream: Any = self._context.decompressobj()
+        self._fed = False
+
+    def feed(self, data: bytes, limit: int) -> bytes:
+        parts: list[bytes] = []
+        produced = 0
+        view = memoryview(data)
+        start = 0
+        while start < len(view):
+            self._fed = True
+            if self._stream.eof:
+                # RFC 8878 §3: "Zstandard compressed data is made up of one or more frames."
+                self._stream = self._context.decompressobj()
+            step = max(_ZSTD_MIN_SLICE, (limit - produced) // _ZSTD_MAX_RATIO)
+            piece = view[start : start + step]
+            try:
+                out = self._stream.decompress(piece)
+            except _zstandard.ZstdError as exc:
+                raise DecodeError(str(exc)) from None
+            produced += len(out)
+            if produced > limit:
+                raise LimitExceeded
+            parts.append(out)
+            if self._stream.eof:
+                # Input past the end of a frame comes back as unused data: start the next frame
+                # from there.
+                start += len(piece) - len(self._stream.unused_data)
+            else:
+                start += len(piece)
+        return b"".join(parts)
+
+    def end(self) -> None:
+        if self._fed and not self._stream.eof:
+            raise DecodeError("truncated stream")
+
+
+def decoder_for(token: bytes) -> Decoder | None:
+    """A fresh decoder for a request Content-Encoding token (lower-case), or None if unknown."""
+    # RFC 9110 §8.4.1.3: "A recipient SHOULD consider "x-gzip" to be equivalent to "gzip"."
+    if token == b"gzip" or token == b"x-gzip":
+        return ZlibDecoder(_GZIP_WBITS, members=True)
+    # RFC 9110 §8.4.1.2: "deflate" is the "zlib" data format (RFC 1950), not raw deflate.
+    if token == b"deflate":
+        return ZlibDecoder(zlib.MAX_WBITS, members=False)
+    if token == b"br":
+        return BrotliDecoder()
+    if token == b"zstd" and _zstandard is not None:
+        return ZstdDecoder()
+    return None
+
+
+def decodable_tokens() -> tuple[bytes, ...]:
+    """The request codings ``decoder_for`` knows, for a 415's Accept-Encoding."""
+    tokens = (b"gzip", b"deflate", b"br")
+    return (*tokens, b"zstd") if _zstandard is not None else tokens

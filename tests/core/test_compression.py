@@ -1,0 +1,641 @@
+"""CompressionPolicy: the case tables, negotiation, streaming, codecs, request decoding, config."""
+
+from __future__ import annotations
+
+import gzip
+import re
+import tracemalloc
+import zlib
+from typing import Any
+
+import brotli
+import pytest
+import zstandard
+
+from middleware.core import codecs
+from middleware.core.codecs import Coding, brotli_window, decoder_for
+from middleware.core.compression import (
+    DEFAULT_EXCLUDED_CONTENT_TYPES,
+    CompressionPolicy,
+    Phase,
+    Rejection,
+    RequestDecoder,
+    ResponseCompressor,
+    choose_coding,
+    decoded_request_headers,
+)
+from middleware.core.headers import Headers
+from tests.cases.compression import (
+    CASES,
+    ENCODED_LENGTH,
+    HTML,
+    HTML_HEADERS,
+    NDJSON,
+    REQUEST_CASES,
+    SSE,
+    Case,
+    Pairs,
+    RequestCase,
+    decode,
+)
+
+
+def _raw(pairs: Pairs) -> Headers:
+    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in pairs]
+
+
+def _policy(case: Case) -> CompressionPolicy:
+    if case.gzip_middleware:
+        return CompressionPolicy.for_gzip(**case.options)
+    return CompressionPolicy.from_options(**case.options)
+
+
+def _run(case: Case, style: str) -> tuple[Headers, bytes]:
+    """What the adapters do: ``messages`` marks the last chunk (ASGI's more_body=False);
+    ``iterable`` learns the end only after the last chunk (a WSGI iterable)."""
+    app_headers = _raw(case.app_headers)
+    response = _policy(case).response(case.method, case.path, _raw(case.request_headers))
+    if response is None:
+        return app_headers, b"".join(case.chunks)
+    sent = response.start(case.status, app_headers)
+    wire: list[bytes] = []
+    last = len(case.chunks) - 1
+    for index, chunk in enumerate(case.chunks):
+        wire.append(response.body(chunk, more=style == "iterable" or index < last))
+        if sent is None:
+            sent = response.headers
+    if style == "iterable":
+        wire.append(response.body(b"", more=False))
+    assert response.phase is Phase.DONE
+    assert sent is not None and response.headers == sent
+    return sent, b"".join(wire)
+
+
+def _expected(case: Case, wire: bytes) -> Headers:
+    pairs = tuple(
+        (name, str(len(wire)) if value == ENCODED_LENGTH else value)
+        for name, value in case.response_headers
+    )
+    return _raw(pairs)
+
+
+@pytest.mark.parametrize("style", ["messages", "iterable"])
+@pytest.mark.parametrize("case", CASES)
+def test_compression_case(case: Case, style: str) -> None:
+    headers, wire = _run(case, style)
+    assert headers == _expected(case, wire)
+    if case.encoding is None:
+        assert wire == case.expected_body
+    else:
+        assert wire != case.expected_body
+        assert decode(case.encoding, wire) == case.expected_body
+
+
+def test_untouched_response_keeps_the_header_list() -> None:
+    policy = CompressionPolicy.from_options()
+    png = [(b"content-type", b"image/png")]
+    response = policy.response("GET", "/", [(b"accept-encoding", b"gzip")])
+    assert response is not None
+    assert response.start(200, png) is png
+    assert response.body(b"x", more=False) == b"x"
+
+
+def test_interim_status_untouched() -> None:
+    response = CompressionPolicy.from_options().response("GET", "/", [])
+    assert response is not None
+    headers = [(b"content-type", b"text/html")]
+    assert response.start(103, headers) is headers
+
+
+def test_app_header_list_not_mutated() -> None:
+    app_headers = _raw((*HTML_HEADERS, ("etag", '"v"'), ("accept-ranges", "bytes")))
+    before = list(app_headers)
+    for accept in (None, "gzip"):
+        response = CompressionPolicy.from_options().response(
+            "GET", "/", _raw((("accept-encoding", accept),)) if accept else []
+        )
+        assert response is not None
+        response.start(200, app_headers)
+        response.body(HTML, more=False)
+    assert app_headers == before
+
+
+# --- Streaming: every piece decodes at once with a real decoder --------------------------------
+
+
+class _Client:
+    """A client's incremental decoder for one coding."""
+
+    def __init__(self, coding: str) -> None:
+        self.coding = coding
+        if coding == "gzip":
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif coding == "br":
+            self._brotli = brotli.Decompressor()
+        else:
+            self._zstd = zstandard.ZstdDecompressor().decompressobj()
+
+    def feed(self, data: bytes) -> bytes:
+        if self.coding == "gzip":
+            return self._zlib.decompress(data)
+        if self.coding == "br":
+            return self._brotli.process(data)  # type: ignore[no-any-return]
+        return self._zstd.decompress(data)  # type: ignore[no-any-return]
+
+    def finished(self) -> bool:
+        if self.coding == "gzip":
+            return self._zlib.eof
+        if self.coding == "br":
+            return self._brotli.is_finished()  # type: ignore[no-any-return]
+        return self._zstd.eof  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br", "zstd"])
+@pytest.mark.parametrize(
+    ("content_type", "chunks"),
+    [
+        pytest.param("text/event-stream", SSE, id="sse"),
+        pytest.param("application/x-ndjson", NDJSON, id="ndjson"),
+        pytest.param("text/html", (HTML[:300], HTML[300:900], HTML[900:]), id="html-stream"),
+    ],
+)
+def test_each_chunk_decodes_at_once(coding: str, content_type: str, chunks: Any) -> None:
+    response = CompressionPolicy.from_options().response(
+        "GET", "/", [(b"accept-encoding", coding.encode())]
+    )
+    assert response is not None
+    headers = response.start(200, [(b"content-type", content_type.encode())])
+    if content_type != "text/html":
+        # Streams by nature: the head leaves before the first event is produced.
+        assert headers is not None and (b"content-encoding", coding.encode()) in headers
+    client = _Client(coding)
+    for chunk in chunks:
+        assert client.feed(response.body(chunk, more=True)) == chunk
+    assert client.feed(response.body(b"", more=False)) == b""
+    assert client.finished()
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br", "zstd"])
+def test_empty_pieces_add_no_bytes(coding: str) -> None:
+    response = CompressionPolicy.from_options().response(
+        "GET", "/", [(b"accept-encoding", coding.encode())]
+    )
+    assert response is not None
+    response.start(200, [(b"content-type", b"text/event-stream")])
+    response.body(b"data: 1\n\n", more=True)
+    assert response.body(b"", more=True) == b""
+
+
+def test_stream_memory_bounded_by_chunk() -> None:
+    # 16 MB through gzip in 64 KB chunks: nothing accumulates between chunks.
+    response = CompressionPolicy.from_options(encodings=("gzip",)).response(
+        "GET", "/", [(b"accept-encoding", b"gzip")]
+    )
+    assert response is not None
+    response.start(200, [(b"content-type", b"text/plain")])
+    chunk = (b"0123456789abcdef" * 4096)[:65536]
+    response.body(chunk, more=True)
+    tracemalloc.start()
+    try:
+        for _ in range(256):
+            response.body(chunk, more=True)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000
+    response.body(b"", more=False)
+
+
+def test_content_length_first_piece_is_the_whole_body() -> None:
+    # A WSGI iterable cannot say "last", but a first piece of exactly Content-Length bytes is
+    # the whole body: it gets an exact Content-Length.
+    response = CompressionPolicy.from_options().response("GET", "/", [(b"accept-encoding", b"br")])
+    assert response is not None
+    assert response.start(200, _raw(HTML_HEADERS)) is None
+    wire = response.body(HTML, more=True)
+    assert response.headers is not None
+    assert (b"content-length", str(len(wire)).encode()) in response.headers
+    assert response.body(b"", more=False) == b""
+    assert brotli.decompress(wire) == HTML
+    with pytest.raises(RuntimeError, match="after its response ended"):
+        response.body(b"extra", more=False)
+
+
+def test_trailers_mean_no_exact_length() -> None:
+    response = CompressionPolicy.from_options().response("GET", "/", [(b"accept-encoding", b"br")])
+    assert response is not None
+    assert response.start(200, _raw(HTML_HEADERS), trailers=True) is None
+    wire = response.body(HTML, more=False)
+    assert response.headers == _raw(
+        (HTML_HEADERS[0], ("content-encoding", "br"), ("vary", "Accept-Encoding"))
+    )
+    assert brotli.decompress(wire) == HTML
+
+
+def test_head_drops_the_body_the_app_sent() -> None:
+    response = CompressionPolicy.from_options().response(
+        "HEAD", "/", [(b"accept-encoding", b"gzip")]
+    )
+    assert response is not None
+    headers = response.start(200, _raw(HTML_HEADERS))
+    assert headers == _raw(
+        (HTML_HEADERS[0], ("content-encoding", "gzip"), ("vary", "Accept-Encoding"))
+    )
+    assert response.body(HTML, more=False) == b""
+
+
+def test_head_without_length_is_treated_as_a_stream() -> None:
+    response = CompressionPolicy.from_options().response("HEAD", "/", [(b"accept-encoding", b"br")])
+    assert response is not None
+    headers = response.start(200, [(b"content-type", b"text/html")])
+    assert headers == [
+        (b"content-type", b"text/html"),
+        (b"content-encoding", b"br"),
+        (b"vary", b"Accept-Encoding"),
+    ]
+
+
+def test_misuse_raises() -> None:
+    response = CompressionPolicy.from_options().response("GET", "/", [])
+    assert response is not None
+    with pytest.raises(RuntimeError, match="before the response start"):
+        response.body(b"x", more=False)
+    response.start(200, [])
+    with pytest.raises(RuntimeError, match="already started"):
+        response.start(200, [])
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br", "zstd"])
+def test_release_frees_the_encoder(coding: str) -> None:
+    policy = CompressionPolicy.from_options()
+    response = policy.response("GET", "/", [(b"accept-encoding", coding.encode())])
+    assert response is not None
+    response.start(200, [(b"content-type", b"text/event-stream")])
+    response.body(b"data: 1\n\n", more=True)
+    response.release()
+    response.release()
+    assert response.phase is Phase.DONE
+    assert response.body(b"", more=False) == b""
+
+
+def test_zstd_contexts_are_reused() -> None:
+    policy = CompressionPolicy.from_options(encodings=("zstd",))
+    codec = policy.codecs[0]
+    assert isinstance(codec, codecs.ZstdCodec)
+
+    def stream(abandon: bool) -> None:
+        response = policy.response("GET", "/", [(b"accept-encoding", b"zstd")])
+        assert response is not None
+        response.start(200, [(b"content-type", b"text/event-stream")])
+        client = _Client("zstd")
+        assert client.feed(response.body(b"data: 1\n\n", more=True)) == b"data: 1\n\n"
+        if abandon:
+            response.release()
+        else:
+            client.feed(response.body(b"", more=False))
+            assert client.finished()
+
+    stream(abandon=True)
+    assert len(codec._pool) == 1
+    context = codec._pool[0]
+    stream(abandon=False)  # starts a fresh frame on the abandoned stream's context
+    assert codec._pool == [context]
+
+
+# --- zstd window (RFC 9659) and brotli window -------------------------------------------------
+
+
+@pytest.mark.parametrize("level", [-5, 3, 19])
+def test_zstd_window_within_8_mb(level: int) -> None:
+    policy = CompressionPolicy.from_options(encodings=("zstd",), zstd_level=level)
+    encoder = policy.codecs[0].encoder(None)
+    frame = encoder.compress(b"data: 1\n\n")
+    assert zstandard.get_frame_parameters(frame).window_size <= 8 * 1024 * 1024
+    frame += encoder.finish()
+    assert (
+        zstandard.ZstdDecompressor(max_window_size=1 << 23).decompress(frame, max_output_size=100)
+        == b"data: 1\n\n"
+    )
+
+
+def test_zstd_whole_body_records_its_size() -> None:
+    frame = CompressionPolicy.from_options(encodings=("zstd",)).codecs[0].compress_whole(HTML)
+    parameters = zstandard.get_frame_parameters(frame)
+    assert parameters.content_size == len(HTML)
+    assert parameters.window_size <= 8 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("size", "lgwin"),
+    [(None, 22), (0, 10), (1000, 10), (1008, 10), (1009, 11), (50_000, 16), (10**9, 22)],
+)
+def test_brotli_window_sized_to_the_body(size: int | None, lgwin: int) -> None:
+    assert brotli_window(size) == lgwin
+    if size is not None and size <= 50_000:
+        assert (1 << lgwin) - 16 >= size
+
+
+# --- Negotiation --------------------------------------------------------------------------------
+
+OFFER = (Coding.ZSTD, Coding.BR, Coding.GZIP)
+
+
+@pytest.mark.parametrize(
+    ("accept", "chosen"),
+    [
+        pytest.param(b"gzip, deflate, br, zstd", Coding.ZSTD, id="browser"),
+        pytest.param(b"gzip;q=1.0, br;q=0.999", Coding.GZIP, id="three-decimals"),
+        pytest.param(b"br;q=0.001", Coding.BR, id="lowest-weight-still-acceptable"),
+        pytest.param(b"br;q=0.001, identity;q=0.002", None, id="identity-heavier"),
+        pytest.param(b"br;q=0.5, *;q=0.5", Coding.ZSTD, id="wildcard-ties-server-order"),
+        pytest.param(b"*;q=0.5, identity", None, id="identity-over-wildcard"),
+        pytest.param(b"*;q=0.5, identity;q=0.5", Coding.ZSTD, id="identity-loses-ties"),
+        pytest.param(b"gzip;q=0, gzip", None, id="first-mention-counts"),
+        pytest.param(b"gzip;level=1;q=0.5, br;q=0.4", Coding.GZIP, id="other-parameters"),
+        pytest.param(b"gzip;q=0.5;q=0", None, id="repeated-q-last-wins"),
+        pytest.param(b"identity", None, id="identity-only"),
+        pytest.param(b"\xff\xfe", None, id="binary"),
+        pytest.param(b"gzip\x00", None, id="nul"),
+        pytest.param(b"br;q=0.5,,,gzip;q=0.4,", Coding.BR, id="empty-members"),
+    ],
+)
+def test_choose_coding(accept: bytes, chosen: Coding | None) -> None:
+    assert choose_coding(accept, OFFER) is chosen
+
+
+def test_negotiation_cache_is_bounded() -> None:
+    policy = CompressionPolicy.from_options()
+    for n in range(2000):
+        policy.negotiate(b"gzip;q=0.%03d" % (n % 1000) + b", br" * (n // 1000))
+    assert 0 < len(policy._negotiated) <= 256
+
+
+def test_long_accept_encoding_not_parsed_or_cached() -> None:
+    policy = CompressionPolicy.from_options()
+    long_value = b"gzip;q=0.5, " * 850 + b"br"
+    assert len(long_value) > 10_000
+    assert policy.negotiate(long_value) is None
+    assert long_value not in policy._negotiated
+
+
+def test_media_type_cache_is_bounded() -> None:
+    policy = CompressionPolicy.from_options()
+    for n in range(1000):
+        response = policy.response("GET", "/", [])
+        assert response is not None
+        response.start(200, [(b"content-type", b"multipart/mixed; boundary=%d" % n)])
+    assert 0 < len(policy._media) <= 256
+
+
+def test_zstd_skipped_when_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(codecs, "_zstandard", None)
+    policy = CompressionPolicy.from_options()
+    assert [codec.coding for codec in policy.codecs] == [Coding.BR, Coding.GZIP]
+    assert policy.negotiate(b"zstd, gzip") is policy.codecs[1]
+    assert policy.negotiate(b"zstd") is None
+    assert CompressionPolicy.from_options(encodings=("zstd",)).codecs == ()
+    decoding = CompressionPolicy.from_options(decompress_requests=True).request(
+        [(b"content-encoding", b"zstd")]
+    )
+    assert isinstance(decoding, Rejection) and decoding.status == 415
+    assert codecs.decodable_tokens() == (b"gzip", b"deflate", b"br")
+
+
+# --- Request bodies -----------------------------------------------------------------------------
+
+
+def _decode_request(case: RequestCase, piece: int) -> tuple[int, Headers, bytes]:
+    """What the adapters do: ask the policy, feed the body in pieces, answer or call the app."""
+    policy = CompressionPolicy.from_options(**case.options)
+    headers = _raw(case.request_headers)
+    decoding = policy.request(headers)
+    if decoding is None:
+        return 200, headers, case.body
+    if isinstance(decoding, Rejection):
+        return decoding.status, decoding.headers, decoding.body
+    parts = []
+    for start in range(0, len(case.body), piece):
+        out = decoding.feed(case.body[start : start + piece])
+        if isinstance(out, Rejection):
+            return out.status, out.headers, out.body
+        parts.append(out)
+    end = decoding.end()
+    if isinstance(end, Rejection):
+        return end.status, end.headers, end.body
+    body = b"".join(parts) + end
+    return 200, decoded_request_headers(headers, len(body)), body
+
+
+@pytest.mark.parametrize("piece", [7, 1000, 1 << 30], ids=["7-bytes", "1000-bytes", "whole"])
+@pytest.mark.parametrize("case", REQUEST_CASES)
+def test_request_case(case: RequestCase, piece: int) -> None:
+    status, headers, body = _decode_request(case, piece)
+    assert status == case.status
+    if status != 200:
+        assert body == case.answer
+        assert (b"content-length", str(len(body)).encode()) in headers
+        return
+    assert body == case.app_body
+    content_encoding = [value for name, value in headers if name == b"content-encoding"]
+    expected = case.app_content_encoding
+    assert content_encoding == ([expected.encode()] if expected else [])
+    assert (b"content-length", str(len(body)).encode()) in headers
+
+
+def test_declared_length_over_limit_rejected_before_reading() -> None:
+    policy = CompressionPolicy.from_options(decompress_requests=True, max_request_size=100)
+    decoding = policy.request([(b"content-encoding", b"gzip"), (b"content-length", b"101")])
+    assert isinstance(decoding, Rejection) and decoding.status == 413
+
+
+def test_encoded_bytes_count_toward_the_limit() -> None:
+    # Empty gzip members decode to nothing; a stream of them still ends at the limit.
+    empty = gzip.compress(b"")
+    policy = CompressionPolicy.from_options(decompress_requests=True, max_request_size=1000)
+    decoding = policy.request([(b"content-encoding", b"gzip")])
+    assert isinstance(decoding, RequestDecoder)
+    results = [decoding.feed(empty) for _ in range(60)]
+    assert results[0] == b""
+    assert isinstance(results[-1], Rejection) and results[-1].status == 413
+    assert decoding.end() is results[-1]
+
+
+@pytest.mark.parametrize(
+    ("coding", "bomb"),
+    [
+        ("gzip", lambda data: zlib.compress(data, 9, wbits=31)),
+        ("br", lambda data: brotli.compress(data, quality=5)),
+        ("zstd", lambda data: zstandard.ZstdCompressor().compress(data)),
+    ],
+)
+def test_bomb_never_expands_in_memory(coding: str, bomb: Any) -> None:
+    limit = 1_000_000
+    body = bomb(b"\0" * 20_000_000)  # 20 MB from at most 20 KB
+    assert len(body) * 1000 <= 20_000_000
+    policy = CompressionPolicy.from_options(decompress_requests=True, max_request_size=limit)
+    decoding = policy.request([(b"content-encoding", coding.encode())])
+    assert isinstance(decoding, RequestDecoder)
+    tracemalloc.start()
+    try:
+        result = decoding.feed(body)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert isinstance(result, Rejection) and result.status == 413
+    assert peak < 5 * limit
+
+
+def test_decoders_reject_data_after_a_deflate_stream() -> None:
+    decoder = decoder_for(b"deflate")
+    assert decoder is not None
+    with pytest.raises(codecs.DecodeError):
+        decoder.feed(zlib.compress(b"abc") + b"x", 100)
+
+
+def test_zstd_frames_concatenated() -> None:
+    frames = zstandard.ZstdCompressor().compress(b"one ") + zstandard.ZstdCompressor().compress(
+        b"two"
+    )
+    decoder = decoder_for(b"zstd")
+    assert decoder is not None
+    assert decoder.feed(frames, 100) == b"one two"
+    decoder.end()
+
+
+def test_decoded_request_headers() -> None:
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-encoding", b"gzip"),
+        (b"content-length", b"42"),
+        (b"x-other", b"1"),
+    ]
+    assert decoded_request_headers(headers, 1000) == [
+        (b"content-type", b"application/json"),
+        (b"x-other", b"1"),
+        (b"content-length", b"1000"),
+    ]
+
+
+# --- Configuration ------------------------------------------------------------------------------
+
+
+def bad(id: str, options: dict[str, Any], error: type[Exception], message: str) -> Any:
+    return pytest.param(options, error, message, id=id)
+
+
+BAD_OPTIONS = [
+    bad("minimum-size-negative", {"minimum_size": -1}, ValueError,
+        "minimum_size must be at least 0, got -1."),
+    bad("minimum-size-str", {"minimum_size": "500"}, TypeError,
+        "minimum_size must be an integer number of bytes, got '500'."),
+    bad("minimum-size-bool", {"minimum_size": True}, TypeError,
+        "minimum_size must be an integer number of bytes, got True."),
+    bad("encodings-str", {"encodings": "gzip"}, TypeError,
+        "encodings must be a list or tuple of strings, got 'gzip'."),
+    bad("encodings-empty", {"encodings": ()}, ValueError,
+        "encodings must name at least one of 'zstd', 'br', 'gzip', got ()."),
+    bad("encodings-unknown", {"encodings": ("gzip", "deflate")}, ValueError,
+        "encodings entries must be 'zstd', 'br' or 'gzip', got 'deflate'."),
+    bad("encodings-twice", {"encodings": ("gzip", "gzip")}, ValueError,
+        "encodings lists 'gzip' twice."),
+    bad("encodings-bytes", {"encodings": (b"gzip",)}, TypeError,
+        "encodings must contain only strings, got b'gzip'."),
+    bad("gzip-level-range", {"gzip_level": 10}, ValueError,
+        "gzip_level must be from -1 to 9, got 10."),
+    bad("gzip-level-float", {"gzip_level": 6.0}, TypeError,
+        "gzip_level must be an integer, got 6.0."),
+    bad("brotli-quality-range", {"brotli_quality": 12}, ValueError,
+        "brotli_quality must be from 0 to 11, got 12."),
+    bad("zstd-level-ultra", {"zstd_level": 20}, ValueError,
+        "zstd_level must be at most 19: higher levels need a window over the 8 MB that "
+        "RFC 9659 allows in HTTP, got 20."),
+    bad("zstd-level-low", {"zstd_level": -131073}, ValueError,
+        "zstd_level must be from -131072 to 19, got -131073."),
+    bad("zstd-level-str", {"zstd_level": "3"}, TypeError,
+        "zstd_level must be an integer, got '3'."),
+    bad("types-str", {"compressible_types": "text/html"}, TypeError,
+        "compressible_types must be a list or tuple of strings, got 'text/html'."),
+    bad("types-no-slash", {"compressible_types": ("json",)}, ValueError,
+        "compressible_types entries must be media types such as 'text/html', 'text/*' or "
+        "'*/*+json', got 'json'."),
+    bad("types-star-inside", {"compressible_types": ("text/*html",)}, ValueError,
+        "compressible_types entries must be media types such as 'text/html', 'text/*' or "
+        "'*/*+json', got 'text/*html'."),
+    bad("types-space", {"compressible_types": ("te xt/html",)}, ValueError,
+        "compressible_types entries must be media types such as 'text/html', 'text/*' or "
+        "'*/*+json', got 'te xt/html'."),
+    bad("types-star-type-named-subtype", {"compressible_types": ("*/html",)}, ValueError,
+        "compressible_types entries must be media types such as 'text/html', 'text/*' or "
+        "'*/*+json', got '*/html'."),
+    bad("exclude-paths-relative", {"exclude_paths": ("static/",)}, ValueError,
+        "exclude_paths entries must start with '/', got 'static/'."),
+    bad("exclude-paths-none", {"exclude_paths": None}, TypeError,
+        "exclude_paths must be a list or tuple of strings, got None."),
+    bad("decompress-requests-int", {"decompress_requests": 1}, TypeError,
+        "decompress_requests must be True or False, got 1."),
+    bad("max-request-size-zero", {"max_request_size": 0}, ValueError,
+        "max_request_size must be at least 1, got 0."),
+]  # fmt: skip
+
+BAD_GZIP_OPTIONS = [
+    bad("compresslevel-range", {"compresslevel": 42}, ValueError,
+        "compresslevel must be from -1 to 9, got 42."),
+    bad("thread-minimum-size-negative", {"thread_minimum_size": -1}, ValueError,
+        "thread_minimum_size must be at least 0, got -1."),
+    bad("exclude-content-types-no-slash", {"exclude_content_types": ("video",)}, ValueError,
+        "exclude_content_types entries must be media types such as 'text/html', 'text/*' or "
+        "'*/*+json', got 'video'."),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("options", "error", "message"), BAD_OPTIONS)
+def test_bad_options(options: dict[str, Any], error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=_literal(message)):
+        CompressionPolicy.from_options(**options)
+
+
+@pytest.mark.parametrize(("options", "error", "message"), BAD_GZIP_OPTIONS)
+def test_bad_gzip_options(options: dict[str, Any], error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=_literal(message)):
+        CompressionPolicy.for_gzip(**options)
+
+
+def _literal(message: str) -> str:
+    return "^" + re.escape(message) + "$"
+
+
+def test_options_accept_any_iterable() -> None:
+    policy = CompressionPolicy.from_options(
+        encodings=["gzip", "br"],
+        compressible_types=iter(["TEXT/HTML; charset=utf-8", "application/*+json"]),
+        exclude_paths=["/a", "/b/"],
+    )
+    assert [codec.coding for codec in policy.codecs] == [Coding.GZIP, Coding.BR]
+    assert policy.compressible.patterns == frozenset({b"text/html", b"application/*+json"})
+    assert policy.exact_paths == frozenset({"/a"}) and policy.path_prefixes == ("/b/",)
+
+
+def test_gzip_policy_defaults() -> None:
+    policy = CompressionPolicy.for_gzip()
+    assert [codec.coding for codec in policy.codecs] == [Coding.GZIP]
+    assert policy.minimum_size == 500
+    assert policy.thread_minimum_size == 131_072
+    assert policy.excluded.patterns == frozenset(
+        entry.encode() for entry in DEFAULT_EXCLUDED_CONTENT_TYPES
+    )
+    assert len(DEFAULT_EXCLUDED_CONTENT_TYPES) == 14
+    gzip_codec = policy.codecs[0]
+    assert isinstance(gzip_codec, codecs.GzipCodec) and gzip_codec.level == 9
+
+
+def test_policy_is_frozen() -> None:
+    policy = CompressionPolicy.from_options()
+    assert "ZstdCodec(level=3), BrotliCodec(quality=4), GzipCodec(level=6)" in repr(policy)
+    with pytest.raises(AttributeError):
+        policy.minimum_size = 1  # type: ignore[misc]
+
+
+def test_response_compressor_for_excluded_path_is_none() -> None:
+    policy = CompressionPolicy.from_options(exclude_paths=("/x",))
+    assert policy.response("GET", "/x", []) is None
+    assert isinstance(policy.response("GET", "/y", []), ResponseCompressor)
