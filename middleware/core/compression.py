@@ -44,6 +44,7 @@ from middleware.core.headers import (
     split_list,
     without,
 )
+from middleware.core.responses import plain_headers
 
 __all__ = [
     "DEFAULT_COMPRESSIBLE_TYPES",
@@ -727,15 +728,7 @@ class Rejection:
 
 
 def _rejection(status: int, body: bytes, *extra: tuple[bytes, bytes]) -> Rejection:
-    return Rejection(
-        status=status,
-        headers=[
-            (b"content-type", b"text/plain; charset=utf-8"),
-            (b"content-length", b"%d" % len(body)),
-            *extra,
-        ],
-        body=body,
-    )
+    return Rejection(status=status, headers=[*plain_headers(body), *extra], body=body)
 
 
 TOO_LARGE = _rejection(413, b"Request body too large.\n")

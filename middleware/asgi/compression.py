@@ -1,0 +1,315 @@
+"""Response compression (zstd, br, gzip) and request decompression for ASGI apps.
+
+    from middleware.asgi import CompressionMiddleware, GZipMiddleware
+
+    app.add_middleware(CompressionMiddleware, minimum_size=500)
+    app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=6)   # Starlette's
+
+The decisions are ``middleware.core.compression``'s; this module only moves ASGI messages.
+``http.response.start`` is held until the first body message when the answer depends on it
+(is that message the whole body? then it gets an exact Content-Length, or none if it is too
+small to compress). Each body message leaves compressed and flushed at once. A pathsend
+response goes out uncompressed with its own start; trailers, early hints, debug and unknown
+messages are forwarded. A client that disconnects, or an app that raises, releases the encoder.
+
+Options: see ``CompressionMiddleware`` and ``GZipMiddleware`` below (the same as the WSGI twins).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..core.compression import (
+    DEFAULT_COMPRESSIBLE_TYPES,
+    DEFAULT_EXCLUDED_CONTENT_TYPES,
+    CompressionPolicy,
+    Phase,
+    Rejection,
+    RequestDecoder,
+    ResponseCompressor,
+    decoded_request_headers,
+)
+from ..core.headers import get_list
+from ._scope import ASGIApp, Message, Receive, Scope, Send, check_app, send_crash
+
+_anyio_run_sync: Callable[..., Any] | None
+try:
+    from anyio.to_thread import run_sync as _anyio_run_sync
+except ImportError:  # anyio comes with Starlette, not with every ASGI app
+    _anyio_run_sync = None
+
+__all__ = ["CompressionMiddleware", "GZipMiddleware"]
+
+_IDENTITY = Phase.IDENTITY
+_COMPRESSING = Phase.COMPRESSING
+_ZEROCOPY = "http.response.zerocopysend"
+_FILE_BLOCK = 65_536
+
+
+class CompressionMiddleware:
+    """Compress responses with the best coding the client accepts (zstd, br or gzip).
+
+    ``minimum_size``: bodies known to be shorter are sent as they are. ``encodings``: the
+    server's preference, used when the client weights codings equally (zstd needs the
+    ``zstandard`` package and is skipped without it). ``gzip_level``, ``brotli_quality``,
+    ``zstd_level``: codec settings. ``compressible_types``: the media types compressed
+    (replaces the default list). ``exclude_paths``: paths never touched (a trailing ``/`` makes
+    a prefix). ``decompress_requests``: decode request bodies sent with a Content-Encoding,
+    up to ``max_request_size`` decoded bytes (413 past it, 415 unknown coding, 400 corrupt).
+    """
+
+    _middleware_protocol = "asgi"
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        minimum_size: int = 500,
+        encodings: Iterable[str] = ("zstd", "br", "gzip"),
+        gzip_level: int = 6,
+        brotli_quality: int = 4,
+        zstd_level: int = 3,
+        compressible_types: Iterable[str] = DEFAULT_COMPRESSIBLE_TYPES,
+        exclude_paths: Iterable[str] = (),
+        decompress_requests: bool = False,
+        max_request_size: int = 10_485_760,
+    ) -> None:
+        self.app = check_app(app, "CompressionMiddleware")
+        self.policy = CompressionPolicy.from_options(
+            minimum_size=minimum_size,
+            encodings=encodings,
+            gzip_level=gzip_level,
+            brotli_quality=brotli_quality,
+            zstd_level=zstd_level,
+            compressible_types=compressible_types,
+            exclude_paths=exclude_paths,
+            decompress_requests=decompress_requests,
+            max_request_size=max_request_size,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await _serve(self.app, self.policy, scope, receive, send)
+
+
+class GZipMiddleware:
+    """Starlette's GZipMiddleware, option for option: gzip only, every media type but
+    ``exclude_content_types`` (Starlette's list: images, audio, video, archives, gRPC and
+    text/event-stream). Chunks of ``thread_minimum_size`` bytes or more are compressed in a
+    worker thread. Negotiation, skip rules and headers are CompressionMiddleware's."""
+
+    _middleware_protocol = "asgi"
+
+    def __init__(
+        self,
+        app: Any,
+        minimum_size: int = 500,
+        compresslevel: int = 9,
+        thread_minimum_size: int = 131_072,
+        *,
+        exclude_content_types: Iterable[str] = DEFAULT_EXCLUDED_CONTENT_TYPES,
+    ) -> None:
+        self.app = check_app(app, "GZipMiddleware")
+        self.policy = CompressionPolicy.for_gzip(
+            minimum_size=minimum_size,
+            compresslevel=compresslevel,
+            thread_minimum_size=thread_minimum_size,
+            exclude_content_types=exclude_content_types,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await _serve(self.app, self.policy, scope, receive, send)
+
+
+async def _serve(
+    app: ASGIApp, policy: CompressionPolicy, scope: Scope, receive: Receive, send: Send
+) -> None:
+    request_headers = scope["headers"]
+    response = policy.response(scope["method"], _path(scope), request_headers)
+    if response is None:
+        await app(scope, receive, send)
+        return
+    if policy.decompress_requests:
+        decoding = policy.request(request_headers)
+        if decoding is not None:
+            if isinstance(decoding, Rejection):
+                await _reject(send, decoding)
+                return
+            body = await _read_decoded(receive, decoding)
+            if body is None:
+                return  # the client left while sending its body: nobody to answer
+            if isinstance(body, Rejection):
+                await _reject(send, body)
+                return
+            scope = dict(scope)
+            scope["headers"] = decoded_request_headers(list(request_headers), len(body))
+            receive = _Replay(body, receive)
+    extensions = scope.get("extensions")
+    if extensions and _ZEROCOPY in extensions:
+        # An encoded response cannot be a zero-copy file: the app must not be offered it.
+        if policy.negotiate(get_list(request_headers, b"accept-encoding")) is not None:
+            scope = dict(scope)
+            scope["extensions"] = {
+                key: value for key, value in extensions.items() if key != _ZEROCOPY
+            }
+    sender = _Sender(response, send, policy.thread_minimum_size)
+    try:
+        await app(scope, receive, sender)
+    except Exception:
+        # "Crashes keep their headers": nothing left this layer yet, so the crash answer goes
+        # out here, past the encoder, and outer layers still add their headers to it.
+        if not sender.sent_start:
+            await send_crash(send)
+        raise
+    finally:
+        response.release()
+
+
+class _Sender:
+    """The ``send`` the app is given: one response through the compressor."""
+
+    __slots__ = ("_held", "_response", "_send", "_threshold", "sent_start")
+
+    def __init__(self, response: ResponseCompressor, send: Send, threshold: int | None) -> None:
+        self._response = response
+        self._send = send
+        self._threshold = threshold
+        self._held: Message | None = None
+        self.sent_start = False
+
+    async def __call__(self, message: Message) -> None:
+        kind = message["type"]
+        response = self._response
+        if kind == "http.response.body":
+            if response.phase is _IDENTITY and self._held is None:
+                await self._send(message)
+                return
+            body = message.get("body", b"")
+            more = message.get("more_body", False)
+            threshold = self._threshold
+            if threshold is not None and len(body) >= threshold and response.phase is not _IDENTITY:
+                # Compressing a large chunk inline would stall every request on this loop.
+                data = await _in_thread(response.body, body, more)
+            else:
+                data = response.body(body, more)
+            if self._held is not None:
+                await self._release_start(response.headers)
+            if data is not body:
+                message = {"type": kind, "body": data, "more_body": more}
+            await self._send(message)
+        elif kind == "http.response.start":
+            headers = message.get("headers", [])
+            decided = response.start(
+                message["status"], headers, trailers=bool(message.get("trailers"))
+            )
+            if decided is None:
+                self._held = message
+                return
+            if decided is not headers:
+                message = dict(message)
+                message["headers"] = decided
+            self.sent_start = True
+            await self._send(message)
+        elif kind == "http.response.pathsend" or kind == _ZEROCOPY:
+            if kind == "http.response.pathsend" and response.phase is _COMPRESSING:
+                # The start already promised an encoded body (a stream type or HEAD decided it
+                # before any body): the file goes through the encoder.
+                await self._send_file(message["path"])
+                return
+            # The file goes out as it is, under the app's own start.
+            response.release()
+            if self._held is not None:
+                await self._release_start(None)
+            await self._send(message)
+        else:
+            # Trailers, early hints, http.response.debug and extensions this layer does not
+            # know: forwarded in place, never dropped.
+            await self._send(message)
+
+    async def _release_start(self, headers: Any) -> None:
+        start = self._held
+        assert start is not None
+        self._held = None
+        if headers is not None:
+            start = dict(start)
+            start["headers"] = headers
+        self.sent_start = True
+        await self._send(start)
+
+    async def _send_file(self, path: str) -> None:
+        response = self._response
+        with open(path, "rb") as file:
+            while block := await _in_thread(file.read, _FILE_BLOCK):
+                data = response.body(block, True)
+                await self._send({"type": "http.response.body", "body": data, "more_body": True})
+        tail = response.body(b"", False)
+        await self._send({"type": "http.response.body", "body": tail, "more_body": False})
+
+
+async def _in_thread(function: Callable[..., Any], *args: Any) -> Any:
+    """Run ``function`` in a worker thread: through anyio when installed (asyncio or trio,
+    waiting for the thread even when cancelled), else asyncio's default executor."""
+    if _anyio_run_sync is not None:
+        return await _anyio_run_sync(function, *args)
+    return await asyncio.get_running_loop().run_in_executor(None, function, *args)
+
+
+async def _read_decoded(receive: Receive, decoding: RequestDecoder) -> bytes | Rejection | None:
+    """The whole decoded request body, a Rejection, or None if the client left."""
+    parts: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        out = decoding.feed(message.get("body", b""))
+        if isinstance(out, Rejection):
+            return out
+        parts.append(out)
+        if not message.get("more_body", False):
+            break
+    end = decoding.end()
+    if isinstance(end, Rejection):
+        return end
+    return b"".join(parts)
+
+
+class _Replay:
+    """A ``receive`` that hands the app the decoded body, then the client's later messages."""
+
+    __slots__ = ("_body", "_receive")
+
+    def __init__(self, body: bytes, receive: Receive) -> None:
+        self._body: bytes | None = body
+        self._receive = receive
+
+    async def __call__(self) -> Message:
+        body = self._body
+        if body is None:
+            return await self._receive()
+        self._body = None
+        return {"type": "http.request", "body": body, "more_body": False}
+
+
+async def _reject(send: Send, rejection: Rejection) -> None:
+    start = {
+        "type": "http.response.start",
+        "status": rejection.status,
+        "headers": rejection.headers,
+    }
+    await send(start)
+    await send({"type": "http.response.body", "body": rejection.body, "more_body": False})
+
+
+def _path(scope: Scope) -> str:
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        return path[len(root) :]
+    return path

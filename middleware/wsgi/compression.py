@@ -1,0 +1,344 @@
+"""Response compression (zstd, br, gzip) and request decompression for WSGI apps.
+
+    from middleware.wsgi import CompressionMiddleware, GZipMiddleware
+
+    app.wsgi_app = CompressionMiddleware(app.wsgi_app, minimum_size=500)      # Flask
+    application = GZipMiddleware(get_wsgi_application(), compresslevel=6)    # Django
+
+The decisions are ``middleware.core.compression``'s; this module only moves WSGI calls. The
+server's ``start_response`` is called once the answer is known: at once when the headers
+decide it, else with the first body chunk (a body returned as a list is whole, so it gets an
+exact Content-Length). Every chunk the app yields or passes to ``write()`` leaves compressed
+and flushed; a ``wsgi.file_wrapper`` body is read in its blocks. A response left as it is goes
+back to the server untouched (the app's own iterable, so ``wsgi.file_wrapper`` keeps sendfile).
+The inner iterable's ``close()`` is always called.
+
+Options: see ``CompressionMiddleware`` and ``GZipMiddleware`` below (the same as the ASGI twins).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from ..core.compression import (
+    DEFAULT_COMPRESSIBLE_TYPES,
+    DEFAULT_EXCLUDED_CONTENT_TYPES,
+    CompressionPolicy,
+    Phase,
+    Rejection,
+    ResponseCompressor,
+)
+from ..core.headers import Headers
+from ..core.outcome import Outcome
+from ._environ import (
+    Environ,
+    Exchange,
+    ExcInfo,
+    NativeHeaders,
+    StartResponse,
+    Write,
+    WSGIApp,
+    check_app,
+    native,
+    raw,
+    status_code,
+    status_line,
+)
+
+__all__ = ["CompressionMiddleware", "GZipMiddleware"]
+
+_IDENTITY = Phase.IDENTITY
+_READ_BLOCK = 65_536
+_VARY = (b"vary", b"Accept-Encoding")
+_NATIVE_VARY = ("Vary", "Accept-Encoding")
+
+
+class CompressionMiddleware:
+    """Compress responses with the best coding the client accepts (zstd, br or gzip).
+
+    ``minimum_size``: bodies known to be shorter are sent as they are. ``encodings``: the
+    server's preference, used when the client weights codings equally (zstd needs the
+    ``zstandard`` package and is skipped without it). ``gzip_level``, ``brotli_quality``,
+    ``zstd_level``: codec settings. ``compressible_types``: the media types compressed
+    (replaces the default list). ``exclude_paths``: paths never touched (a trailing ``/`` makes
+    a prefix). ``decompress_requests``: decode request bodies sent with a Content-Encoding,
+    up to ``max_request_size`` decoded bytes (413 past it, 415 unknown coding, 400 corrupt).
+    """
+
+    _middleware_protocol = "wsgi"
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        minimum_size: int = 500,
+        encodings: Iterable[str] = ("zstd", "br", "gzip"),
+        gzip_level: int = 6,
+        brotli_quality: int = 4,
+        zstd_level: int = 3,
+        compressible_types: Iterable[str] = DEFAULT_COMPRESSIBLE_TYPES,
+        exclude_paths: Iterable[str] = (),
+        decompress_requests: bool = False,
+        max_request_size: int = 10_485_760,
+    ) -> None:
+        self.app = check_app(app, "CompressionMiddleware")
+        self.policy = CompressionPolicy.from_options(
+            minimum_size=minimum_size,
+            encodings=encodings,
+            gzip_level=gzip_level,
+            brotli_quality=brotli_quality,
+            zstd_level=zstd_level,
+            compressible_types=compressible_types,
+            exclude_paths=exclude_paths,
+            decompress_requests=decompress_requests,
+            max_request_size=max_request_size,
+        )
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        return _serve(self.app, self.policy, environ, start_response)
+
+
+class GZipMiddleware:
+    """Starlette's GZipMiddleware, option for option: gzip only, every media type but
+    ``exclude_content_types`` (Starlette's list: images, audio, video, archives, gRPC and
+    text/event-stream). ``thread_minimum_size`` is accepted for the same signature; WSGI
+    servers already compress on their worker threads. Negotiation, skip rules and headers are
+    CompressionMiddleware's."""
+
+    _middleware_protocol = "wsgi"
+
+    def __init__(
+        self,
+        app: Any,
+        minimum_size: int = 500,
+        compresslevel: int = 9,
+        thread_minimum_size: int = 131_072,
+        *,
+        exclude_content_types: Iterable[str] = DEFAULT_EXCLUDED_CONTENT_TYPES,
+    ) -> None:
+        self.app = check_app(app, "GZipMiddleware")
+        self.policy = CompressionPolicy.for_gzip(
+            minimum_size=minimum_size,
+            compresslevel=compresslevel,
+            thread_minimum_size=thread_minimum_size,
+            exclude_content_types=exclude_content_types,
+        )
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        return _serve(self.app, self.policy, environ, start_response)
+
+
+def _serve(
+    app: WSGIApp, policy: CompressionPolicy, environ: Environ, start_response: StartResponse
+) -> Iterable[bytes]:
+    method: str = environ["REQUEST_METHOD"]
+    accept = environ.get("HTTP_ACCEPT_ENCODING")
+    request_headers: Headers = (
+        [] if accept is None else [(b"accept-encoding", accept.encode("latin-1"))]
+    )
+    response = policy.response(method, _path(environ), request_headers)
+    if response is None:
+        return app(environ, start_response)
+    if policy.decompress_requests and "HTTP_CONTENT_ENCODING" in environ:
+        rejection = _decode_request(policy, environ)
+        if rejection is not None:
+            start_response(status_line(rejection.status), native(rejection.headers))
+            return [rejection.body]
+    exchange = _Compressing(environ, start_response)
+    exchange.policy = policy
+    exchange.method = method
+    exchange.request_headers = request_headers
+    exchange.response = response
+    exchange.held = exchange.server_write = None
+    exchange.forwarded = False
+    return exchange.start(app)
+
+
+class _Compressing(Exchange):
+    """The app's ``start_response``, ``write`` and the response iterable for one request."""
+
+    # Set by _serve: one constructor call per request.
+    __slots__ = (
+        "forwarded",
+        "held",
+        "method",
+        "policy",
+        "request_headers",
+        "response",
+        "server_write",
+    )
+    policy: CompressionPolicy
+    method: str
+    request_headers: Headers
+    response: ResponseCompressor
+    held: str | None
+    forwarded: bool  # the server's start_response has been called
+    server_write: Write | None
+
+    def __call__(
+        self, status: str, headers: NativeHeaders, exc_info: ExcInfo | None = None
+    ) -> Write:
+        self.status = status
+        if self.forwarded:
+            # PEP 3333: a second call comes with exc_info, and the server raises if the first
+            # headers already left. Otherwise the replacement (an error page) goes out as the
+            # app wrote it: the encoder was set up for the response it replaces.
+            self.response.release()
+            self.response = _passthrough(self.policy)
+            self.server_write = self._start_response(status, headers, exc_info)
+            return self._write
+        if exc_info is not None:
+            # Nothing has left yet: the replacement gets a decision of its own.
+            self.response.release()
+            self.response = ResponseCompressor(
+                self.policy, self.method == "HEAD", self.request_headers
+            )
+            self.held = None
+        app_headers = raw(headers)
+        decided = self.response.start(status_code(status), app_headers)
+        if decided is None:
+            self.held = status
+            return self._write
+        self.forwarded = True
+        self.server_write = self._start_response(
+            status, _native(headers, app_headers, decided), exc_info
+        )
+        return self._write
+
+    def start(self, app: WSGIApp) -> Iterable[bytes]:
+        """Call the app; hand its own iterable back when the body needs no encoding."""
+        try:
+            iterable = app(self.environ, self)
+        except Exception:
+            self._answer_crash()
+            return self
+        self._iterable = iterable
+        if self.forwarded and self.response.phase is _IDENTITY:
+            return iterable
+        return self
+
+    def _write(self, data: bytes) -> None:
+        out = self.response.body(data, True)
+        if self.held is not None:
+            self._release_start()
+        if out:
+            self.bytes_sent += len(out)
+            assert self.server_write is not None
+            self.server_write(out)
+
+    def _release_start(self) -> None:
+        status, headers = self.held, self.response.headers
+        assert status is not None and headers is not None
+        self.held = None
+        self.forwarded = True
+        self.server_write = self._start_response(status, native(headers))
+
+    def _chunks(self) -> Iterator[bytes]:
+        try:
+            for out in self._encoded():
+                self.bytes_sent += len(out)
+                yield out
+        except Exception:
+            if self.bytes_sent:
+                self.outcome = Outcome.ERROR
+                raise
+            # "Crashes keep their headers": nothing has left, so a plain 500 goes out instead.
+            self._close_inner()
+            self._answer_crash()
+            yield from self._encoded()
+            return
+        if self.outcome is None:
+            self.outcome = Outcome.COMPLETED
+
+    def _encoded(self) -> Iterator[bytes]:
+        response = self.response
+        iterable = self._iterable or ()
+        if self.held is not None and type(iterable) in (list, tuple):
+            # A list is the whole body: one piece, so it can get an exact Content-Length.
+            out = response.body(b"".join(iterable), False)
+            self._release_start()
+            yield out
+            return
+        for chunk in iterable:
+            out = response.body(chunk, True)
+            if self.held is not None:
+                self._release_start()
+            yield out
+        out = response.body(b"", False)
+        if self.held is not None:
+            self._release_start()
+        if out:
+            yield out
+
+    def on_close(self) -> None:
+        self.response.release()
+
+
+def _passthrough(policy: CompressionPolicy) -> ResponseCompressor:
+    """A compressor already decided to leave the body alone (no Content-Type: untouched)."""
+    response = ResponseCompressor(policy, False, [])
+    response.start(200, [])
+    return response
+
+
+def _native(headers: NativeHeaders, app_headers: Headers, decided: Headers) -> NativeHeaders:
+    """``decided`` as native strings, converting only what the core changed: converting a
+    whole header list each way costs more than the rest of a no-op response."""
+    if decided is app_headers:
+        return headers
+    if (
+        len(decided) == len(app_headers) + 1
+        and decided[-1] == _VARY
+        and decided[:-1] == app_headers
+    ):
+        return [*headers, _NATIVE_VARY]
+    return native(decided)
+
+
+def _decode_request(policy: CompressionPolicy, environ: Environ) -> Rejection | None:
+    """Decode the request body into ``environ`` (a fresh wsgi.input, the decoded length, no
+    Content-Encoding), or the Rejection to answer instead."""
+    encoding: str = environ["HTTP_CONTENT_ENCODING"]
+    headers: Headers = [(b"content-encoding", encoding.encode("latin-1"))]
+    length = environ.get("CONTENT_LENGTH") or ""
+    if length:
+        headers.append((b"content-length", length.encode("latin-1")))
+    decoding = policy.request(headers)
+    if decoding is None or isinstance(decoding, Rejection):
+        return decoding
+    stream = environ["wsgi.input"]
+    # PEP 3333: a server need not signal the end of input, so only CONTENT_LENGTH bytes are
+    # read, unless it promises an end with wsgi.input_terminated.
+    if length.isdigit():
+        remaining = int(length)
+    else:
+        remaining = -1 if environ.get("wsgi.input_terminated") else 0
+    parts: list[bytes] = []
+    while remaining:
+        block = stream.read(_READ_BLOCK if remaining < 0 else min(remaining, _READ_BLOCK))
+        if not block:
+            break
+        if remaining > 0:
+            remaining -= len(block)
+        out = decoding.feed(block)
+        if isinstance(out, Rejection):
+            return out
+        parts.append(out)
+    end = decoding.end()
+    if isinstance(end, Rejection):
+        return end
+    body = b"".join(parts)
+    del environ["HTTP_CONTENT_ENCODING"]
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ["wsgi.input"] = io.BytesIO(body)
+    return None
+
+
+def _path(environ: Environ) -> str:
+    # PEP 3333 hands PATH_INFO over as latin-1-decoded bytes; ASGI's path is UTF-8 decoded.
+    path: str = environ.get("PATH_INFO", "")
+    if path.isascii():
+        return path
+    return path.encode("latin-1").decode("utf-8", "replace")

@@ -1,0 +1,272 @@
+"""WSGI-only compression rules: lists, write(), close(), wsgi.file_wrapper, exc_info, crashes."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import logging
+from collections.abc import Iterator
+from typing import Any
+from wsgiref.util import FileWrapper
+from wsgiref.validate import validator
+
+import brotli
+import pytest
+
+from middleware.wsgi.compression import CompressionMiddleware, GZipMiddleware
+from tests.cases.compression import HTML, HTML_HEADERS
+from tests.drivers import call_wsgi
+from tests.parity.vectors import Boom
+
+HTML_TYPE = [("Content-Type", "text/html; charset=utf-8")]
+GZIP = [("accept-encoding", "gzip")]
+
+
+def test_list_body_is_whole_and_gets_exact_length() -> None:
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", list(HTML_TYPE))
+        return [HTML[:500], HTML[500:]]
+
+    result = call_wsgi(CompressionMiddleware(app, encodings=("gzip",)), headers=GZIP)
+    assert result.header("content-encoding") == "gzip"
+    assert result.header("content-length") == str(len(result.body))
+    assert gzip.decompress(result.body) == HTML
+    assert len(result.chunks) == 1
+
+
+def test_small_list_body_left_alone() -> None:
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", list(HTML_TYPE))
+        return [b"tiny"]
+
+    result = call_wsgi(CompressionMiddleware(app), headers=GZIP)
+    assert result.headers == [
+        ("content-type", "text/html; charset=utf-8"),
+        ("vary", "Accept-Encoding"),
+    ]
+    assert result.body == b"tiny"
+
+
+def test_write_callable_output_is_compressed_not_lost() -> None:
+    def app(environ: Any, start_response: Any) -> Any:
+        write = start_response("200 OK", list(HTML_TYPE))
+        write(HTML[:400])
+        write(b"")
+        write(HTML[400:800])
+        return iter([HTML[800:]])
+
+    result = call_wsgi(
+        CompressionMiddleware(app, encodings=("br",)), headers=[("accept-encoding", "br")]
+    )
+    assert result.header("content-encoding") == "br"
+    assert result.header("content-length") is None
+    assert brotli.decompress(result.body) == HTML
+
+
+def test_write_callable_identity() -> None:
+    def app(environ: Any, start_response: Any) -> Any:
+        write = start_response("200 OK", list(HTML_TYPE))
+        write(b"part one, ")
+        return [b"part two"]
+
+    result = call_wsgi(CompressionMiddleware(app))
+    assert result.body == b"part one, part two"
+    assert result.header("vary") == "Accept-Encoding"
+
+
+class _Tracked:
+    def __init__(self, chunks: list[bytes], fail_at: int | None = None) -> None:
+        self.chunks, self.fail_at, self.closed, self.sent = chunks, fail_at, 0, 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        if self.fail_at is not None and self.sent == self.fail_at:
+            raise Boom("mid-body")
+        if self.sent >= len(self.chunks):
+            raise StopIteration
+        self.sent += 1
+        return self.chunks[self.sent - 1]
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def _tracked_app(body: _Tracked, headers: list[tuple[str, str]] | None = None) -> Any:
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", list(headers or HTML_TYPE))
+        return body
+
+    return app
+
+
+@pytest.mark.parametrize("accept", ["gzip", "identity"])
+def test_close_reaches_the_inner_iterable(accept: str) -> None:
+    body = _Tracked([HTML[:600], HTML[600:]])
+    result = call_wsgi(
+        CompressionMiddleware(_tracked_app(body)), headers=[("accept-encoding", accept)]
+    )
+    assert body.closed == 1
+    assert result.error is None
+
+
+def test_close_when_the_client_leaves_mid_stream() -> None:
+    body = _Tracked([b"a" * 600, b"b" * 600, b"c" * 600])
+    result = call_wsgi(CompressionMiddleware(_tracked_app(body)), headers=GZIP, stop_after=1)
+    assert body.closed == 1
+    assert body.sent == 1
+    assert result.header("content-encoding") == "gzip"
+
+
+def test_close_after_an_error_mid_body() -> None:
+    body = _Tracked([b"a" * 600, b"b" * 600], fail_at=1)
+    result = call_wsgi(CompressionMiddleware(_tracked_app(body)), headers=GZIP)
+    assert isinstance(result.error, Boom)
+    assert body.closed == 1
+    assert result.status == 200  # the first chunk left: the error can only cut the stream
+
+
+def test_crash_before_start_answers_500(caplog: pytest.LogCaptureFixture) -> None:
+    def app(environ: Any, start_response: Any) -> Any:
+        raise Boom("before")
+
+    with caplog.at_level(logging.ERROR, logger="middleware.errors"):
+        result = call_wsgi(CompressionMiddleware(app), headers=GZIP)
+    assert result.status == 500
+    assert result.body == b"Internal Server Error"
+    assert len(caplog.records) == 1
+
+
+def test_crash_while_start_is_held_answers_500() -> None:
+    # The start waits for the first chunk; the app fails producing it: nothing has left, so the
+    # client still gets a proper 500.
+    body = _Tracked([HTML], fail_at=0)
+    result = call_wsgi(
+        CompressionMiddleware(_tracked_app(body, [*HTML_TYPE, ("Content-Length", str(len(HTML)))])),
+        headers=GZIP,
+    )
+    assert result.status == 500
+    assert result.body == b"Internal Server Error"
+    assert result.header("content-encoding") is None
+    assert body.closed == 1
+
+
+def test_exc_info_restart_before_body() -> None:
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", [*HTML_TYPE, ("Content-Length", str(len(HTML)))])
+        try:
+            raise Boom("late")
+        except Boom:
+            import sys
+
+            start_response("503 Service Unavailable", list(HTML_TYPE), sys.exc_info())
+        return [HTML]
+
+    result = call_wsgi(CompressionMiddleware(app, encodings=("gzip",)), headers=GZIP)
+    assert result.status == 503
+    assert result.header("content-encoding") == "gzip"
+    assert gzip.decompress(result.body) == HTML
+
+
+def test_lazy_generator_app() -> None:
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", list(HTML_TYPE))
+        yield HTML[:700]
+        yield HTML[700:]
+
+    result = call_wsgi(CompressionMiddleware(app, encodings=("gzip",)), headers=GZIP)
+    assert result.header("content-encoding") == "gzip"
+    assert gzip.decompress(result.body) == HTML
+
+
+def test_file_wrapper_is_read_in_blocks() -> None:
+    page = HTML * 40  # 48 KB
+
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", [*HTML_TYPE, ("Content-Length", str(len(page)))])
+        return environ["wsgi.file_wrapper"](io.BytesIO(page), 8192)
+
+    result = call_wsgi(
+        CompressionMiddleware(app, encodings=("gzip",)),
+        headers=GZIP,
+        environ={"wsgi.file_wrapper": FileWrapper},
+    )
+    assert gzip.decompress(result.body) == page
+    assert len(result.chunks) >= len(page) // 8192
+
+
+def test_untouched_response_hands_back_the_apps_iterable() -> None:
+    # A file the middleware leaves alone stays the server's file_wrapper (sendfile).
+    wrapper = FileWrapper(io.BytesIO(b"\x89PNG..."))
+
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "image/png")])
+        return wrapper
+
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "HTTP_ACCEPT_ENCODING": "gzip"}
+    assert CompressionMiddleware(app)(environ, lambda *args: None) is wrapper
+
+
+def test_passes_wsgiref_validate_on_both_sides() -> None:
+    inner = validator(_tracked_app(_Tracked([HTML[:600], HTML[600:]])))
+    result = call_wsgi(CompressionMiddleware(inner), headers=GZIP)
+    assert result.error is None and result.header("content-encoding") == "gzip"
+
+
+def test_request_body_read_only_to_content_length() -> None:
+    encoded = gzip.compress(b'{"a": 1}')
+
+    class Input(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            assert size is not None and size >= 0, "read() without a size can block"
+            return super().read(size)
+
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))]
+
+    result = call_wsgi(
+        CompressionMiddleware(app, decompress_requests=True),
+        "POST",
+        headers=[("content-encoding", "gzip")],
+        body=encoded,
+        environ={"wsgi.input": Input(encoded + b"next request")},
+    )
+    assert result.body == b'{"a": 1}'
+
+
+def test_request_body_without_length_needs_input_terminated() -> None:
+    encoded = gzip.compress(b"data")
+
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [environ["wsgi.input"].read()]
+
+    middleware = CompressionMiddleware(app, decompress_requests=True)
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/",
+        "HTTP_CONTENT_ENCODING": "gzip",
+        "wsgi.input": io.BytesIO(encoded),
+        "wsgi.input_terminated": True,
+    }
+    assert b"".join(middleware(environ, lambda *args: None)) == b"data"
+    assert environ["CONTENT_LENGTH"] == "4" and "HTTP_CONTENT_ENCODING" not in environ
+
+
+def test_gzip_middleware_accepts_starlette_positions() -> None:
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "text/html")] + [HTML_HEADERS[1][::1]])
+        return [HTML]
+
+    result = call_wsgi(GZipMiddleware(app, 100, 1, 10), headers=GZIP)
+    assert gzip.decompress(result.body) == HTML
+
+
+def test_asgi_app_refused() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        return None
+
+    with pytest.raises(TypeError, match="middleware.asgi.CompressionMiddleware"):
+        CompressionMiddleware(app)
