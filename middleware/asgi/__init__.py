@@ -12,9 +12,18 @@ from typing import Any
 
 from .._compose import Middleware
 from .._compose import compose as _compose
+from .compression import CompressionMiddleware, GZipMiddleware
+from .request_logging import RequestLoggingMiddleware
 from .timing import TimingMiddleware
 
-__all__ = ["Middleware", "TimingMiddleware", "compose"]
+__all__ = [
+    "CompressionMiddleware",
+    "GZipMiddleware",
+    "Middleware",
+    "RequestLoggingMiddleware",
+    "TimingMiddleware",
+    "compose",
+]
 
 
 def compose(*layers: Any) -> Callable[[Any], Any]:
