@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import socket
 import sys
 import threading
@@ -34,7 +35,9 @@ from middleware import Middleware, timing
 
 # The stack, outermost first, declared once for both protocols.
 LAYERS: list[tuple[str, dict[str, Any]]] = [
+    ("RequestLoggingMiddleware", {"format": "combined"}),
     ("TimingMiddleware", {"timing_allow_origin": "*"}),
+    ("CompressionMiddleware", {"minimum_size": 500}),
 ]
 
 PAGE = ("<!doctype html><title>demo</title>" + "<p>gateway-middleware demo</p>\n" * 200).encode()
@@ -111,6 +114,18 @@ def serve_asgi(port: int) -> uvicorn.Server:
     return server
 
 
+ACCESS: list[str] = []
+ACCESS_IDS: list[str] = []
+
+
+class _Collect(logging.Handler):
+    """Keeps the access lines, and the request ID each record carries as an attribute."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        ACCESS.append(self.format(record))
+        ACCESS_IDS.append(getattr(record, "request_id", ""))
+
+
 def tour(urls: dict[str, str]) -> list[str]:
     """Send the same requests to both servers; print what happened; return the failures."""
     failures: list[str] = []
@@ -132,10 +147,34 @@ def tour(urls: dict[str, str]) -> list[str]:
             expect(
                 page.headers.get("timing-allow-origin") == "*", f"{protocol}: Timing-Allow-Origin"
             )
+            for coding in ("zstd", "br", "gzip"):
+                raw = client.get(base + "/", headers={"accept-encoding": coding})
+                encoding = raw.headers.get("content-encoding")
+                print(
+                    f"  GET / Accept-Encoding: {coding} -> Content-Encoding: {encoding}, "
+                    f"{len(raw.content)} bytes decoded from the wire"
+                )
+                expect(
+                    encoding == coding and raw.content == PAGE, f"{protocol}: {coding} round trip"
+                )
+            expect(page.headers.get("vary") == "Accept-Encoding", f"{protocol}: Vary merged")
+            tagged = client.get(base + "/", headers={"x-request-id": "demo-42"})
+            print(f"  X-Request-ID: demo-42 -> echoed {tagged.headers.get('x-request-id')!r}")
+            expect(tagged.headers.get("x-request-id") == "demo-42", f"{protocol}: request ID kept")
+            fresh = client.get(base + "/", headers={"x-request-id": "bad id\x7f"})
+            expect(
+                len(fresh.headers.get("x-request-id", "")) == 32, f"{protocol}: unsafe ID replaced"
+            )
+            expect("demo-42" in ACCESS_IDS, f"{protocol}: access record has the ID")
             crash = client.get(base + "/crash")
             print(f"  GET /crash -> {crash.status_code} {crash.text!r}")
             expect(crash.status_code == 500, f"{protocol}: crash answered with a plain 500")
             expect("server-timing" in crash.headers, f"{protocol}: the crash 500 keeps its headers")
+            expect("x-request-id" in crash.headers, f"{protocol}: the crash 500 has a request ID")
+            expect(" 500 " in ACCESS[-1], f"{protocol}: the crash is in the access log")
+            print("  access log:")
+            for line in ACCESS[-3:]:
+                print(f"    {line}")
     return failures
 
 
@@ -143,12 +182,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="run the tour and exit 0/1")
     args = parser.parse_args()
-    import logging
-
     # The demo crashes on purpose; keep the expected tracebacks out of the tour's output.
     errors = logging.getLogger("middleware.errors")
     errors.addHandler(logging.NullHandler())
     errors.propagate = False
+    access = logging.getLogger("middleware.access")
+    access.setLevel(logging.INFO)
+    access.addHandler(_Collect())
     wsgi_port, asgi_port = _free_port(), _free_port()
     wsgi_server = serve_wsgi(wsgi_port)
     asgi_server = serve_asgi(asgi_port)
