@@ -3,7 +3,8 @@
     config = SessionConfig(secret_key="s3cret", clock=time.time)
     session = Session(config, cookie_header)          # nothing is parsed yet
     session["user"] = 42                               # the app: decoded here, on first touch
-    commit = respond(session, 200, response_headers)   # at response start
+    commit = respond(session, 200, vary)               # when the headers leave
+    headers = apply(commit, response_headers)          # when commit is not None
     events = close(session)                            # after the body: lost changes, bad cookies
 
 ``SessionConfig`` takes SessionMiddleware's options, validates them and precomputes everything
@@ -44,7 +45,7 @@ before it sends the headers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -79,6 +80,7 @@ __all__ = [
     "SessionCommit",
     "SessionConfig",
     "SessionEvent",
+    "apply",
     "close",
     "respond",
 ]
@@ -245,18 +247,32 @@ class SessionEvent:
 
 
 class SessionCommit(NamedTuple):
-    """What the response carries, decided at response start.
+    """What a response carries, decided when its headers leave.
 
-    ``status`` and ``headers`` replace the app's; when ``body`` is not None the app's response
-    is replaced entirely (the session could not be saved, see ``events``) and the app's body
-    is discarded. A named tuple rather than a frozen dataclass: one is built for every response
-    that touched the session, and a tuple is several times cheaper to build.
+    - ``status``: the response's status (the app's, or 500 when ``body`` is set).
+    - ``vary``: the response's new Vary value, to replace any Vary field it has; None leaves
+      Vary as it is.
+    - ``set_cookie``: a Set-Cookie field value to add (a new cookie or a deletion), or None.
+    - ``body``: when not None, the session could not be saved (see ``events``): the app's
+      response is replaced by a 500 with ``FAILURE_HEADERS`` and this body, and its body is
+      discarded.
+    - ``events``: what to log.
+
+    A named tuple rather than a frozen dataclass: one is built for every response that touched
+    the session, and a tuple is several times cheaper to build.
     """
 
     status: int
-    headers: Headers
-    body: bytes | None = None
-    events: tuple[SessionEvent, ...] = ()
+    vary: bytes | None
+    set_cookie: bytes | None
+    body: bytes | None
+    events: tuple[SessionEvent, ...]
+
+
+class _Phase(Enum):
+    OPEN = "open"  # the response has not started: changes will be saved
+    SENT = "sent"  # the response headers left: changes are lost
+    READ_ONLY = "read_only"  # no response can carry a cookie (a websocket)
 
 
 class Session(dict[str, Any]):
@@ -274,8 +290,7 @@ class Session(dict[str, Any]):
         "_source",
         "_loaded",
         "_modified",
-        "_committed",
-        "_writable",
+        "_phase",
         "_late",
         "_present",
         "_verified",
@@ -292,23 +307,21 @@ class Session(dict[str, Any]):
     ) -> None:
         # ``cookie`` is the raw Cookie header, or (ASGI) the request's header list, searched
         # only when the session is first touched.
+        # The other slots are set by _load(): a session never touched costs five stores.
         self._config = config
         self._source = cookie
         self._loaded = False
         self._modified = False
-        self._committed = not writable
-        self._writable = writable
-        self._late = False
-        self._present = False
-        # The payload segment and timestamp of a valid incoming cookie.
-        self._verified: tuple[bytes, int] | None = None
-        self._reason: BadCookie | None = None
-        self._reason_reported = False
+        self._phase = _Phase.OPEN if writable else _Phase.READ_ONLY
 
     # -- loading -------------------------------------------------------------------------
 
     def _load(self) -> None:
         self._loaded = True
+        self._present = self._late = self._reason_reported = False
+        # The payload segment and timestamp of a valid incoming cookie.
+        self._verified: tuple[bytes, int] | None = None
+        self._reason: BadCookie | None = None
         source = self._source
         if isinstance(source, list):
             # RFC 9113 §8.2.3: HTTP/2 may split the Cookie header into several fields, which
@@ -344,7 +357,7 @@ class Session(dict[str, Any]):
         if not self._loaded:
             self._load()
         self._modified = True
-        if self._committed:
+        if self._phase is not _Phase.OPEN:
             self._late = True
 
     # -- state -----------------------------------------------------------------------------
@@ -459,8 +472,10 @@ class Session(dict[str, Any]):
         return dict.__or__(dict(other), dict.copy(self))
 
     def __repr__(self) -> str:
+        # Not a read: error reporters and wsgiref.validate format the whole environ or scope,
+        # which must not decode the session and add Vary: Cookie.
         if not self._loaded:
-            self._load()
+            return f"<{type(self).__name__}, not decoded yet>"
         return f"{type(self).__name__}({dict.__repr__(self)})"
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -517,12 +532,13 @@ class Session(dict[str, Any]):
         return self
 
 
-def _vary_cookie(headers: Headers) -> Headers:
-    for name, _ in headers:
-        if name == b"vary":
-            return merge_vary(headers, _VARY)
-    # Most responses carry no Vary: the field is added without merge_vary's parsing.
-    return [*headers, (b"vary", _VARY[0])]
+def _vary(vary: bytes | None) -> bytes | None:
+    # RFC 9110 §12.5.5: the Vary header field "describes what parts of a request message,
+    # aside from the method and URL, might have influenced the content of the response".
+    if vary is None:
+        return _VARY[0]
+    merged = merge_vary([(b"vary", vary)], _VARY)
+    return merged[0][1] if merged[0][1] != vary else None
 
 
 def _bad_cookie_event(session: Session) -> tuple[SessionEvent, ...]:
@@ -540,31 +556,25 @@ def _bad_cookie_event(session: Session) -> tuple[SessionEvent, ...]:
     )
 
 
-def _failure(events: Iterable[SessionEvent]) -> SessionCommit:
-    return SessionCommit(
-        status=FAILURE_STATUS,
-        headers=list(FAILURE_HEADERS),
-        body=FAILURE_BODY,
-        events=tuple(events),
-    )
+def _failure(events: tuple[SessionEvent, ...], event: SessionEvent) -> SessionCommit:
+    return SessionCommit(FAILURE_STATUS, None, None, FAILURE_BODY, (*events, event))
 
 
-def respond(session: Session, status: int, headers: Headers) -> SessionCommit | None:
-    """Decide what the response carries, at response start; None when nothing changes.
+def respond(session: Session, status: int, vary: bytes | None = None) -> SessionCommit | None:
+    """Decide what the response carries when its headers leave; None when nothing changes.
 
-    Called once per response. After it, a change to the session can no longer reach the
-    client: ``close`` reports it.
+    ``vary`` is the response's Vary value (its fields joined with ", "), or None. Called once
+    per response; after it, a change to the session can no longer reach the client and
+    ``close`` reports it.
     """
-    if session._committed:
+    if session._phase is not _Phase.OPEN:
         return None
-    session._committed = True
+    session._phase = _Phase.SENT
     if not session._loaded:
         return None
     config = session._config
     events = _bad_cookie_event(session)
-    # RFC 9110 §12.5.5: "the Vary header field describes what parts of a request message,
-    # aside from the method and URL, might have influenced the content of the response".
-    headers = _vary_cookie(headers)
+    vary = _vary(vary)
     if status >= 500:
         # As Django: a failed request does not persist what it half did.
         if session._modified:
@@ -574,61 +584,73 @@ def respond(session: Session, status: int, headers: Headers) -> SessionCommit | 
                     f"Session changes not saved: the response status is {status}.",
                 ),
             )
-        return SessionCommit(status=status, headers=headers, events=events)
+        return SessionCommit(status, vary, None, None, events)
     if session._modified:
         if not dict.__len__(session):
-            if session._present:
-                headers = [*headers, (_SET_COOKIE, config.delete_cookie)]
-            return SessionCommit(status=status, headers=headers, events=events)
+            cookie = config.delete_cookie if session._present else None
+            return SessionCommit(status, vary, cookie, None, events)
         try:
             payload = dumps(dict.copy(session))
         except UnserializableSession as exc:
             return _failure(
-                (
-                    *events,
-                    SessionEvent(
-                        EventKind.UNSERIALIZABLE,
-                        f"Session data cannot be saved as JSON ({exc}); the request fails "
-                        "rather than losing the session.",
-                    ),
-                )
+                events,
+                SessionEvent(
+                    EventKind.UNSERIALIZABLE,
+                    f"Session data cannot be saved as JSON ({exc}); the request fails "
+                    "rather than losing the session.",
+                ),
             )
         now = int(config.clock())
     else:
         verified = session._verified
         now = int(config.clock())
         if verified is None or now - verified[1] <= config.refresh_age:
-            return SessionCommit(status=status, headers=headers, events=events)
+            return SessionCommit(status, vary, None, None, events)
         # Re-signing the payload as it came keeps an active user signed in; the data is not
         # encoded again.
         payload = verified[0]
-    value = config.set_prefix + config.codec.sign(payload, now=now) + config.set_suffix
-    if len(value) > MAX_COOKIE_SIZE:
+    cookie = config.set_prefix + config.codec.sign(payload, now=now) + config.set_suffix
+    if len(cookie) > MAX_COOKIE_SIZE:
         return _failure(
-            (
-                *events,
-                SessionEvent(
-                    EventKind.OVERSIZE,
-                    f"Session cookie {config.session_cookie!r} would be {len(value)} bytes, "
-                    f"over the {MAX_COOKIE_SIZE}-byte limit browsers keep; the request fails "
-                    "rather than losing the session. Keep less in the session, or keep it "
-                    "server-side with store=.",
-                    size=len(value),
-                ),
-            )
+            events,
+            SessionEvent(
+                EventKind.OVERSIZE,
+                f"Session cookie {config.session_cookie!r} would be {len(cookie)} bytes, "
+                f"over the {MAX_COOKIE_SIZE}-byte limit browsers keep; the request fails "
+                "rather than losing the session. Keep less in the session, or keep it "
+                "server-side with store=.",
+                size=len(cookie),
+            ),
         )
-    return SessionCommit(
-        status=status, headers=[*headers, (_SET_COOKIE, value)], events=events
-    )
+    return SessionCommit(status, vary, cookie, None, events)
+
+
+def apply(commit: SessionCommit, headers: Headers) -> Headers:
+    """``headers`` (a response's, never changed) with ``commit`` applied, as a new list.
+
+    With ``commit.body`` set, the app's headers are replaced by ``FAILURE_HEADERS``.
+    """
+    if commit.body is not None:
+        return list(FAILURE_HEADERS)
+    if commit.vary is not None:
+        headers = [(name, value) for name, value in headers if name != b"vary"]
+        headers.append((b"vary", commit.vary))
+    else:
+        headers = list(headers)
+    if commit.set_cookie is not None:
+        headers.append((_SET_COOKIE, commit.set_cookie))
+    return headers
 
 
 def close(session: Session) -> tuple[SessionEvent, ...]:
     """What to log once the response is over: a change that came too late, a bad cookie
     read after the response started (or on a connection with no response, a websocket)."""
+    if not session._loaded:
+        return ()
     events = _bad_cookie_event(session)
     if session._late:
         session._late = False
-        if session._writable:
+        if session._phase is _Phase.SENT:
             message = (
                 "Session changed after the response headers were sent; the change is lost."
             )

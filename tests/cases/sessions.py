@@ -194,6 +194,7 @@ class GoodCookieCase:
     id: str
     cookie: Recipe
     data: dict[str, Any]
+    refreshed: bool = False  # read past half of max_age, so re-signed
 
 
 GOOD_COOKIES = [
@@ -204,7 +205,7 @@ GOOD_COOKIES = [
         {"a": 1},
     ),
     GoodCookieCase("fallback-key", cookie(key=OLD_SECRET), USER),
-    GoodCookieCase("almost-expired", cookie(age=MAX_AGE), USER),
+    GoodCookieCase("almost-expired", cookie(age=MAX_AGE - 5), USER, refreshed=True),
     GoodCookieCase("slightly-in-the-future", cookie(age=-30), USER),
     GoodCookieCase(
         "quoted-value", lambda now: f'session="{sign(payload(USER), now=now)}"', USER
@@ -307,8 +308,8 @@ CASES = [
     ),
     # Refresh: a read session older than half of max_age is re-signed, same data.
     Case(
-        id="read-at-half-age-not-refreshed",
-        cookie=cookie(age=HALF),
+        id="read-before-half-age-not-refreshed",
+        cookie=cookie(age=HALF - 5),
         action="read",
         vary="Cookie",
     ),

@@ -5,13 +5,14 @@ from __future__ import annotations
 import copy
 import json
 import pickle
+from dataclasses import dataclass
 from typing import Any
 
 import itsdangerous
 import pytest
 from starlette.datastructures import Secret
 
-from middleware.core.headers import Headers
+from middleware.core.headers import Headers, get_list
 from middleware.core.session_codec import (
     BadCookie,
     Decoded,
@@ -28,6 +29,8 @@ from middleware.core.sessions import (
     Session,
     SessionCommit,
     SessionConfig,
+    SessionEvent,
+    apply,
     close,
     respond,
 )
@@ -78,7 +81,25 @@ def open_session(header: str | None, clock: Clock | None = None, **options: Any)
     return Session(config, header.encode("latin-1") if header is not None else None)
 
 
-def set_cookies(commit: SessionCommit | None) -> list[str]:
+@dataclass
+class Answer:
+    """A response after the session's decision: what ``respond`` and ``apply`` give."""
+
+    status: int
+    headers: Headers
+    body: bytes | None
+    events: tuple[SessionEvent, ...]
+
+
+def finish(session: Session, status: int, headers: Headers) -> Answer | None:
+    """What an adapter does when the response's headers leave."""
+    commit = respond(session, status, get_list(headers, b"vary"))
+    if commit is None:
+        return None
+    return Answer(commit.status, apply(commit, headers), commit.body, commit.events)
+
+
+def set_cookies(commit: Answer | None) -> list[str]:
     if commit is None:
         return []
     return [value.decode("latin-1") for name, value in commit.headers if name == b"set-cookie"]
@@ -100,7 +121,7 @@ def test_bad_cookie_gives_empty_session(case: BadCookieCase) -> None:
     clock = Clock()
     session = open_session(case.cookie(NOW), clock)
     assert dict(session) == {}
-    commit = respond(session, 200, APP_HEADERS)
+    commit = finish(session, 200, APP_HEADERS)
     assert commit is not None
     assert set_cookies(commit) == []
     (event,) = commit.events
@@ -117,8 +138,9 @@ def test_bad_cookie_gives_empty_session(case: BadCookieCase) -> None:
 def test_good_cookie_is_read(case: GoodCookieCase) -> None:
     session = open_session(case.cookie(NOW))
     assert dict(session) == case.data
-    commit = respond(session, 200, APP_HEADERS)
+    commit = finish(session, 200, APP_HEADERS)
     assert commit is not None and commit.events == ()
+    assert len(set_cookies(commit)) == case.refreshed
 
 
 @pytest.mark.parametrize("case", params(CASES))
@@ -130,7 +152,7 @@ def test_response_decision(case: Case) -> None:
     if case.app_vary is not None:
         headers.append((b"vary", case.app_vary.encode("latin-1")))
     before = list(headers)
-    commit = respond(session, case.status, headers)
+    commit = finish(session, case.status, headers)
     assert headers == before  # never mutated
     kinds = [event.kind.name for event in commit.events] if commit else []
     assert kinds == list(case.events)
@@ -336,7 +358,7 @@ def test_bad_configuration_raises(options: dict[str, Any], error: type, message:
 def test_cookie_attributes(options: dict[str, Any], attributes: str) -> None:
     session = open_session(None, session_cookie="sid", **options)
     session["a"] = 1
-    (value,) = set_cookies(respond(session, 200, []))
+    (value,) = set_cookies(finish(session, 200, []))
     name, _, rest = value.partition("=")
     token, _, tail = rest.partition(";")
     assert (name, ";" + tail) == ("sid", attributes)
@@ -344,7 +366,7 @@ def test_cookie_attributes(options: dict[str, Any], attributes: str) -> None:
     # The deletion carries the same Path, Domain and flags.
     session = open_session(f"sid={token}", session_cookie="sid", **options)
     session.clear()
-    (deletion,) = set_cookies(respond(session, 200, []))
+    (deletion,) = set_cookies(finish(session, 200, []))
     expected = attributes.replace("; Max-Age=1209600", "").replace("; Max-Age=60", "")
     assert deletion == "sid=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT" + expected
 
@@ -355,7 +377,7 @@ def test_browser_session_still_expires_and_refreshes() -> None:
     assert dict(open_session(stale, clock, max_age=None)) == {}
     session = open_session(cookie(age=MAX_AGE // 2 + 1)(NOW), clock, max_age=None)
     assert session["user"] == "alice"
-    (value,) = set_cookies(respond(session, 200, []))
+    (value,) = set_cookies(finish(session, 200, []))
     assert "Max-Age" not in value
 
 
@@ -379,7 +401,7 @@ def test_untouched_session_reads_nothing() -> None:
     clock = Clock()
     session = Session(make_config(clock), ExplodingHeaders())
     assert session.accessed is False and session.modified is False
-    assert respond(session, 200, APP_HEADERS) is None
+    assert finish(session, 200, APP_HEADERS) is None
     assert close(session) == ()
     assert clock.calls == 0
 
@@ -417,7 +439,6 @@ READS = {
     "copy": lambda s: s.copy(),
     "eq": lambda s: s == USER,
     "ne": lambda s: s != USER,
-    "repr": repr,
     "or": lambda s: s | {"x": 1},
     "ror": lambda s: {"x": 1} | s,
     "dict": dict,
@@ -437,8 +458,15 @@ def test_every_read_decodes_and_marks_accessed(read: Any) -> None:
     # The dict's own storage now holds the data, so C-level readers see it too.
     assert json.dumps(session, sort_keys=True) == json.dumps(USER, sort_keys=True)
     assert dict.__len__(session) == 2
-    commit = respond(session, 200, [])
+    commit = finish(session, 200, [])
     assert commit is not None and set_cookies(commit) == []
+
+
+def test_repr_does_not_decode() -> None:
+    session = open_session(cookie()(NOW))
+    assert repr(session) == "<Session, not decoded yet>"
+    assert repr({"session": session}) == "{'session': <Session, not decoded yet>}"
+    assert session.accessed is False
 
 
 def test_read_results() -> None:
@@ -530,11 +558,18 @@ def test_refresh_signs_now_without_reencoding() -> None:
     incoming = header.split("; ")[1].removeprefix("session=")
     session = open_session(header, clock)
     assert session["user"] == "alice"
-    (value,) = set_cookies(respond(session, 200, []))
+    (value,) = set_cookies(finish(session, 200, []))
     token = token_of(value)
     assert token.split(".")[0] == incoming.split(".")[0]  # the same payload, as it came
     assert issued_at(token) == NOW
     assert unsign(token, now=NOW) == USER
+
+
+@pytest.mark.parametrize(("age", "refreshed"), [(MAX_AGE // 2, False), (MAX_AGE // 2 + 1, True)])
+def test_refresh_boundary(age: int, refreshed: bool) -> None:
+    session = open_session(cookie(age=age)(NOW))
+    session.get("user")
+    assert len(set_cookies(finish(session, 200, []))) == refreshed
 
 
 def test_oversize_boundary() -> None:
@@ -543,7 +578,7 @@ def test_oversize_boundary() -> None:
     for size in range(2900, 3100):
         session = open_session(None)
         session["blob"] = "x" * size
-        commit = respond(session, 200, [])
+        commit = finish(session, 200, [])
         assert commit is not None
         if commit.body is not None:
             break
@@ -563,7 +598,7 @@ def test_oversize_boundary() -> None:
 def test_oversize_failure_replaces_the_response() -> None:
     session = open_session(cookie()(NOW))
     ACTIONS["write-4kb"](session)
-    commit = respond(session, 201, [(b"x-app", b"1"), (b"vary", b"Accept")])
+    commit = finish(session, 201, [(b"x-app", b"1"), (b"vary", b"Accept")])
     assert commit is not None
     assert commit.status == 500 and commit.body == b"Internal Server Error"
     assert commit.headers == [
@@ -575,7 +610,7 @@ def test_oversize_failure_replaces_the_response() -> None:
 def test_unserializable_message_names_the_problem() -> None:
     session = open_session(None)
     session["when"] = {1}
-    commit = respond(session, 200, [])
+    commit = finish(session, 200, [])
     assert commit is not None and commit.status == 500
     (event,) = commit.events
     assert event.level == 40
@@ -587,7 +622,7 @@ def test_unserializable_message_names_the_problem() -> None:
 def test_discarded_event() -> None:
     session = open_session(None)
     session["a"] = 1
-    commit = respond(session, 502, [])
+    commit = finish(session, 502, [])
     assert commit is not None and set_cookies(commit) == []
     (event,) = commit.events
     assert (event.kind, event.level) == (EventKind.DISCARDED, 10)
@@ -597,10 +632,10 @@ def test_discarded_event() -> None:
 def test_change_after_headers_is_lost_and_reported() -> None:
     session = open_session(cookie()(NOW))
     session.get("user")
-    commit = respond(session, 200, [])
+    commit = finish(session, 200, [])
     assert commit is not None and set_cookies(commit) == []
     session["user"] = "bob"
-    assert respond(session, 200, []) is None  # only one decision per response
+    assert finish(session, 200, []) is None  # only one decision per response
     (event,) = close(session)
     assert (event.kind, event.level) == (EventKind.LOST, 30)
     assert event.message == (
@@ -611,14 +646,14 @@ def test_change_after_headers_is_lost_and_reported() -> None:
 
 def test_read_after_headers_is_not_an_event() -> None:
     session = open_session(cookie()(NOW))
-    assert respond(session, 200, []) is None
+    assert finish(session, 200, []) is None
     assert session["user"] == "alice"
     assert close(session) == ()
 
 
 def test_bad_cookie_read_after_headers_reported_at_close() -> None:
     session = open_session("session=garbage")
-    assert respond(session, 200, []) is None
+    assert finish(session, 200, []) is None
     assert session.get("user") is None
     (event,) = close(session)
     assert event.kind is EventKind.BAD_COOKIE and event.reason is BadCookie.MALFORMED
@@ -630,7 +665,7 @@ def test_read_only_session_reports_every_change() -> None:
     assert session["user"] == "alice"
     assert close(session) == ()
     session["user"] = "bob"
-    assert respond(session, 200, []) is None
+    assert finish(session, 200, []) is None
     (event,) = close(session)
     assert event.kind is EventKind.LOST
     assert event.message == (
@@ -643,6 +678,34 @@ def test_vary_merged_once() -> None:
     session = open_session(None)
     session.get("a")
     headers: Headers = [(b"vary", b"Accept-Encoding"), (b"vary", b"Origin"), (b"x", b"1")]
-    commit = respond(session, 200, headers)
+    commit = finish(session, 200, headers)
     assert commit is not None
-    assert commit.headers == [(b"vary", b"Accept-Encoding, Origin, Cookie"), (b"x", b"1")]
+    assert commit.headers == [(b"x", b"1"), (b"vary", b"Accept-Encoding, Origin, Cookie")]
+
+
+@pytest.mark.parametrize(
+    ("vary", "expected"),
+    [
+        pytest.param(None, b"Cookie", id="absent"),
+        pytest.param(b"Accept-Encoding", b"Accept-Encoding, Cookie", id="merged"),
+        pytest.param(b"Origin, COOKIE", None, id="already-there"),
+        pytest.param(b"*", None, id="star"),
+    ],
+)
+def test_respond_vary_value(vary: bytes | None, expected: bytes | None) -> None:
+    session = open_session(None)
+    session.get("a")
+    assert respond(session, 200, vary) == SessionCommit(200, expected, None, None, ())
+
+
+def test_apply_replaces_vary_and_appends_cookie() -> None:
+    headers: Headers = [(b"vary", b"A"), (b"x", b"1"), (b"vary", b"B")]
+    commit = SessionCommit(200, b"A, B, Cookie", b"session=x", None, ())
+    assert apply(commit, headers) == [
+        (b"x", b"1"),
+        (b"vary", b"A, B, Cookie"),
+        (b"set-cookie", b"session=x"),
+    ]
+    assert headers == [(b"vary", b"A"), (b"x", b"1"), (b"vary", b"B")]
+    unchanged = SessionCommit(200, None, None, None, ())
+    assert apply(unchanged, headers) == headers and apply(unchanged, headers) is not headers

@@ -1,0 +1,165 @@
+"""Signed cookie sessions for ASGI apps, a drop-in for Starlette's SessionMiddleware.
+
+    from middleware.asgi import SessionMiddleware
+
+    app.add_middleware(SessionMiddleware, secret_key=os.environ["SESSION_KEY"])
+
+    async def homepage(request):
+        request.session["visits"] = request.session.get("visits", 0) + 1
+
+The session is ``scope["session"]``, so Starlette's and FastAPI's ``request.session`` work
+unchanged (``get_session(scope)`` gives it to a bare ASGI app). It is decoded when the app first
+touches it, never before. The response start carries ``Vary: Cookie`` when the app read it and
+a Set-Cookie when it changed (or, read, when it is older than half of ``max_age``); the cookie
+is deleted when the app emptied the session; a 5xx response saves nothing. A session too large
+for a cookie fails the request with a 500 and an error log naming the size, instead of the
+browser silently dropping the cookie. A change made after ``http.response.start`` (in a
+background task, say) cannot be saved and is logged at WARNING on ``middleware.sessions``, as
+are, at DEBUG, the reasons a cookie was ignored. Websocket connections get the session too,
+read-only: changes are never saved and are logged as lost. Lifespan passes through.
+
+Options (the same as Starlette's SessionMiddleware, plus ``fallback_secret_keys`` and
+``store``; see ``middleware.core.sessions``): ``secret_key``, ``session_cookie="session"``,
+``max_age=1_209_600``, ``path="/"``, ``same_site="lax"``, ``https_only=False``,
+``domain=None``, ``partitioned=False``, ``fallback_secret_keys=()``, ``store=None``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from ..core.headers import get_list
+from ..core.sessions import (
+    FAILURE_HEADERS,
+    Session,
+    SessionConfig,
+    SessionEvent,
+    apply,
+    close,
+    respond,
+)
+from ._scope import Message, Receive, Scope, Send, check_app, send_crash
+
+__all__ = ["SessionMiddleware", "get_session"]
+
+logger = logging.getLogger("middleware.sessions")
+
+
+def get_session(scope: Scope) -> Session:
+    """The request's session (decoded now, so every reader sees its data)."""
+    try:
+        session: Session = scope["session"]
+    except KeyError:
+        raise LookupError(
+            "No session in this scope: wrap the app in middleware.asgi.SessionMiddleware."
+        ) from None
+    session.mark_accessed()
+    return session
+
+
+def _log(events: Sequence[SessionEvent]) -> None:
+    for event in events:
+        logger.log(event.level, event.message)
+
+
+class SessionMiddleware:
+    """Cookie sessions for an ASGI app: ``scope["session"]`` on HTTP and websocket scopes."""
+
+    _middleware_protocol = "asgi"
+
+    def __init__(
+        self,
+        app: Any,
+        secret_key: Any,
+        session_cookie: str = "session",
+        max_age: int | None = 1_209_600,
+        path: str = "/",
+        same_site: str = "lax",
+        https_only: bool = False,
+        domain: str | None = None,
+        partitioned: bool = False,
+        fallback_secret_keys: Sequence[Any] = (),
+        store: Any = None,
+    ) -> None:
+        self.app = check_app(app, "SessionMiddleware")
+        self.config = SessionConfig(
+            secret_key=secret_key,
+            session_cookie=session_cookie,
+            max_age=max_age,
+            path=path,
+            same_site=same_site,
+            https_only=https_only,
+            domain=domain,
+            partitioned=partitioned,
+            fallback_secret_keys=fallback_secret_keys,
+            store=store,
+            clock=time.time,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind != "http":
+            if kind != "websocket":
+                await self.app(scope, receive, send)
+                return
+            # No response can carry a cookie: the session is there to be read.
+            scope["session"] = websocket_session = Session(
+                self.config, scope["headers"], writable=False
+            )
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                if websocket_session.accessed:
+                    _log(close(websocket_session))
+            return
+
+        # The hot path: one session (searched for its cookie only if touched), one closure.
+        scope["session"] = session = Session(self.config, scope["headers"])
+        started = failed = False
+
+        async def session_send(message: Message) -> None:
+            nonlocal started, failed
+            if failed:
+                # The app's response was replaced by the failure answer; the rest is dropped.
+                return
+            if message["type"] == "http.response.start":
+                started = True
+                headers = message.get("headers", ())
+                commit = respond(
+                    session,
+                    message["status"],
+                    get_list(headers, b"vary") if session.accessed else None,
+                )
+                if commit is not None:
+                    if commit.events:
+                        _log(commit.events)
+                    if commit.body is not None:
+                        failed = True
+                        await send(
+                            {
+                                "type": "http.response.start",
+                                "status": commit.status,
+                                "headers": list(FAILURE_HEADERS),
+                            }
+                        )
+                        await send({"type": "http.response.body", "body": commit.body})
+                        return
+                    message = dict(message)
+                    message["headers"] = apply(commit, headers)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, session_send)
+        except Exception:
+            if not started:
+                await send_crash(session_send)
+            raise
+        finally:
+            # A session never touched has nothing to report (changes and bad cookies both
+            # decode it first).
+            if session.accessed:
+                _log(close(session))
+

@@ -1,0 +1,238 @@
+"""Signed cookie sessions for WSGI apps: plain WSGI, Falcon, Bottle, Pyramid and the like.
+
+    from middleware.wsgi import SessionMiddleware, get_session
+
+    app = SessionMiddleware(app, secret_key=os.environ["SESSION_KEY"])
+
+    def view(environ, start_response):
+        session = get_session(environ)     # or environ["middleware.session"]
+        session["visits"] = session.get("visits", 0) + 1
+
+The session is ``environ["middleware.session"]``, a ``dict`` decoded when the app first
+touches it, never before; ``get_session(environ)`` returns it decoded (PEP 3333 advises
+functions over bare environ keys). The response carries ``Vary: Cookie`` when the app read the
+session and a Set-Cookie when it changed (or, read, when it is older than half of ``max_age``);
+the cookie is deleted when the app emptied the session; a 5xx response saves nothing. A session
+too large for a cookie fails the request with a 500 and an error log naming the size.
+
+When a change is saved: PEP 3333 servers send the headers with the first body bytes, so this
+middleware decides when the app's iterable yields its first chunk (or first calls ``write()``),
+not in ``start_response``. A change made before that, in a streaming generator's set-up for
+instance, is saved; a change made after it cannot reach the client and is logged at WARNING on
+``middleware.sessions``, as are, at DEBUG, the reasons a cookie was ignored.
+
+Options (the same in ``middleware.asgi.SessionMiddleware``; see ``middleware.core.sessions``):
+``secret_key``, ``session_cookie="session"``, ``max_age=1_209_600``, ``path="/"``,
+``same_site="lax"``, ``https_only=False``, ``domain=None``, ``partitioned=False``,
+``fallback_secret_keys=()``, ``store=None``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from ..core.outcome import Outcome
+from ..core.responses import CRASH_BODY
+from ..core.sessions import (
+    FAILURE_BODY,
+    FAILURE_HEADERS,
+    Session,
+    SessionCommit,
+    SessionConfig,
+    SessionEvent,
+    close,
+    respond,
+)
+from ._environ import (
+    Environ,
+    Exchange,
+    ExcInfo,
+    NativeHeaders,
+    StartResponse,
+    Write,
+    check_app,
+    native,
+    status_code,
+    status_line,
+)
+
+__all__ = ["ENVIRON_KEY", "SessionMiddleware", "get_session"]
+
+ENVIRON_KEY = "middleware.session"
+
+logger = logging.getLogger("middleware.sessions")
+
+_FAILURE_HEADERS = native(FAILURE_HEADERS)
+
+
+def get_session(environ: Environ) -> Session:
+    """The request's session (decoded now, so every reader sees its data)."""
+    try:
+        session: Session = environ[ENVIRON_KEY]
+    except KeyError:
+        raise LookupError(
+            "No session in this environ: wrap the app in middleware.wsgi.SessionMiddleware."
+        ) from None
+    session.mark_accessed()
+    return session
+
+
+def _log(events: Sequence[SessionEvent]) -> None:
+    for event in events:
+        logger.log(event.level, event.message)
+
+
+class SessionMiddleware:
+    """Cookie sessions for a WSGI app: ``environ["middleware.session"]``."""
+
+    _middleware_protocol = "wsgi"
+
+    def __init__(
+        self,
+        app: Any,
+        secret_key: Any,
+        session_cookie: str = "session",
+        max_age: int | None = 1_209_600,
+        path: str = "/",
+        same_site: str = "lax",
+        https_only: bool = False,
+        domain: str | None = None,
+        partitioned: bool = False,
+        fallback_secret_keys: Sequence[Any] = (),
+        store: Any = None,
+    ) -> None:
+        self.app = check_app(app, "SessionMiddleware")
+        self.config = SessionConfig(
+            secret_key=secret_key,
+            session_cookie=session_cookie,
+            max_age=max_age,
+            path=path,
+            same_site=same_site,
+            https_only=https_only,
+            domain=domain,
+            partitioned=partitioned,
+            fallback_secret_keys=fallback_secret_keys,
+            store=store,
+            clock=time.time,
+        )
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        cookie = environ.get("HTTP_COOKIE")
+        session = Session(self.config, cookie.encode("latin-1") if cookie else None)
+        environ[ENVIRON_KEY] = session
+        exchange = _SessionExchange(environ, start_response)
+        exchange.session = session
+        exchange.pending = None
+        exchange.server_write = None
+        exchange.failed = False
+        return exchange.run(self.app)
+
+
+class _SessionExchange(Exchange):
+    """Holds the app's start_response until its first body chunk, then asks the core."""
+
+    # Fields are set by SessionMiddleware.__call__: one constructor call per request.
+    __slots__ = ("failed", "pending", "server_write", "session")
+    session: Session
+    # The app's status and headers, until they are sent to the server.
+    pending: tuple[str, NativeHeaders] | None
+    server_write: Write | None
+    failed: bool
+
+    def __call__(
+        self, status: str, headers: NativeHeaders, exc_info: ExcInfo | None = None
+    ) -> Write:
+        if self.server_write is None:
+            # Nothing reached the server yet, so an exc_info restart simply replaces the
+            # response and the traceback need not be kept.
+            self.pending = (status, headers)
+        else:
+            # PEP 3333: a call with exc_info after the headers were sent goes to the server,
+            # which re-raises; before any body byte it replaces the response.
+            self.status = status
+            self.server_write = self._start_response(status, headers, exc_info)
+        return self._write
+
+    def _send_start(self) -> Write:
+        """Decide the session's headers and call the server's start_response."""
+        if self.pending is None:
+            raise RuntimeError("The WSGI app produced its body before calling start_response.")
+        status, headers = self.pending
+        self.pending = None
+        session = self.session
+        vary = _vary(headers) if session.accessed else None
+        commit = respond(session, status_code(status), vary)
+        if commit is not None:
+            if commit.events:
+                _log(commit.events)
+            if commit.body is not None:
+                self.failed = True
+                status, headers = status_line(commit.status), list(_FAILURE_HEADERS)
+            else:
+                headers = _apply(commit, headers)
+        self.status = status
+        self.server_write = write = self._start_response(status, headers)
+        return write
+
+    def _write(self, data: bytes) -> None:
+        write = self.server_write or self._send_start()
+        if self.failed:
+            return
+        self.bytes_sent += len(data)
+        write(data)
+
+    def _chunks(self) -> Iterator[bytes]:
+        try:
+            for chunk in self._iterable or ():
+                if self.server_write is None:
+                    self._send_start()
+                if self.failed:
+                    break
+                if chunk:
+                    self.bytes_sent += len(chunk)
+                yield chunk
+        except Exception:
+            if self.bytes_sent:
+                self.outcome = Outcome.ERROR
+                raise
+            self._close_inner()
+            self._answer_crash()
+            if self.server_write is None:
+                self._send_start()
+            yield CRASH_BODY
+            return
+        if self.server_write is None:
+            self._send_start()
+        if self.failed:
+            # The session could not be saved: the app's response was replaced by a 500.
+            self._close_inner()
+            yield FAILURE_BODY
+        if self.outcome is None:
+            self.outcome = Outcome.COMPLETED
+
+    def on_close(self) -> None:
+        session = self.session
+        if session.accessed:
+            _log(close(session))
+
+
+def _vary(headers: NativeHeaders) -> bytes | None:
+    values = [value for name, value in headers if name.lower() == "vary"]
+    if not values:
+        return None
+    return ", ".join(values).encode("latin-1")
+
+
+def _apply(commit: SessionCommit, headers: NativeHeaders) -> NativeHeaders:
+    # middleware.core.sessions.apply, on native strings: only the added fields are converted.
+    if commit.vary is not None:
+        headers = [(name, value) for name, value in headers if name.lower() != "vary"]
+        headers.append(("Vary", commit.vary.decode("latin-1")))
+    else:
+        headers = list(headers)
+    if commit.set_cookie is not None:
+        headers.append(("Set-Cookie", commit.set_cookie.decode("latin-1")))
+    return headers
