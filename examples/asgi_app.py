@@ -14,14 +14,21 @@ import json
 from typing import Any
 
 from middleware import Middleware, timing
-from middleware.asgi import TimingMiddleware, compose
+from middleware.asgi import (
+    CompressionMiddleware,
+    RequestLoggingMiddleware,
+    TimingMiddleware,
+    compose,
+)
 
 PAGE = (
     "<!doctype html><title>asgi</title>" + "<p>hello from a plain ASGI app</p>\n" * 200
 ).encode()
 
 stack = compose(
+    RequestLoggingMiddleware,
     Middleware(TimingMiddleware, timing_allow_origin="*"),
+    CompressionMiddleware,
 )
 
 

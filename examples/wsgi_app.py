@@ -15,14 +15,21 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from middleware import Middleware, timing
-from middleware.wsgi import TimingMiddleware, compose
+from middleware.wsgi import (
+    CompressionMiddleware,
+    RequestLoggingMiddleware,
+    TimingMiddleware,
+    compose,
+)
 
 PAGE = (
     "<!doctype html><title>wsgi</title>" + "<p>hello from a plain WSGI app</p>\n" * 200
 ).encode()
 
 stack = compose(
+    RequestLoggingMiddleware,
     Middleware(TimingMiddleware, timing_allow_origin="*"),
+    CompressionMiddleware,
 )
 
 

@@ -21,6 +21,7 @@ def test_stack_under_real_server(server: str, target: str) -> None:
     with running(server, target) as base, httpx.Client(base_url=base, timeout=10) as client:
         page = client.get("/")
         assert page.status_code == 200
+        assert page.headers["x-request-id"]
         assert page.headers["server-timing"].startswith("app;dur=")
         assert "render;dur=" in page.headers["server-timing"]
         assert page.headers["timing-allow-origin"] == "*"
@@ -32,8 +33,14 @@ def test_stack_under_real_server(server: str, target: str) -> None:
         assert crash.text == "Internal Server Error"
         assert crash.headers["server-timing"].startswith("app;dur=")
 
+        for coding in ("zstd", "br", "gzip"):
+            encoded = client.get("/", headers={"accept-encoding": coding})
+            assert encoded.headers["content-encoding"] == coding
+            assert encoded.content == page.content  # decoded by httpx's real decoders
+
         arrivals = []
-        with client.stream("GET", "/stream") as response:
+        with client.stream("GET", "/stream", headers={"accept-encoding": "gzip"}) as response:
+            assert response.headers["content-encoding"] == "gzip"
             for line in response.iter_lines():
                 arrivals.append((time.monotonic(), line))
         assert [line for _, line in arrivals] == [f'{{"n": {n}}}' for n in range(5)]
