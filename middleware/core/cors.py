@@ -44,6 +44,7 @@ from typing import Any
 from .headers import Headers, is_token, merge_vary
 
 Block = tuple[tuple[bytes, bytes], ...]
+NativeBlock = tuple[tuple[str, str], ...]
 
 # Fetch §2.2.2: a CORS-safelisted request-header is one of `accept`, `accept-language`,
 # `content-language`, `content-type` (with a safelisted value). Browsers list such a header in
@@ -93,6 +94,7 @@ _PNA = ((_ACAPN, b"true"),)
 # Response fields the policy sets; an app's own copy is replaced so the browser never sees two.
 _ANSWER = frozenset({_ACAO, _ACAC, _ACEH})
 _MANAGED = _ANSWER | {b"vary"}
+_MANAGED_TEXT = frozenset(name.decode() for name in _MANAGED)
 _NOTHING: frozenset[bytes] = frozenset()
 
 _FAILURE_NAMES = ("origin", "method", "headers")
@@ -116,9 +118,18 @@ class RequestKind(Enum):
 
 @dataclass(frozen=True, slots=True)
 class HeaderBlock:
-    """Fields to add to the app's response start (``Vary: Origin`` merged, not duplicated)."""
+    """Fields to add to the app's response start (``Vary: Origin`` merged, not duplicated).
+
+    ``fields`` are the core's bytes pairs; ``native`` the same fields as WSGI native strings
+    (canonical capitalisation), converted once when the block is built rather than on every
+    response.
+    """
 
     fields: Block
+    native: NativeBlock = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "native", _to_native(self.fields))
 
     def apply(self, headers: Headers) -> Headers:
         """``headers`` with this block's fields set and ``Vary: Origin`` merged.
@@ -130,6 +141,14 @@ class HeaderBlock:
             if name in _MANAGED:
                 return self._merge(headers)
         return [*headers, *self.fields]
+
+    def apply_native(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """``apply`` for WSGI's native-string headers (any name case), names kept as given."""
+        for name, _ in headers:
+            # Only names starting with "a" or "v" can be managed: skip lower() for the rest.
+            if name[:1] in "aAvV" and name.lower() in _MANAGED_TEXT:
+                return self._merge_native(headers)
+        return [*headers, *self.native]
 
     def _merge(self, headers: Headers) -> Headers:
         fields = [item for item in self.fields if item[0] != b"vary"]
@@ -145,18 +164,49 @@ class HeaderBlock:
             out = merge_vary(out, (b"Origin",))
         return out
 
+    def _merge_native(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        # The same rules as _merge, run through the core's bytes form; the app's own fields
+        # (its Vary line included) keep their spelling, the policy's use the canonical one.
+        merged = self._merge(
+            [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in headers]
+        )
+        spelling = {name.lower(): name for name, _ in reversed(headers)}
+        for name, _ in self.fields:
+            if name != b"vary":
+                spelling.pop(name.decode("latin-1"), None)
+        out = []
+        for name, value in merged:
+            text = name.decode("latin-1")
+            out.append((spelling.get(text) or _canonical(text), value.decode("latin-1")))
+        return out
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Preflight:
-    """The response to a preflight, sent by the adapter without calling the app."""
+    """The response to a preflight, sent by the adapter without calling the app.
+
+    ``native`` holds ``headers`` as WSGI native strings, converted once.
+    """
 
     status: int
     headers: Block
     body: bytes
+    native: NativeBlock = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "native", _to_native(self.headers))
 
     @property
     def allowed(self) -> bool:
         return self.status == 200
+
+
+def _canonical(name: str) -> str:
+    return "-".join(part.capitalize() for part in name.split("-"))
+
+
+def _to_native(fields: Block) -> NativeBlock:
+    return tuple((_canonical(n.decode("latin-1")), v.decode("latin-1")) for n, v in fields)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

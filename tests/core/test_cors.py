@@ -471,3 +471,28 @@ def test_cors_bad_configuration(
 )
 def test_cors_origin_forms_accepted(origin: str) -> None:
     CORSPolicy.from_options(allow_origins=[origin])
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.values[0].app_called])
+def test_cors_apply_native_matches_apply(case: Case) -> None:
+    # The WSGI adapter works on native strings; it must reach the same answer as the bytes path.
+    policy = CORSPolicy.from_options(**case.options)
+    answer = policy.decide_headers(case.method, case.path, _raw(case.headers))
+    if answer is None:
+        return
+    assert isinstance(answer, HeaderBlock)
+    spelled = [(name.title(), value) for name, value in case.app_headers]
+    native = answer.apply_native(spelled)
+    assert [(n.lower(), v) for n, v in native] == [
+        (n.decode(), v.decode()) for n, v in answer.apply(_raw(case.app_headers))
+    ]
+    # The app's own fields keep their spelling; the policy's are canonical.
+    kept = {n for n, _ in spelled if not n.lower().startswith("access-control-")}
+    assert kept <= {n for n, _ in native}
+    assert all(n[0].isupper() for n, _ in native)
+
+
+def test_cors_preflight_native_form() -> None:
+    answer = CORSPolicy.from_options(allow_origins=[APP]).preflight(APP.encode(), b"GET")
+    assert answer.native[0] == ("Access-Control-Allow-Origin", APP)
+    assert [(n.lower().encode(), v.encode()) for n, v in answer.native] == list(answer.headers)
