@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from ..core.headers import get_list
@@ -58,6 +58,15 @@ def get_session(scope: Scope) -> Session:
         ) from None
     session.mark_accessed()
     return session
+
+
+async def _nothing() -> None:
+    pass
+
+
+async def _send_failure(send: Send, status: int, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": list(FAILURE_HEADERS)})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _log(events: Sequence[SessionEvent]) -> None:
@@ -106,9 +115,7 @@ class SessionMiddleware:
                 await self.app(scope, receive, send)
                 return
             # No response can carry a cookie: the session is there to be read.
-            scope["session"] = websocket_session = Session(
-                self.config, scope["headers"], writable=False
-            )
+            scope["session"] = websocket_session = Session.read_only(self.config, scope["headers"])
             try:
                 await self.app(scope, receive, send)
             finally:
@@ -117,39 +124,33 @@ class SessionMiddleware:
             return
 
         # The hot path: one session (searched for its cookie only if touched), one closure.
+        # session_send is a plain function returning the server's awaitable, so each message
+        # costs no coroutine of its own.
         scope["session"] = session = Session(self.config, scope["headers"])
         started = failed = False
 
-        async def session_send(message: Message) -> None:
+        def session_send(message: Message) -> Awaitable[None]:
             nonlocal started, failed
             if failed:
                 # The app's response was replaced by the failure answer; the rest is dropped.
-                return
+                return _nothing()
             if message["type"] == "http.response.start":
                 started = True
+                # session._loaded is the accessed property without its call: this runs on
+                # every request, and an untouched session adds nothing.
+                if not session._loaded:
+                    return send(message)
                 headers = message.get("headers", ())
-                commit = respond(
-                    session,
-                    message["status"],
-                    get_list(headers, b"vary") if session.accessed else None,
-                )
+                commit = respond(session, message["status"], get_list(headers, b"vary"))
                 if commit is not None:
                     if commit.events:
                         _log(commit.events)
                     if commit.body is not None:
                         failed = True
-                        await send(
-                            {
-                                "type": "http.response.start",
-                                "status": commit.status,
-                                "headers": list(FAILURE_HEADERS),
-                            }
-                        )
-                        await send({"type": "http.response.body", "body": commit.body})
-                        return
+                        return _send_failure(send, commit.status, commit.body)
                     message = dict(message)
                     message["headers"] = apply(commit, headers)
-            await send(message)
+            return send(message)
 
         try:
             await self.app(scope, receive, session_send)
@@ -160,6 +161,6 @@ class SessionMiddleware:
         finally:
             # A session never touched has nothing to report (changes and bad cookies both
             # decode it first).
-            if session.accessed:
+            if session._loaded:
                 _log(close(session))
 

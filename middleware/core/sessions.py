@@ -275,6 +275,11 @@ class _Phase(Enum):
     READ_ONLY = "read_only"  # no response can carry a cookie (a websocket)
 
 
+# A module global: reading an Enum member through its class costs more than the rest of
+# Session.__init__.
+_OPEN = _Phase.OPEN
+
+
 class Session(dict[str, Any]):
     """The session: a dict decoded on first touch, tracking reads (``accessed``) and changes.
 
@@ -298,45 +303,52 @@ class Session(dict[str, Any]):
         "_reason_reported",
     )
 
-    def __init__(
-        self,
-        config: SessionConfig,
-        cookie: bytes | Headers | None = None,
-        *,
-        writable: bool = True,
-    ) -> None:
+    def __init__(self, config: SessionConfig, cookie: bytes | Headers | None = None) -> None:
         # ``cookie`` is the raw Cookie header, or (ASGI) the request's header list, searched
-        # only when the session is first touched.
-        # The other slots are set by _load(): a session never touched costs five stores.
+        # only when the session is first touched. The other slots are set by _load(): a
+        # session never touched costs four stores (this runs on every request).
         self._config = config
         self._source = cookie
         self._loaded = False
-        self._modified = False
-        self._phase = _Phase.OPEN if writable else _Phase.READ_ONLY
+        self._phase = _OPEN
+
+    @classmethod
+    def read_only(cls, config: SessionConfig, cookie: bytes | Headers | None = None) -> Session:
+        """A session on a connection that cannot set cookies (a websocket): it can be read,
+        and ``close`` reports any change as not saved."""
+        session = cls(config, cookie)
+        session._phase = _Phase.READ_ONLY
+        return session
 
     # -- loading -------------------------------------------------------------------------
 
     def _load(self) -> None:
         self._loaded = True
-        self._present = self._late = self._reason_reported = False
+        self._modified = self._present = self._late = self._reason_reported = False
         # The payload segment and timestamp of a valid incoming cookie.
         self._verified: tuple[bytes, int] | None = None
         self._reason: BadCookie | None = None
         source = self._source
-        if isinstance(source, list):
-            # RFC 9113 §8.2.3: HTTP/2 may split the Cookie header into several fields, which
-            # are joined with "; " before they are read as one.
-            header: bytes | None = b"; ".join(value for name, value in source if name == _COOKIE)
-        else:
+        header: bytes | None
+        if source is None or isinstance(source, bytes):
             header = source
-        values = cookie_values(header, self._config.session_cookie)
+        else:
+            header = None
+            for name, value in source:
+                if name == _COOKIE:
+                    # RFC 9113 §8.2.3: HTTP/2 may split the Cookie header into several
+                    # fields, which are joined with "; " before they are read as one.
+                    header = value if header is None else header + b"; " + value
+            if header is None:
+                return
+        config = self._config
+        values = cookie_values(header, config.session_cookie)
         if not values:
             return
         self._present = True
         if len(values) > 1:
             self._reason = BadCookie.SEVERAL
             return
-        config = self._config
         # SessionCodec.decode's two steps, without its result object: this is the hot path.
         verified = config.codec.unsign(
             values[0].encode("latin-1"),
@@ -357,7 +369,7 @@ class Session(dict[str, Any]):
         if not self._loaded:
             self._load()
         self._modified = True
-        if self._phase is not _Phase.OPEN:
+        if self._phase is not _OPEN:
             self._late = True
 
     # -- state -----------------------------------------------------------------------------
@@ -370,13 +382,13 @@ class Session(dict[str, Any]):
     @property
     def modified(self) -> bool:
         """Whether the app changed the session; set it after changing a value in place."""
-        return self._modified
+        return self._loaded and self._modified
 
     @modified.setter
     def modified(self, value: bool) -> None:
         if value:
             self._change()
-        else:
+        elif self._loaded:
             self._modified = False
 
     def mark_accessed(self) -> None:
@@ -556,6 +568,19 @@ def _bad_cookie_event(session: Session) -> tuple[SessionEvent, ...]:
     )
 
 
+def _commit(
+    status: int,
+    vary: bytes | None,
+    set_cookie: bytes | None,
+    events: tuple[SessionEvent, ...],
+) -> SessionCommit:
+    # tuple.__new__ directly: half the cost of the named tuple's generated __new__.
+    return _new_tuple(SessionCommit, (status, vary, set_cookie, None, events))
+
+
+_new_tuple = tuple.__new__
+
+
 def _failure(events: tuple[SessionEvent, ...], event: SessionEvent) -> SessionCommit:
     return SessionCommit(FAILURE_STATUS, None, None, FAILURE_BODY, (*events, event))
 
@@ -563,17 +588,17 @@ def _failure(events: tuple[SessionEvent, ...], event: SessionEvent) -> SessionCo
 def respond(session: Session, status: int, vary: bytes | None = None) -> SessionCommit | None:
     """Decide what the response carries when its headers leave; None when nothing changes.
 
-    ``vary`` is the response's Vary value (its fields joined with ", "), or None. Called once
-    per response; after it, a change to the session can no longer reach the client and
-    ``close`` reports it.
+    ``vary`` is the response's Vary value (its fields joined with ", "), or None. Called at
+    most once per response; after it, a change to the session can no longer reach the client
+    and ``close`` reports it. A session the app has not touched needs nothing (``respond``
+    returns None), so adapters may skip the call when ``session.accessed`` is False: a change
+    made later is reported by ``close`` all the same.
     """
-    if session._phase is not _Phase.OPEN:
+    if not session._loaded or session._phase is not _OPEN:
         return None
     session._phase = _Phase.SENT
-    if not session._loaded:
-        return None
     config = session._config
-    events = _bad_cookie_event(session)
+    events = () if session._reason is None else _bad_cookie_event(session)
     vary = _vary(vary)
     if status >= 500:
         # As Django: a failed request does not persist what it half did.
@@ -584,11 +609,11 @@ def respond(session: Session, status: int, vary: bytes | None = None) -> Session
                     f"Session changes not saved: the response status is {status}.",
                 ),
             )
-        return SessionCommit(status, vary, None, None, events)
+        return _commit(status, vary, None, events)
     if session._modified:
         if not dict.__len__(session):
             cookie = config.delete_cookie if session._present else None
-            return SessionCommit(status, vary, cookie, None, events)
+            return _commit(status, vary, cookie, events)
         try:
             payload = dumps(dict.copy(session))
         except UnserializableSession as exc:
@@ -605,7 +630,7 @@ def respond(session: Session, status: int, vary: bytes | None = None) -> Session
         verified = session._verified
         now = int(config.clock())
         if verified is None or now - verified[1] <= config.refresh_age:
-            return SessionCommit(status, vary, None, None, events)
+            return _commit(status, vary, None, events)
         # Re-signing the payload as it came keeps an active user signed in; the data is not
         # encoded again.
         payload = verified[0]
@@ -622,7 +647,7 @@ def respond(session: Session, status: int, vary: bytes | None = None) -> Session
                 size=len(cookie),
             ),
         )
-    return SessionCommit(status, vary, cookie, None, events)
+    return _commit(status, vary, cookie, events)
 
 
 def apply(commit: SessionCommit, headers: Headers) -> Headers:
@@ -648,9 +673,12 @@ def close(session: Session) -> tuple[SessionEvent, ...]:
     if not session._loaded:
         return ()
     events = _bad_cookie_event(session)
-    if session._late:
-        session._late = False
-        if session._phase is _Phase.SENT:
+    phase = session._phase
+    # Still OPEN after the response: respond() never ran on a touched session, so every
+    # change came after the headers (the session was first touched after they left).
+    if session._late or (phase is _OPEN and session._modified):
+        session._late = session._modified = False
+        if phase is not _Phase.READ_ONLY:
             message = (
                 "Session changed after the response headers were sent; the change is lost."
             )

@@ -127,6 +127,7 @@ class SessionMiddleware:
         exchange.session = session
         exchange.pending = None
         exchange.server_write = None
+        exchange.sent = False
         exchange.failed = False
         return exchange.run(self.app)
 
@@ -135,17 +136,18 @@ class _SessionExchange(Exchange):
     """Holds the app's start_response until its first body chunk, then asks the core."""
 
     # Fields are set by SessionMiddleware.__call__: one constructor call per request.
-    __slots__ = ("failed", "pending", "server_write", "session")
+    __slots__ = ("failed", "pending", "sent", "server_write", "session")
     session: Session
     # The app's status and headers, until they are sent to the server.
     pending: tuple[str, NativeHeaders] | None
     server_write: Write | None
+    sent: bool  # the server's start_response was called
     failed: bool
 
     def __call__(
         self, status: str, headers: NativeHeaders, exc_info: ExcInfo | None = None
     ) -> Write:
-        if self.server_write is None:
+        if not self.sent:
             # Nothing reached the server yet, so an exc_info restart simply replaces the
             # response and the traceback need not be kept.
             self.pending = (status, headers)
@@ -163,8 +165,9 @@ class _SessionExchange(Exchange):
         status, headers = self.pending
         self.pending = None
         session = self.session
-        vary = _vary(headers) if session.accessed else None
-        commit = respond(session, status_code(status), vary)
+        commit = (
+            respond(session, status_code(status), _vary(headers)) if session.accessed else None
+        )
         if commit is not None:
             if commit.events:
                 _log(commit.events)
@@ -174,12 +177,13 @@ class _SessionExchange(Exchange):
             else:
                 headers = _apply(commit, headers)
         self.status = status
+        self.sent = True
         self.server_write = write = self._start_response(status, headers)
         return write
 
     def _write(self, data: bytes) -> None:
-        write = self.server_write or self._send_start()
-        if self.failed:
+        write = self.server_write if self.sent else self._send_start()
+        if self.failed or write is None:
             return
         self.bytes_sent += len(data)
         write(data)
@@ -187,7 +191,7 @@ class _SessionExchange(Exchange):
     def _chunks(self) -> Iterator[bytes]:
         try:
             for chunk in self._iterable or ():
-                if self.server_write is None:
+                if not self.sent:
                     self._send_start()
                 if self.failed:
                     break
@@ -200,11 +204,11 @@ class _SessionExchange(Exchange):
                 raise
             self._close_inner()
             self._answer_crash()
-            if self.server_write is None:
+            if not self.sent:
                 self._send_start()
             yield CRASH_BODY
             return
-        if self.server_write is None:
+        if not self.sent:
             self._send_start()
         if self.failed:
             # The session could not be saved: the app's response was replaced by a 500.

@@ -644,6 +644,20 @@ def test_change_after_headers_is_lost_and_reported() -> None:
     assert close(session) == ()
 
 
+@pytest.mark.parametrize("responded", [True, False], ids=["respond-called", "respond-skipped"])
+def test_first_touch_after_headers_then_change_is_lost(responded: bool) -> None:
+    # Adapters skip respond() for an untouched session; close() still sees the late change.
+    session = open_session(cookie()(NOW))
+    if responded:
+        assert finish(session, 200, []) is None
+    session["user"] = "bob"
+    assert session.modified is True
+    (event,) = close(session)
+    assert event.kind is EventKind.LOST
+    assert event.message.startswith("Session changed after the response headers were sent")
+    assert close(session) == ()
+
+
 def test_read_after_headers_is_not_an_event() -> None:
     session = open_session(cookie()(NOW))
     assert finish(session, 200, []) is None
@@ -661,7 +675,7 @@ def test_bad_cookie_read_after_headers_reported_at_close() -> None:
 
 def test_read_only_session_reports_every_change() -> None:
     config = make_config()
-    session = Session(config, cookie()(NOW).encode(), writable=False)
+    session = Session.read_only(config, cookie()(NOW).encode())
     assert session["user"] == "alice"
     assert close(session) == ()
     session["user"] = "bob"

@@ -1,0 +1,342 @@
+"""Per-request overhead of SessionMiddleware over the raw app, beside the peers, in one run.
+
+    .venv/bin/python bench/sessions.py [--quick]
+
+Three requests: no cookie (the app does not touch the session), a valid cookie that the app
+reads, and a valid cookie that the app reads and modifies. Peers: Starlette's SessionMiddleware
+(ASGI), Flask's and Django's signed-cookie sessions (framework + session minus the framework
+alone; ours wraps the same framework app from the outside). Every app builds a fresh response
+start message per request (Starlette's middleware appends to the app's header list). All
+variants are measured interleaved, best of several rounds.
+
+Targets (issue 5): on ASGI at most 0.35x / 0.6x / 0.65x of Starlette's overhead (no cookie /
+read / write).
+
+Measurement: the machine is shared, so wall-clock times swing with other processes. Each
+variant runs in small batches, interleaved with the others, timed with ``time.process_time``
+(CPU time of this process only) with the garbage collector run between batches, and the best
+batch is kept: the cost of a request when nothing else got in the way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import gc
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._harness import make_environ, make_scope, ratio
+
+SECRET = "bench-secret-key-0123456789abcdef"
+DATA = {"user": "alice", "roles": ["admin", "editor"], "count": 1}
+KINDS = ("no cookie", "read", "write")
+TARGETS_ASGI = {"no cookie": 0.35, "read": 0.6, "write": 0.65}
+COMMON = [(b"host", b"app.example"), (b"user-agent", b"bench"), (b"accept", b"*/*")]
+
+
+def _start() -> dict[str, Any]:
+    return {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]}
+
+
+BODY = {"type": "http.response.body", "body": b"hello"}
+
+
+def _touch(session: Any, kind: str) -> None:
+    # What Starlette's request.session does first, then the app's own use.
+    session.mark_accessed()
+    if kind == "read":
+        session.get("user")
+    else:
+        session["count"] = session.get("count", 0) + 1
+
+
+def asgi_app(kind: str) -> Callable[..., Any]:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if kind != "no cookie":
+            _touch(scope["session"], kind)
+        await send(_start())
+        await send(BODY)
+
+    return app
+
+
+async def raw_asgi(scope: Any, receive: Any, send: Any) -> None:
+    await send(_start())
+    await send(BODY)
+
+
+def raw_wsgi(environ: Any, start_response: Any) -> Any:
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"hello"]
+
+
+def wsgi_app(kind: str) -> Callable[..., Any]:
+    def app(environ: Any, start_response: Any) -> Any:
+        if kind != "no cookie":
+            _touch(environ["middleware.session"], kind)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"hello"]
+
+    return app
+
+
+def starlette_cookie() -> str:
+    import itsdangerous
+
+    payload = base64.b64encode(json.dumps(DATA).encode())
+    return itsdangerous.TimestampSigner(SECRET).sign(payload).decode()
+
+
+def scopes() -> dict[str, dict[str, Any]]:
+    cookie = (b"cookie", f"theme=dark; session={starlette_cookie()}; lang=en".encode())
+    return {
+        "no cookie": make_scope(headers=COMMON),
+        "read": make_scope(headers=[*COMMON, cookie]),
+        "write": make_scope(headers=[*COMMON, cookie]),
+    }
+
+
+def asgi_batch(app: Callable[..., Any], scope: dict[str, Any], n: int) -> Callable[[], Any]:
+    """A coroutine function timing ``n`` requests: CPU µs per request."""
+    request = {"type": "http.request", "body": b"", "more_body": False}
+
+    async def receive() -> dict[str, Any]:
+        return request
+
+    async def send(message: dict[str, Any]) -> None:
+        return None
+
+    async def batch() -> float:
+        start = time.process_time()
+        for _ in range(n):
+            await app(dict(scope), receive, send)
+        return (time.process_time() - start) / n * 1e6
+
+    return batch
+
+
+def wsgi_batch(app: Callable[..., Any], environ: dict[str, Any], n: int) -> Callable[[], float]:
+    """A function timing ``n`` requests (body consumed and closed): CPU µs per request."""
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        return None
+
+    def batch() -> float:
+        start = time.process_time()
+        for _ in range(n):
+            body = app(dict(environ), start_response)
+            for _chunk in body:
+                pass
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+        return (time.process_time() - start) / n * 1e6
+
+    return batch
+
+
+def measure(variants: dict[str, Callable[[], Any]], rounds: int, *, asynchronous: bool) -> dict[str, float]:
+    """Best batch per variant, the variants interleaved so drift hits them alike."""
+
+    async def run_all() -> dict[str, float]:
+        gc.freeze()  # the apps' own objects: collections between batches stay cheap
+        best = {name: float("inf") for name in variants}
+        for _ in range(rounds):
+            for name, batch in variants.items():
+                # The collector runs between batches, not inside one: a collection landing in
+                # one variant's batch would be charged to it alone.
+                gc.collect()
+                gc.disable()
+                try:
+                    cost = await batch() if asynchronous else batch()
+                finally:
+                    gc.enable()
+                best[name] = min(best[name], cost)
+        return best
+
+    return asyncio.run(run_all())
+
+
+def report(title: str, rows: dict[str, dict[str, float]], peer: str, targets: dict[str, float]) -> None:
+    """One table: per request kind, µs/request of each variant and our overhead ratio."""
+    names = list(next(iter(rows.values())))
+    print(f"### {title}\n")
+    print("| request | " + " | ".join(f"{n} µs" for n in names) + f" | ours / {peer} overhead |")
+    print("|---|" + "---:|" * (len(names) + 1))
+    for kind, best in rows.items():
+        r = ratio(best["ours"], best[peer], best["raw"])
+        target = targets.get(kind)
+        mark = "" if target is None else f" (target <= {target}x)"
+        cells = " | ".join(f"{best[n]:.2f}" for n in names)
+        print(f"| {kind} | {cells} | {r:.2f}x{mark} |")
+    print()
+
+
+# -- WSGI frameworks: each view uses whichever session the variant provides -----------------
+
+
+def _framework_session(environ: dict[str, Any], framework_session: Callable[[], Any] | None) -> Any:
+    ours = environ.get("middleware.session")
+    if ours is not None:
+        return ours
+    return framework_session() if framework_session is not None else None
+
+
+def _use(session: Any, kind: str) -> None:
+    if session is None or kind == "no cookie":
+        return
+    if kind == "read":
+        session.get("user")
+    else:
+        session["count"] = session.get("count", 0) + 1
+
+
+def flask_apps() -> tuple[dict[str, Any], dict[str, Any], str]:
+    """Per kind: (bare app, Flask-session app), and a valid Flask session cookie."""
+    from flask import Flask, request, session
+
+    def build(secret: str | None, kind: str) -> Flask:
+        app = Flask("bench")
+        app.config["SECRET_KEY"] = secret
+
+        @app.route("/")
+        def index() -> str:
+            framework = (lambda: session) if secret else None
+            _use(_framework_session(request.environ, framework), kind)
+            return "hello"
+
+        return app
+
+    bare = {kind: build(None, kind).wsgi_app for kind in KINDS}
+    peer = {kind: build(SECRET, kind).wsgi_app for kind in KINDS}
+    signer = Flask("cookie")
+    signer.config["SECRET_KEY"] = SECRET
+    serializer = signer.session_interface.get_signing_serializer(signer)  # type: ignore[attr-defined]
+    return bare, peer, serializer.dumps(dict(DATA))
+
+
+def django_apps() -> tuple[dict[str, Any], dict[str, Any], str]:
+    """Per kind: (bare handler, handler with signed-cookie sessions), and a valid cookie."""
+    import django
+    from django.conf import settings
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.http import HttpResponse
+    from django.urls import path
+
+    def view(kind: str) -> Callable[[Any], HttpResponse]:
+        def index(request: Any) -> HttpResponse:
+            framework = (lambda: request.session) if hasattr(request, "session") else None
+            _use(_framework_session(request.META, framework), kind)
+            return HttpResponse("hello", content_type="text/plain")
+
+        return index
+
+    sys.modules[__name__].urlpatterns = [  # type: ignore[attr-defined]
+        path(f"{i}", view(kind)) for i, kind in enumerate(KINDS)
+    ]
+    settings.configure(
+        DEBUG=False,
+        ALLOWED_HOSTS=["*"],
+        ROOT_URLCONF=__name__,
+        SECRET_KEY=SECRET,
+        INSTALLED_APPS=["django.contrib.sessions"],
+        MIDDLEWARE=[],
+        SESSION_ENGINE="django.contrib.sessions.backends.signed_cookies",
+        USE_TZ=True,
+    )
+    django.setup()
+    from django.contrib.sessions.backends.signed_cookies import SessionStore
+
+    bare_handler = WSGIHandler()
+    settings.MIDDLEWARE = ["django.contrib.sessions.middleware.SessionMiddleware"]
+    peer_handler = WSGIHandler()
+    store = SessionStore()
+    store.update(DATA)
+    store.save()
+    cookie = store.session_key
+    assert cookie is not None
+    return {k: bare_handler for k in KINDS}, {k: peer_handler for k in KINDS}, cookie
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    n, rounds = (200, 10) if quick else (300, 60)
+    nf, rounds_f = (20, 5) if quick else (40, 30)
+
+    from starlette.middleware.sessions import SessionMiddleware as StarletteSessions
+
+    from middleware.asgi.sessions import SessionMiddleware as AsgiSessions
+    from middleware.wsgi.sessions import SessionMiddleware as WsgiSessions
+
+    rows: dict[str, dict[str, float]] = {}
+    for kind, scope in scopes().items():
+        app = asgi_app(kind)
+        star = StarletteSessions(app, secret_key=SECRET)
+        ours = AsgiSessions(app, secret_key=SECRET)
+        rows[kind] = measure(
+            {
+                "raw": asgi_batch(raw_asgi, scope, n),
+                "starlette": asgi_batch(star, scope, n),
+                "ours": asgi_batch(ours, scope, n),
+            },
+            rounds,
+            asynchronous=True,
+        )
+    report("ASGI: Starlette 1.10 SessionMiddleware", rows, "starlette", TARGETS_ASGI)
+
+    our_cookie = starlette_cookie()  # the same format: Starlette's cookies are ours
+    base = {"HTTP_HOST": "app.example", "HTTP_USER_AGENT": "bench", "HTTP_ACCEPT": "*/*"}
+    with_cookie = {**base, "HTTP_COOKIE": f"theme=dark; session={our_cookie}; lang=en"}
+    print("### bare WSGI: ours over the raw app (no peer)\n")
+    print("| request | raw µs | ours µs | overhead µs |")
+    print("|---|---:|---:|---:|")
+    for kind in KINDS:
+        environ = make_environ("/", base if kind == "no cookie" else with_cookie)
+        best = measure(
+            {
+                "raw": wsgi_batch(raw_wsgi, environ, n),
+                "ours": wsgi_batch(WsgiSessions(wsgi_app(kind), secret_key=SECRET), environ, n),
+            },
+            rounds,
+            asynchronous=False,
+        )
+        print(f"| {kind} | {best['raw']:.2f} | {best['ours']:.2f} | {best['ours'] - best['raw']:+.2f} |")
+    print()
+
+    for title, peer_name, build, paths in (
+        ("Flask 3: its signed-cookie session vs ours around app.wsgi_app", "flask", flask_apps, ("/",) * 3),
+        ("Django 5: signed_cookies sessions vs ours around the WSGI handler", "django", django_apps, ("/0", "/1", "/2")),
+    ):
+        bare, peer, peer_cookie = build()
+        cookie_name = "sessionid" if peer_name == "django" else "session"
+        rows = {}
+        for kind, route in zip(KINDS, paths, strict=True):
+            base = {"HTTP_HOST": "app.example", "HTTP_USER_AGENT": "bench", "HTTP_ACCEPT": "*/*"}
+            if kind == "no cookie":
+                peer_env = ours_env = bare_env = make_environ(route, base)
+            else:
+                bare_env = make_environ(route, base)
+                peer_env = make_environ(route, {**base, "HTTP_COOKIE": f"theme=dark; {cookie_name}={peer_cookie}"})
+                ours_env = make_environ(route, {**base, "HTTP_COOKIE": f"theme=dark; session={our_cookie}"})
+            wrapped = WsgiSessions(bare[kind], secret_key=SECRET)
+            rows[kind] = measure(
+                {
+                    "raw": wsgi_batch(bare[kind], bare_env, nf),
+                    peer_name: wsgi_batch(peer[kind], peer_env, nf),
+                    "ours": wsgi_batch(wrapped, ours_env, nf),
+                },
+                rounds_f,
+                asynchronous=False,
+            )
+        report(title, rows, peer_name, {})
+
+
+if __name__ == "__main__":
+    main()
