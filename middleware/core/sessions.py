@@ -35,12 +35,17 @@ Bad cookies (tampered, signed with an unknown key, expired, truncated, garbage, 
 ``session=`` cookies) never raise: the session starts empty and ``respond`` returns an event
 naming the reason, for a DEBUG log line.
 
-Server-side stores plug in at the two seams this module already has. The cookie's token becomes
-a signed random session ID (the codec signs any payload, ``SessionCodec.sign``), and
-``Session._load`` asks the store for the data instead of decoding the payload; ``respond``
-then returns the store writes and deletions (save, ``regenerate()``'s new ID, ``clear()``'s
-revocation) for the adapter to perform, synchronously under WSGI and awaited under ASGI,
-before it sends the headers.
+Server-side stores (``store=``) plug in at the seams this module already has. The cookie's
+token becomes a signed random session ID (the codec signs any payload: ``SessionCodec.sign``);
+``Session._load``, the one place a session gets its data, takes the record from the store
+instead of decoding the payload (under ASGI, where the app reads the session synchronously, the
+adapter fetches it with the async face before calling the app, once the ID's signature checks
+out); and ``respond`` returns the store writes and deletions (the save, ``regenerate()``'s new
+ID, ``clear()``'s revocation) for the adapter to perform, called under WSGI and awaited under
+ASGI, before it sends the headers. Until then ``store`` must be None.
+
+Websocket connections use ``Session.read_only``: the session reads the same, and ``close``
+reports any change as not saved.
 """
 
 from __future__ import annotations

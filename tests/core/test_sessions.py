@@ -10,6 +10,8 @@ from typing import Any
 
 import itsdangerous
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.datastructures import Secret
 
 from middleware.core.headers import Headers, get_list
@@ -723,3 +725,23 @@ def test_apply_replaces_vary_and_appends_cookie() -> None:
     assert headers == [(b"vary", b"A"), (b"x", b"1"), (b"vary", b"B")]
     unchanged = SessionCommit(200, None, None, None, ())
     assert apply(unchanged, headers) == headers and apply(unchanged, headers) is not headers
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    header=st.one_of(
+        st.binary(max_size=300),
+        st.text(alphabet=st.characters(max_codepoint=255), max_size=200).map(
+            lambda value: b"session=" + value.encode("latin-1")
+        ),
+        st.text(alphabet="AZaz09+/=._-;", max_size=200).map(
+            lambda value: b"session=" + value.encode()
+        ),
+    )
+)
+def test_any_cookie_header_gives_a_session_never_an_error(header: bytes) -> None:
+    session = open_session(header.decode("latin-1"))
+    assert dict(session) == {}  # nothing a client makes up verifies
+    session["x"] = 1
+    answer = finish(session, 200, [])
+    assert answer is not None and answer.status == 200 and len(set_cookies(answer)) == 1
