@@ -34,9 +34,21 @@ import middleware.wsgi
 from middleware import Middleware, timing
 
 # The stack, outermost first, declared once for both protocols.
+ORIGIN = "https://app.example"
 LAYERS: list[tuple[str, dict[str, Any]]] = [
     ("RequestLoggingMiddleware", {"format": "combined"}),
     ("TimingMiddleware", {"timing_allow_origin": "*"}),
+    (
+        "CORSMiddleware",
+        {
+            "allow_origins": [ORIGIN],
+            "allow_methods": ["GET", "POST"],
+            "allow_headers": ["X-Demo"],
+            "allow_credentials": True,
+            "expose_headers": ["X-Request-ID", "Server-Timing"],
+        },
+    ),
+    ("SessionMiddleware", {"secret_key": "demo-only-secret-change-me"}),
     ("CompressionMiddleware", {"minimum_size": 500}),
 ]
 
@@ -49,10 +61,19 @@ def build(module: Any, app: Any) -> Any:
     return module.compose(*layers)(app)
 
 
+def _visit(session: Any) -> bytes:
+    session["visits"] = session.get("visits", 0) + 1
+    return json.dumps({"visits": session["visits"]}).encode()
+
+
 def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     path = environ["PATH_INFO"]
     if path == "/crash":
         raise RuntimeError("the demo app crashed on purpose")
+    if path == "/session":
+        body = _visit(environ["middleware.session"])
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [body]
     with timing.measure("render", "page"):
         body = PAGE
     start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
@@ -64,6 +85,11 @@ async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         return
     if scope["path"] == "/crash":
         raise RuntimeError("the demo app crashed on purpose")
+    if scope["path"] == "/session":
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": _visit(scope["session"])})
+        return
     with timing.measure("render", "page"):
         body = PAGE
     headers = [(b"content-type", b"text/html; charset=utf-8")]
@@ -157,7 +183,13 @@ def tour(urls: dict[str, str]) -> list[str]:
                 expect(
                     encoding == coding and raw.content == PAGE, f"{protocol}: {coding} round trip"
                 )
-            expect(page.headers.get("vary") == "Accept-Encoding", f"{protocol}: Vary merged")
+            vary = page.headers.get_list("vary")
+            print(f"    Vary: {', '.join(vary)}")
+            members = [m.strip().lower() for v in vary for m in v.split(",")]
+            expect(
+                sorted(members) == ["accept-encoding", "origin"],
+                f"{protocol}: Vary merged once per layer, no duplicates",
+            )
             tagged = client.get(base + "/", headers={"x-request-id": "demo-42"})
             print(f"  X-Request-ID: demo-42 -> echoed {tagged.headers.get('x-request-id')!r}")
             expect(tagged.headers.get("x-request-id") == "demo-42", f"{protocol}: request ID kept")
@@ -166,11 +198,47 @@ def tour(urls: dict[str, str]) -> list[str]:
                 len(fresh.headers.get("x-request-id", "")) == 32, f"{protocol}: unsafe ID replaced"
             )
             expect("demo-42" in ACCESS_IDS, f"{protocol}: access record has the ID")
-            crash = client.get(base + "/crash")
+            preflight = client.options(
+                base + "/",
+                headers={
+                    "origin": ORIGIN,
+                    "access-control-request-method": "POST",
+                    "access-control-request-headers": "x-demo",
+                },
+            )
+            allowed = preflight.headers.get("access-control-allow-headers")
+            print(f"  preflight from {ORIGIN} -> {preflight.status_code}, Allow-Headers: {allowed}")
+            expect(preflight.status_code == 200, f"{protocol}: preflight allowed")
+            refused = client.options(
+                base + "/",
+                headers={"origin": "https://evil.example", "access-control-request-method": "GET"},
+            )
+            print(
+                f"  preflight from https://evil.example -> {refused.status_code} {refused.text!r}"
+            )
+            expect(refused.status_code == 400, f"{protocol}: foreign preflight refused")
+            simple = client.get(base + "/", headers={"origin": ORIGIN})
+            expect(
+                simple.headers.get("access-control-allow-origin") == ORIGIN
+                and simple.headers.get("access-control-allow-credentials") == "true",
+                f"{protocol}: credentialed CORS answer",
+            )
+            with httpx.Client(base_url=base, timeout=10) as browser:
+                visits = [browser.get("/session").json()["visits"] for _ in range(3)]
+                cookie = browser.get("/session").headers.get("set-cookie", "")
+            print(f"  /session three times with a cookie jar -> visits {visits}")
+            print(f"    Set-Cookie: {cookie[:60]}...")
+            expect(visits == [1, 2, 3], f"{protocol}: session kept across requests")
+            expect("HttpOnly" in cookie and "SameSite=Lax" in cookie, f"{protocol}: cookie flags")
+            crash = client.get(base + "/crash", headers={"origin": ORIGIN})
             print(f"  GET /crash -> {crash.status_code} {crash.text!r}")
             expect(crash.status_code == 500, f"{protocol}: crash answered with a plain 500")
             expect("server-timing" in crash.headers, f"{protocol}: the crash 500 keeps its headers")
             expect("x-request-id" in crash.headers, f"{protocol}: the crash 500 has a request ID")
+            expect(
+                crash.headers.get("access-control-allow-origin") == ORIGIN,
+                f"{protocol}: the crash 500 keeps its CORS headers",
+            )
             expect(" 500 " in ACCESS[-1], f"{protocol}: the crash is in the access log")
             print("  access log:")
             for line in ACCESS[-3:]:
@@ -202,7 +270,12 @@ def main() -> int:
         print("\nServing until Ctrl-C. Try:")
         for base in urls.values():
             print(f"  curl -si {base}/ | head -n 8")
-            print(f"  curl -si {base}/crash")
+            print(f"  curl -si {base}/crash -H 'Origin: {ORIGIN}'")
+            print(
+                f"  curl -si -X OPTIONS {base}/ -H 'Origin: {ORIGIN}' "
+                "-H 'Access-Control-Request-Method: POST'"
+            )
+            print(f"  curl -si {base}/ -H 'Accept-Encoding: br' -o /dev/null -D -")
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:

@@ -1,6 +1,6 @@
 """The ASGI 3 face of gateway-middleware.
 
-    from middleware.asgi import TimingMiddleware, compose
+    from middleware.asgi import CORSMiddleware, SessionMiddleware, compose
 
 Every class here has a twin with the same name, options and behaviour in ``middleware.wsgi``.
 """
@@ -13,16 +13,21 @@ from typing import Any
 from .._compose import Middleware
 from .._compose import compose as _compose
 from .compression import CompressionMiddleware, GZipMiddleware
+from .cors import CORSMiddleware
 from .request_logging import RequestLoggingMiddleware
+from .sessions import SessionMiddleware, get_session
 from .timing import TimingMiddleware
 
 __all__ = [
+    "CORSMiddleware",
     "CompressionMiddleware",
     "GZipMiddleware",
     "Middleware",
     "RequestLoggingMiddleware",
+    "SessionMiddleware",
     "TimingMiddleware",
     "compose",
+    "get_session",
 ]
 
 
