@@ -18,7 +18,7 @@ Options: see ``CompressionMiddleware`` and ``GZipMiddleware`` below (the same as
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from ..core.compression import (
@@ -27,11 +27,10 @@ from ..core.compression import (
     CompressionPolicy,
     Phase,
     Rejection,
-    RequestDecoder,
     ResponseCompressor,
     decoded_request_headers,
 )
-from ..core.headers import get_list
+from ..core.headers import Headers, get_list
 from ._scope import ASGIApp, Message, Receive, Scope, Send, check_app, send_crash
 
 _anyio_run_sync: Callable[..., Any] | None
@@ -42,13 +41,63 @@ except ImportError:  # anyio comes with Starlette, not with every ASGI app
 
 __all__ = ["CompressionMiddleware", "GZipMiddleware"]
 
+_PENDING = Phase.PENDING
+_HELD = Phase.HELD
 _IDENTITY = Phase.IDENTITY
 _COMPRESSING = Phase.COMPRESSING
+_DONE = Phase.DONE
 _ZEROCOPY = "http.response.zerocopysend"
 _FILE_BLOCK = 65_536
 
 
-class CompressionMiddleware:
+class _Compression:
+    """What both classes do per request; they differ only in how the policy is built."""
+
+    __slots__ = ("app", "policy")
+    _middleware_protocol = "asgi"
+    app: ASGIApp
+    policy: CompressionPolicy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        policy = self.policy
+        if policy.reads_requests:
+            if policy.filters_paths and policy.excludes(_path(scope)):
+                await self.app(scope, receive, send)
+                return
+            if policy.decompress_requests:
+                decoded = await _decode_request(policy, scope, receive, send)
+                if decoded is None:
+                    return
+                scope, receive = decoded
+        request_headers = scope["headers"]
+        extensions = scope.get("extensions")
+        if extensions and _ZEROCOPY in extensions:
+            # An encoded response cannot be a zero-copy file: the app must not be offered it.
+            if policy.negotiate(get_list(request_headers, b"accept-encoding")) is not None:
+                scope = dict(scope)
+                scope["extensions"] = {
+                    key: value for key, value in extensions.items() if key != _ZEROCOPY
+                }
+        sender = _Sender(policy, scope["method"] == "HEAD", request_headers)
+        sender.send = send
+        try:
+            await self.app(scope, receive, sender)
+        except Exception:
+            # "Crashes keep their headers": nothing left this layer yet (the start may be
+            # held), so the crash answer goes out here, and outer layers add their headers.
+            if sender.phase is _PENDING or sender.phase is _HELD:
+                sender.release()
+                await send_crash(send)
+            raise
+        finally:
+            if sender.phase is _COMPRESSING:
+                sender.release()
+
+
+class CompressionMiddleware(_Compression):
     """Compress responses with the best coding the client accepts (zstd, br or gzip).
 
     ``minimum_size``: bodies known to be shorter are sent as they are. ``encodings``: the
@@ -60,7 +109,7 @@ class CompressionMiddleware:
     up to ``max_request_size`` decoded bytes (413 past it, 415 unknown coding, 400 corrupt).
     """
 
-    _middleware_protocol = "asgi"
+    __slots__ = ()
 
     def __init__(
         self,
@@ -89,20 +138,14 @@ class CompressionMiddleware:
             max_request_size=max_request_size,
         )
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        await _serve(self.app, self.policy, scope, receive, send)
 
-
-class GZipMiddleware:
+class GZipMiddleware(_Compression):
     """Starlette's GZipMiddleware, option for option: gzip only, every media type but
     ``exclude_content_types`` (Starlette's list: images, audio, video, archives, gRPC and
     text/event-stream). Chunks of ``thread_minimum_size`` bytes or more are compressed in a
     worker thread. Negotiation, skip rules and headers are CompressionMiddleware's."""
 
-    _middleware_protocol = "asgi"
+    __slots__ = ()
 
     def __init__(
         self,
@@ -121,136 +164,91 @@ class GZipMiddleware:
             exclude_content_types=exclude_content_types,
         )
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        await _serve(self.app, self.policy, scope, receive, send)
 
+class _Sender(ResponseCompressor):
+    """The ``send`` the app is given: its response, through the compressor it extends (one
+    object per request)."""
 
-async def _serve(
-    app: ASGIApp, policy: CompressionPolicy, scope: Scope, receive: Receive, send: Send
-) -> None:
-    request_headers = scope["headers"]
-    response = policy.response(scope["method"], _path(scope), request_headers)
-    if response is None:
-        await app(scope, receive, send)
-        return
-    if policy.decompress_requests:
-        decoding = policy.request(request_headers)
-        if decoding is not None:
-            if isinstance(decoding, Rejection):
-                await _reject(send, decoding)
-                return
-            body = await _read_decoded(receive, decoding)
-            if body is None:
-                return  # the client left while sending its body: nobody to answer
-            if isinstance(body, Rejection):
-                await _reject(send, body)
-                return
-            scope = dict(scope)
-            scope["headers"] = decoded_request_headers(list(request_headers), len(body))
-            receive = _Replay(body, receive)
-    extensions = scope.get("extensions")
-    if extensions and _ZEROCOPY in extensions:
-        # An encoded response cannot be a zero-copy file: the app must not be offered it.
-        if policy.negotiate(get_list(request_headers, b"accept-encoding")) is not None:
-            scope = dict(scope)
-            scope["extensions"] = {
-                key: value for key, value in extensions.items() if key != _ZEROCOPY
-            }
-    sender = _Sender(response, send, policy.thread_minimum_size)
-    try:
-        await app(scope, receive, sender)
-    except Exception:
-        # "Crashes keep their headers": nothing left this layer yet, so the crash answer goes
-        # out here, past the encoder, and outer layers still add their headers to it.
-        if not sender.sent_start:
-            await send_crash(send)
-        raise
-    finally:
-        response.release()
+    __slots__ = ("held", "send")
+    send: Send
+    held: Message  # the app's start message, while the phase is HELD
 
-
-class _Sender:
-    """The ``send`` the app is given: one response through the compressor."""
-
-    __slots__ = ("_held", "_response", "_send", "_threshold", "sent_start")
-
-    def __init__(self, response: ResponseCompressor, send: Send, threshold: int | None) -> None:
-        self._response = response
-        self._send = send
-        self._threshold = threshold
-        self._held: Message | None = None
-        self.sent_start = False
-
-    async def __call__(self, message: Message) -> None:
+    def __call__(self, message: Message) -> Awaitable[None]:
+        # A plain method that returns what to await: a message passed on as it is costs no
+        # coroutine of this layer's own, only the server's send.
         kind = message["type"]
-        response = self._response
         if kind == "http.response.body":
-            if response.phase is _IDENTITY and self._held is None:
-                await self._send(message)
-                return
-            body = message.get("body", b"")
-            more = message.get("more_body", False)
-            threshold = self._threshold
-            if threshold is not None and len(body) >= threshold and response.phase is not _IDENTITY:
-                # Compressing a large chunk inline would stall every request on this loop.
-                data = await _in_thread(response.body, body, more)
-            else:
-                data = response.body(body, more)
-            if self._held is not None:
-                await self._release_start(response.headers)
-            if data is not body:
-                message = {"type": kind, "body": data, "more_body": more}
-            await self._send(message)
-        elif kind == "http.response.start":
+            phase = self.phase
+            if phase is _IDENTITY:
+                return self.send(message)
+            if phase is _COMPRESSING and self._policy.thread_minimum_size is None:
+                more = message.get("more_body", False)
+                data = self.body(message.get("body", b""), more)
+                return self.send({"type": kind, "body": data, "more_body": more})
+            return self._body(message)
+        if kind == "http.response.start":
             headers = message.get("headers", [])
-            decided = response.start(
-                message["status"], headers, trailers=bool(message.get("trailers"))
-            )
+            decided = self.start(message["status"], headers, message.get("trailers", False))
             if decided is None:
-                self._held = message
-                return
+                self.held = message
+                return _nothing()
             if decided is not headers:
                 message = dict(message)
                 message["headers"] = decided
-            self.sent_start = True
-            await self._send(message)
-        elif kind == "http.response.pathsend" or kind == _ZEROCOPY:
-            if kind == "http.response.pathsend" and response.phase is _COMPRESSING:
-                # The start already promised an encoded body (a stream type or HEAD decided it
-                # before any body): the file goes through the encoder.
-                await self._send_file(message["path"])
-                return
-            # The file goes out as it is, under the app's own start.
-            response.release()
-            if self._held is not None:
-                await self._release_start(None)
-            await self._send(message)
-        else:
-            # Trailers, early hints, http.response.debug and extensions this layer does not
-            # know: forwarded in place, never dropped.
-            await self._send(message)
+            return self.send(message)
+        if kind == "http.response.pathsend" or kind == _ZEROCOPY:
+            return self._file(message)
+        # Trailers, early hints, http.response.debug and extensions this layer does not know:
+        # forwarded in place, never dropped.
+        return self.send(message)
 
-    async def _release_start(self, headers: Any) -> None:
-        start = self._held
-        assert start is not None
-        self._held = None
+    async def _body(self, message: Message) -> None:
+        phase = self.phase
+        body = message.get("body", b"")
+        more = message.get("more_body", False)
+        threshold = self._policy.thread_minimum_size
+        if threshold is not None and len(body) >= threshold and phase is not _DONE:
+            # Compressing a large chunk inline would stall every request on this loop.
+            data = await _in_thread(self.body, body, more)
+        else:
+            data = self.body(body, more)
+        if phase is _HELD:
+            await self._send_held(self.headers)
+        if data is not body:
+            message = {"type": "http.response.body", "body": data, "more_body": more}
+        await self.send(message)
+
+    async def _file(self, message: Message) -> None:
+        if message["type"] == "http.response.pathsend" and self.phase is _COMPRESSING:
+            # The start already promised an encoded body (a stream type or HEAD decided it
+            # before any body): the file goes through the encoder.
+            await self._send_file(message["path"])
+            return
+        # The file goes out as it is, under the app's own start.
+        held = self.phase is _HELD
+        self.release()
+        if held:
+            await self._send_held(None)
+        await self.send(message)
+
+    async def _send_held(self, headers: Headers | None) -> None:
+        start = self.held
         if headers is not None:
             start = dict(start)
             start["headers"] = headers
-        self.sent_start = True
-        await self._send(start)
+        await self.send(start)
 
     async def _send_file(self, path: str) -> None:
-        response = self._response
         with open(path, "rb") as file:
             while block := await _in_thread(file.read, _FILE_BLOCK):
-                data = response.body(block, True)
-                await self._send({"type": "http.response.body", "body": data, "more_body": True})
-        tail = response.body(b"", False)
-        await self._send({"type": "http.response.body", "body": tail, "more_body": False})
+                data = self.body(block, True)
+                await self.send({"type": "http.response.body", "body": data, "more_body": True})
+        tail = self.body(b"", False)
+        await self.send({"type": "http.response.body", "body": tail, "more_body": False})
+
+
+async def _nothing() -> None:
+    return None
 
 
 async def _in_thread(function: Callable[..., Any], *args: Any) -> Any:
@@ -261,23 +259,38 @@ async def _in_thread(function: Callable[..., Any], *args: Any) -> Any:
     return await asyncio.get_running_loop().run_in_executor(None, function, *args)
 
 
-async def _read_decoded(receive: Receive, decoding: RequestDecoder) -> bytes | Rejection | None:
-    """The whole decoded request body, a Rejection, or None if the client left."""
+async def _decode_request(
+    policy: CompressionPolicy, scope: Scope, receive: Receive, send: Send
+) -> tuple[Scope, Receive] | None:
+    """The scope and receive the app gets once an encoded request body is decoded, or None
+    when this layer answered (413, 415, 400) or the client left."""
+    request_headers = scope["headers"]
+    decoding = policy.request(request_headers)
+    if decoding is None:
+        return scope, receive
+    if isinstance(decoding, Rejection):
+        await _reject(send, decoding)
+        return None
     parts: list[bytes] = []
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            return None
+            return None  # the client left while sending its body: nobody to answer
         out = decoding.feed(message.get("body", b""))
         if isinstance(out, Rejection):
-            return out
+            await _reject(send, out)
+            return None
         parts.append(out)
         if not message.get("more_body", False):
             break
     end = decoding.end()
     if isinstance(end, Rejection):
-        return end
-    return b"".join(parts)
+        await _reject(send, end)
+        return None
+    body = b"".join(parts)
+    scope = dict(scope)
+    scope["headers"] = decoded_request_headers(list(request_headers), len(body))
+    return scope, _Replay(body, receive)
 
 
 class _Replay:

@@ -149,20 +149,17 @@ _VARY_FIELD = (b"vary", b"Accept-Encoding")
 # byte ranges of the unencoded representation, which encoding would scramble. 1xx are interim.
 _UNTOUCHED_STATUSES = frozenset({204, 205, 206, 304})
 
-_CONTENT_TYPE = 0
-_CONTENT_LENGTH = 1
-_BLOCKING = 2
-_CACHE_CONTROL = 3
-_VARY = 4
-_WATCHED = {
-    b"content-type": _CONTENT_TYPE,
-    b"content-length": _CONTENT_LENGTH,
-    # An app that encoded its body itself, or sends a byte range, has fixed the bytes already.
-    b"content-encoding": _BLOCKING,
-    b"content-range": _BLOCKING,
-    b"cache-control": _CACHE_CONTROL,
-    b"vary": _VARY,
-}
+# The response fields a decision reads; any other field is passed over with one set lookup.
+_WATCHED = frozenset(
+    {
+        b"content-type",
+        b"content-length",
+        b"content-encoding",
+        b"content-range",
+        b"cache-control",
+        b"vary",
+    }
+)
 
 
 class _Media(Enum):
@@ -336,6 +333,11 @@ class CompressionPolicy:
     excluded: MediaTypes
     exact_paths: frozenset[str]
     path_prefixes: tuple[str, ...]
+    filters_paths: bool
+    """Whether ``exclude_paths`` was given (adapters skip computing the path otherwise)."""
+    reads_requests: bool
+    """Whether a request needs looking at before the app runs (``exclude_paths`` or
+    ``decompress_requests``): one test on the per-request path when neither is set."""
     decompress_requests: bool
     max_request_size: int
     thread_minimum_size: int | None
@@ -375,6 +377,8 @@ class CompressionPolicy:
             excluded=MediaTypes(frozenset()),
             exact_paths=exact_paths,
             path_prefixes=path_prefixes,
+            filters_paths=bool(exact_paths or path_prefixes),
+            reads_requests=bool(exact_paths or path_prefixes or decompress_requests),
             decompress_requests=decompress_requests,
             max_request_size=_size("max_request_size", max_request_size, minimum=1),
             thread_minimum_size=None,
@@ -397,6 +401,8 @@ class CompressionPolicy:
             excluded=_media_patterns("exclude_content_types", exclude_content_types),
             exact_paths=frozenset(),
             path_prefixes=(),
+            filters_paths=False,
+            reads_requests=False,
             decompress_requests=False,
             max_request_size=10_485_760,
             thread_minimum_size=_size("thread_minimum_size", thread_minimum_size, minimum=0),
@@ -408,11 +414,13 @@ class CompressionPolicy:
         self, method: str, path: str, request_headers: Headers
     ) -> ResponseCompressor | None:
         """A compressor for one response, or None when ``path`` is excluded (leave it alone)."""
-        if (self.exact_paths or self.path_prefixes) and (
-            path in self.exact_paths or path.startswith(self.path_prefixes)
-        ):
+        if self.filters_paths and self.excludes(path):
             return None
         return ResponseCompressor(self, method == "HEAD", request_headers)
+
+    def excludes(self, path: str) -> bool:
+        """Whether responses to ``path`` are left alone entirely."""
+        return path in self.exact_paths or path.startswith(self.path_prefixes)
 
     def request(self, request_headers: Headers) -> RequestDecoder | Rejection | None:
         """How to read this request's body: None (as it is), a decoder, or a rejection (415, 413).
@@ -541,19 +549,21 @@ class ResponseCompressor:
     )
     _app_headers: Headers
     _codec: Codec
+    _encoder: Encoder | None
     _length: int | None
     _trailers: bool
+    headers: Headers | None
+    """The response head to send, once decided."""
 
     def __init__(self, policy: CompressionPolicy, head: bool, request_headers: Headers) -> None:
+        # Adapters may subclass this to keep one object per request; the other fields are set
+        # when a decision needs them, keeping a response that is left alone cheap.
         self._policy = policy
         self._head = head
         self._request_headers = request_headers
-        self._encoder: Encoder | None = None
-        self.headers: Headers | None = None
-        """The response head to send, once decided."""
         self.phase = _PENDING
 
-    def start(self, status: int, headers: Headers, *, trailers: bool = False) -> Headers | None:
+    def start(self, status: int, headers: Headers, trailers: bool = False) -> Headers | None:
         """The headers to send now, or None to hold them until the first body piece.
 
         ``trailers``: trailer fields follow the body, so it never gets an exact Content-Length.
@@ -568,21 +578,24 @@ class ResponseCompressor:
         content_type = length_field = cache_control = None
         blocked = varies = False
         for name, value in headers:
-            watched = _WATCHED.get(name)
-            if watched is None:
+            if name not in _WATCHED:
                 continue
-            if watched == _CONTENT_TYPE:
+            if name == b"content-type":
                 if content_type is None:
                     content_type = value
-            elif watched == _CONTENT_LENGTH:
-                # Conflicting Content-Length fields leave the length unknown.
-                length_field = value if length_field in (None, value) else b"-"
-            elif watched == _BLOCKING:
-                blocked = True
-            elif watched == _CACHE_CONTROL:
+            elif name == b"content-length":
+                if length_field is None:
+                    length_field = value
+                elif length_field != value:
+                    length_field = b"-"  # conflicting fields: the length is unknown
+            elif name == b"cache-control":
                 cache_control = value if cache_control is None else cache_control + b"," + value
-            else:
+            elif name == b"vary":
                 varies = True
+            else:
+                # An app that encoded its body itself, or sends a byte range, has fixed the
+                # bytes already (Content-Encoding, Content-Range).
+                blocked = True
         if content_type is None:
             return headers
         policy = self._policy
@@ -611,6 +624,7 @@ class ResponseCompressor:
         self._codec = codec
         self._length = length
         self._trailers = trailers
+        self._encoder = None
         if self._head:
             # RFC 9110 §9.3.2: the server SHOULD send the same header fields in response to a
             # HEAD request as it would have sent if the request method had been GET. The
@@ -654,7 +668,7 @@ class ResponseCompressor:
 
     def release(self) -> None:
         """Abandon the response and free its encoder; safe to call more than once."""
-        if self._encoder is not None:
+        if self.phase is _COMPRESSING and self._encoder is not None:
             self._encoder.close()
             self._encoder = None
         self.phase = _DONE
