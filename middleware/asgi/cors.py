@@ -25,8 +25,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from ..core.cors import CORSPolicy, HeaderBlock, Preflight
-from ._scope import ASGIApp, Message, Receive, Scope, Send, check_app, send_crash
+from ..core.cors import CORSPolicy, Preflight
+from ._scope import Message, Receive, Scope, Send, check_app, send_crash
 
 __all__ = ["CORSMiddleware"]
 
@@ -76,7 +76,8 @@ class CORSMiddleware:
         answer = policy.decide_headers(scope["method"], path, scope["headers"])
         if answer is None:
             await self.app(scope, receive, send)
-        elif isinstance(answer, Preflight):
+            return
+        if isinstance(answer, Preflight):
             await send(
                 {
                     "type": "http.response.start",
@@ -85,36 +86,33 @@ class CORSMiddleware:
                 }
             )
             await send({"type": "http.response.body", "body": answer.body, "more_body": False})
-        else:
-            await _respond(self.app, scope, receive, send, answer)
+            return
+        block = answer
+        # The plumbing's Exchange also tracks how the response ended; CORS needs only the
+        # start message and the crash rule, so it uses this lighter send wrapper.
+        started = False
 
+        async def send_cors(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = message.get("headers", [])
+                if type(headers) is not list:
+                    headers = list(headers)
+                # A copy: the app may reuse its message and header list for every response.
+                message = dict(message)
+                message["headers"] = block.apply(headers)
+            await send(message)
 
-async def _respond(
-    app: ASGIApp, scope: Scope, receive: Receive, send: Send, block: HeaderBlock
-) -> None:
-    # The plumbing's Exchange also tracks how the response ended; CORS needs only the start
-    # message and the crash rule, so it uses this lighter send wrapper (one closure per request).
-    started = False
-
-    async def send_cors(message: Message) -> None:
-        nonlocal started
-        if message["type"] == "http.response.start":
-            started = True
-            headers = message.get("headers", [])
-            if type(headers) is not list:
-                headers = list(headers)
-            # A copy: the app may reuse its message and header list for every response.
-            message = {**message, "headers": block.apply(headers)}
-        await send(message)
-
-    try:
-        await app(scope, receive, send_cors)
-    except Exception:
-        # SPEC "Crashes keep their headers": a plain 500 through this layer, so it carries the
-        # CORS headers (and outer layers add theirs), then the exception goes on to the server.
-        if not started:
-            await send_crash(send_cors)
-        raise
+        try:
+            await self.app(scope, receive, send_cors)
+        except Exception:
+            # SPEC "Crashes keep their headers": a plain 500 through this layer, so it carries
+            # the CORS headers (and outer layers add theirs), then the exception goes on to the
+            # server unchanged.
+            if not started:
+                await send_crash(send_cors)
+            raise
 
 
 def _path(scope: Scope) -> str:

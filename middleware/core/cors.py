@@ -415,13 +415,17 @@ class CORSPolicy:
         self, method: str, path: str, headers: Headers
     ) -> Preflight | HeaderBlock | None:
         """``decide`` for a raw request header list (lower-case names, as ASGI carries them)."""
+        if self.paths is not None and self.paths.match(path) is None:
+            return None
         origin = None
         for name, value in headers:
             if name == b"origin":
                 origin = value
                 break
-        if origin is None or method != "OPTIONS":
-            return self.decide(method, path, origin)
+        if origin is None:
+            return self._no_origin
+        if method != "OPTIONS":
+            return self.actual(origin)
         request_method = request_headers = private_network = None
         for name, value in headers:
             if name == b"access-control-request-method":
@@ -433,7 +437,9 @@ class CORSPolicy:
                 )
             elif name == b"access-control-request-private-network" and private_network is None:
                 private_network = value
-        return self.decide(method, path, origin, request_method, request_headers, private_network)
+        if request_method is None:
+            return self.actual(origin)
+        return self.preflight(origin, request_method, request_headers, private_network)
 
     def actual(self, origin: bytes) -> HeaderBlock:
         """The fields for a non-preflight request carrying ``origin``."""
