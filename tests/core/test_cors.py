@@ -6,6 +6,8 @@ import re
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from middleware.core.cors import (
     CORSPolicy,
@@ -496,3 +498,56 @@ def test_cors_preflight_native_form() -> None:
     answer = CORSPolicy.from_options(allow_origins=[APP]).preflight(APP.encode(), b"GET")
     assert answer.native[0] == ("Access-Control-Allow-Origin", APP)
     assert [(n.lower().encode(), v.encode()) for n, v in answer.native] == list(answer.headers)
+
+
+# --- Properties: for any input, no fooling and no duplicates
+
+_SECURITY = CORSPolicy.from_options(**SECURITY)
+_SUBDOMAIN = re.compile(rb"https://[a-z0-9_-]+(\.[a-z0-9_-]+)*\.example\.com")
+# Pieces that hostile origins are built from, so generated origins stay close to the edge.
+_PIECES = st.sampled_from(
+    [b"https://", b"http://", b"example.com", b".example.com", b"evil", b".", b"-", b"/", b"@",
+     b":443", b":8443", b"?", b"#", b" ", b",", b"A", b"x", b"\xff", b"\xc3\xa9", b"null", b"\\"]
+)  # fmt: skip
+
+
+@settings(max_examples=400)
+@given(st.lists(_PIECES, max_size=8).map(b"".join) | st.binary(max_size=64))
+def test_cors_only_the_listed_origin_or_a_true_subdomain_passes(origin: bytes) -> None:
+    allowed = origin == b"https://example.com" or _SUBDOMAIN.fullmatch(origin) is not None
+    fields = _SECURITY.actual(origin).fields
+    assert ((b"access-control-allow-origin", origin) in fields) is allowed
+    assert _SECURITY.preflight(origin, b"GET").allowed is allowed
+
+
+_APP_HEADERS = st.lists(
+    st.tuples(
+        st.sampled_from(
+            [b"vary", b"access-control-allow-origin", b"access-control-allow-credentials",
+             b"access-control-expose-headers", b"content-type", b"set-cookie"]
+        ),
+        st.sampled_from([b"*", b"Origin", b"origin, Cookie", b"Accept-Encoding", b"x", b""]),
+    ),
+    max_size=6,
+)  # fmt: skip
+
+
+@settings(max_examples=300)
+@given(_APP_HEADERS, st.sampled_from([APP.encode(), b"https://evil.example", None]))
+def test_cors_apply_never_duplicates(app_headers: Headers, origin: bytes | None) -> None:
+    policy = CORSPolicy.from_options(allow_origins=[APP], allow_credentials=True)
+    block = policy.decide("GET", "/", origin)
+    assert isinstance(block, HeaderBlock)
+    out = block.apply(app_headers)
+    names = [name for name, _ in out]
+    if origin == APP.encode():
+        assert names.count(b"access-control-allow-origin") == 1
+        assert names.count(b"access-control-allow-credentials") == 1
+    vary = [value for name, value in out if name == b"vary"]
+    members = [m.strip().lower() for v in vary for m in v.split(b",") if m.strip()]
+    if b"*" not in members:
+        assert len(vary) == 1 and members.count(b"origin") >= 1
+    # The app's other fields are untouched, in order.
+    assert [h for h in out if h[0] in (b"content-type", b"set-cookie")] == [
+        h for h in app_headers if h[0] in (b"content-type", b"set-cookie")
+    ]

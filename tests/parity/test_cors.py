@@ -219,3 +219,47 @@ def test_cors_wrong_protocol_is_a_type_error() -> None:
         WSGICORS(asgi_app)
     with pytest.raises(TypeError, match="wsgi"):
         ASGICORS(wsgi_app)
+
+
+# --- In a stack
+
+
+def _stack(m: Any, app: Any, *inner: Any) -> Any:
+    return m.compose(m.Middleware(m.CORSMiddleware, **FULL), *inner)(app)
+
+
+def test_cors_vary_merged_with_compression(serve: Any) -> None:
+    request = Request(headers=[("origin", APP), ("accept-encoding", "gzip")])
+    reply = Reply(chunks=(b"x" * 2000,))
+    result = serve(
+        lambda m, app: _stack(m, app, m.Middleware(m.CompressionMiddleware, encodings=("gzip",))),
+        request=request,
+        reply=reply,
+    )
+    assert result.header("content-encoding") == "gzip"
+    assert result.header_all("vary") == ["Accept-Encoding, Origin"]
+    assert result.header(ACAO) == APP
+
+
+def test_cors_crash_in_full_stack_keeps_every_layer_header(serve: Any) -> None:
+    request = Request(headers=[("origin", APP), ("accept-encoding", "gzip")])
+    result = serve(
+        lambda m, app: _stack(m, app, m.CompressionMiddleware, m.TimingMiddleware),
+        request=request,
+        reply=Reply(raise_at=0),
+    )
+    assert result.status == 500
+    assert result.header(ACAO) == APP
+    assert result.header("server-timing") is not None
+    assert "Origin" in (result.header("vary") or "")
+
+
+def test_cors_preflight_answered_before_inner_layers(serve: Any) -> None:
+    called: list[str] = []
+    request = Request(
+        method="OPTIONS", headers=[("origin", APP), ("access-control-request-method", "POST")]
+    )
+    reply = Reply(before=lambda ctx: called.append("app"))
+    result = serve(lambda m, app: _stack(m, app, m.TimingMiddleware), request=request, reply=reply)
+    assert (result.status, result.body, called) == (200, b"OK", [])
+    assert result.header("server-timing") is None
