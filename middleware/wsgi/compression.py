@@ -43,7 +43,6 @@ from ._environ import (
     check_app,
     native,
     raw,
-    status_code,
     status_line,
 )
 
@@ -55,7 +54,40 @@ _VARY = (b"vary", b"Accept-Encoding")
 _NATIVE_VARY = ("Vary", "Accept-Encoding")
 
 
-class CompressionMiddleware:
+class _Compression:
+    """What both classes do per request; they differ only in how the policy is built."""
+
+    __slots__ = ("app", "policy")
+    _middleware_protocol = "wsgi"
+    app: WSGIApp
+    policy: CompressionPolicy
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        policy = self.policy
+        if policy.reads_requests:
+            if policy.filters_paths and policy.excludes(_path(environ)):
+                return self.app(environ, start_response)
+            if policy.decompress_requests and "HTTP_CONTENT_ENCODING" in environ:
+                rejection = _decode_request(policy, environ)
+                if rejection is not None:
+                    start_response(status_line(rejection.status), native(rejection.headers))
+                    return [rejection.body]
+        accept = environ.get("HTTP_ACCEPT_ENCODING")
+        request_headers: Headers = (
+            [] if accept is None else [(b"accept-encoding", accept.encode("latin-1"))]
+        )
+        method: str = environ["REQUEST_METHOD"]
+        exchange = _Compressing(environ, start_response)
+        exchange.policy = policy
+        exchange.method = method
+        exchange.request_headers = request_headers
+        exchange.response = ResponseCompressor(policy, method == "HEAD", request_headers)
+        exchange.held = exchange.server_write = None
+        exchange.forwarded = False
+        return exchange.start(self.app)
+
+
+class CompressionMiddleware(_Compression):
     """Compress responses with the best coding the client accepts (zstd, br or gzip).
 
     ``minimum_size``: bodies known to be shorter are sent as they are. ``encodings``: the
@@ -67,7 +99,7 @@ class CompressionMiddleware:
     up to ``max_request_size`` decoded bytes (413 past it, 415 unknown coding, 400 corrupt).
     """
 
-    _middleware_protocol = "wsgi"
+    __slots__ = ()
 
     def __init__(
         self,
@@ -96,18 +128,15 @@ class CompressionMiddleware:
             max_request_size=max_request_size,
         )
 
-    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        return _serve(self.app, self.policy, environ, start_response)
 
-
-class GZipMiddleware:
+class GZipMiddleware(_Compression):
     """Starlette's GZipMiddleware, option for option: gzip only, every media type but
     ``exclude_content_types`` (Starlette's list: images, audio, video, archives, gRPC and
     text/event-stream). ``thread_minimum_size`` is accepted for the same signature; WSGI
     servers already compress on their worker threads. Negotiation, skip rules and headers are
     CompressionMiddleware's."""
 
-    _middleware_protocol = "wsgi"
+    __slots__ = ()
 
     def __init__(
         self,
@@ -125,35 +154,6 @@ class GZipMiddleware:
             thread_minimum_size=thread_minimum_size,
             exclude_content_types=exclude_content_types,
         )
-
-    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        return _serve(self.app, self.policy, environ, start_response)
-
-
-def _serve(
-    app: WSGIApp, policy: CompressionPolicy, environ: Environ, start_response: StartResponse
-) -> Iterable[bytes]:
-    method: str = environ["REQUEST_METHOD"]
-    accept = environ.get("HTTP_ACCEPT_ENCODING")
-    request_headers: Headers = (
-        [] if accept is None else [(b"accept-encoding", accept.encode("latin-1"))]
-    )
-    response = policy.response(method, _path(environ), request_headers)
-    if response is None:
-        return app(environ, start_response)
-    if policy.decompress_requests and "HTTP_CONTENT_ENCODING" in environ:
-        rejection = _decode_request(policy, environ)
-        if rejection is not None:
-            start_response(status_line(rejection.status), native(rejection.headers))
-            return [rejection.body]
-    exchange = _Compressing(environ, start_response)
-    exchange.policy = policy
-    exchange.method = method
-    exchange.request_headers = request_headers
-    exchange.response = response
-    exchange.held = exchange.server_write = None
-    exchange.forwarded = False
-    return exchange.start(app)
 
 
 class _Compressing(Exchange):
@@ -197,7 +197,7 @@ class _Compressing(Exchange):
             )
             self.held = None
         app_headers = raw(headers)
-        decided = self.response.start(status_code(status), app_headers)
+        decided = self.response.start(int(status[:3]), app_headers)
         if decided is None:
             self.held = status
             return self._write
