@@ -317,3 +317,42 @@ async def test_decoded_request_then_the_clients_own_messages() -> None:
     assert received[0] == {"type": "http.request", "body": b"payload", "more_body": False}
     assert received[1] == {"type": "http.disconnect"}
     assert result.body == b"ok"
+
+
+async def test_starlette_app_with_add_middleware(tmp_path: Path) -> None:
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.responses import FileResponse, HTMLResponse, StreamingResponse
+    from starlette.routing import Route
+
+    page = tmp_path / "page.html"
+    page.write_bytes(HTML)
+
+    async def events() -> Any:
+        for n in range(3):
+            yield f"data: {n}\n\n"
+
+    def sse(request: Any) -> StreamingResponse:
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    app = Starlette(
+        routes=[
+            Route("/html", lambda request: HTMLResponse(HTML.decode())),
+            Route("/sse", sse),
+            Route("/file", lambda request: FileResponse(page), methods=["GET", "HEAD"]),
+        ]
+    )
+    app.add_middleware(CompressionMiddleware, minimum_size=100)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        for path in ("/html", "/file"):
+            response = await client.get(path, headers={"accept-encoding": "br"})
+            assert response.headers["content-encoding"] == "br"
+            assert response.headers["vary"] == "Accept-Encoding"
+            assert response.content == HTML  # httpx decoded it
+        response = await client.get("/sse", headers={"accept-encoding": "gzip"})
+        assert response.headers["content-encoding"] == "gzip"
+        assert response.text == "data: 0\n\ndata: 1\n\ndata: 2\n\n"
+        head = await client.head("/file", headers={"accept-encoding": "zstd"})
+        assert head.headers["content-encoding"] == "zstd"
+        assert "content-length" not in head.headers

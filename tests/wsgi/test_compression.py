@@ -270,3 +270,31 @@ def test_asgi_app_refused() -> None:
 
     with pytest.raises(TypeError, match="middleware.asgi.CompressionMiddleware"):
         CompressionMiddleware(app)
+
+
+def test_flask_app_wrapped() -> None:
+    from flask import Flask, Response, stream_with_context
+
+    app = Flask(__name__)
+
+    @app.get("/html")
+    def html() -> Any:
+        return HTML
+
+    @app.get("/ndjson")
+    def ndjson() -> Any:
+        def rows() -> Iterator[str]:
+            for n in range(3):
+                yield f'{{"n": {n}}}\n'
+
+        return Response(stream_with_context(rows()), mimetype="application/x-ndjson")
+
+    app.wsgi_app = CompressionMiddleware(app.wsgi_app)  # type: ignore[method-assign]
+    client = app.test_client()
+    response = client.get("/html", headers={"Accept-Encoding": "gzip"})
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert response.headers["Content-Length"] == str(len(response.data))
+    assert gzip.decompress(response.data) == HTML
+    response = client.get("/ndjson", headers={"Accept-Encoding": "br"})
+    assert response.headers["Content-Encoding"] == "br"
+    assert brotli.decompress(response.data) == b'{"n": 0}\n{"n": 1}\n{"n": 2}\n'
