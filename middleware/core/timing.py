@@ -58,14 +58,17 @@ def _duration(ms: float) -> str:
 def _quoted(text: str) -> str:
     # RFC 9110 §5.6.4: quoted-string allows HTAB, SP, visible ASCII and obs-text, with "\" and
     # DQUOTE escaped. Anything else (control characters, non-latin-1) becomes "?", so an
-    # app's description can never break the header.
+    # app's description can never break the header. HTAB becomes a space: PEP 3333's
+    # reference validator (wsgiref.validate) refuses any control character in a header value.
     out = []
     for char in text:
         code = ord(char)
         if char in '"\\':
             out.append("\\" + char)
-        elif code == 0x09 or 0x20 <= code <= 0x7E or 0x80 <= code <= 0xFF:
+        elif 0x20 <= code <= 0x7E or 0x80 <= code <= 0xFF:
             out.append(char)
+        elif code == 0x09:
+            out.append(" ")
         else:
             out.append("?")
     return '"' + "".join(out) + '"'
