@@ -73,21 +73,20 @@ class CORSMiddleware:
             return
         policy = self.policy
         path = "" if policy.paths is None else _path(scope)
-        answer = policy.decide_headers(scope["method"], path, scope["headers"])
-        if answer is None:
+        block = policy.decide_headers(scope["method"], path, scope["headers"])
+        if block is None:
             await self.app(scope, receive, send)
             return
-        if isinstance(answer, Preflight):
+        if type(block) is Preflight:
             await send(
                 {
                     "type": "http.response.start",
-                    "status": answer.status,
-                    "headers": list(answer.headers),
+                    "status": block.status,
+                    "headers": list(block.headers),
                 }
             )
-            await send({"type": "http.response.body", "body": answer.body, "more_body": False})
+            await send({"type": "http.response.body", "body": block.body, "more_body": False})
             return
-        block = answer
         # The plumbing's Exchange also tracks how the response ended; CORS needs only the
         # start message and the crash rule, so it uses this lighter send wrapper.
         started = False
@@ -96,7 +95,7 @@ class CORSMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = message.get("headers", [])
+                headers = message.get("headers", ())
                 if type(headers) is not list:
                     headers = list(headers)
                 # A copy: the app may reuse its message and header list for every response.

@@ -39,7 +39,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, final
 
 from .headers import Headers, is_token, merge_vary
 
@@ -116,6 +116,7 @@ class RequestKind(Enum):
     PREFLIGHT = "preflight"
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class HeaderBlock:
     """Fields to add to the app's response start (``Vary: Origin`` merged, not duplicated).
@@ -181,6 +182,7 @@ class HeaderBlock:
         return out
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Preflight:
     """The response to a preflight, sent by the adapter without calling the app.

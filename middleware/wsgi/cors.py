@@ -90,7 +90,7 @@ class CORSMiddleware:
             answer = policy.decide(method, path, origin.encode("latin-1"))
         if answer is None:
             return self.app(environ, start_response)
-        if isinstance(answer, Preflight):
+        if type(answer) is Preflight:
             start_response(_STATUS[answer.status], list(answer.native))
             return [answer.body]
         block = answer
