@@ -314,7 +314,8 @@ async def _reject(send: Send, rejection: Rejection) -> None:
     start = {
         "type": "http.response.start",
         "status": rejection.status,
-        "headers": rejection.headers,
+        # A copy: outer middleware may edit the list it is sent (Starlette's do).
+        "headers": list(rejection.headers),
     }
     await send(start)
     await send({"type": "http.response.body", "body": rejection.body, "more_body": False})
