@@ -159,7 +159,7 @@ class GZipMiddleware(_Compression):
 class _Compressing(Exchange):
     """The app's ``start_response``, ``write`` and the response iterable for one request."""
 
-    # Set by _serve: one constructor call per request.
+    # Set by _Compression.__call__: one constructor call per request.
     __slots__ = (
         "forwarded",
         "held",
