@@ -1,35 +1,73 @@
-"""A plain ASGI app with the middleware stack applied through ``compose``.
+"""A plain ASGI app with all five middleware applied through ``compose``.
 
     .venv/bin/uvicorn examples.asgi_app:application
     .venv/bin/hypercorn examples.asgi_app:application
+    .venv/bin/gunicorn --worker-class uvicorn_worker.UvicornWorker examples.asgi_app:application
 
-Routes: ``/`` (an HTML page), ``/stream`` (NDJSON, one line at a time), ``/crash`` (raises).
-The WSGI twin is ``examples/wsgi_app.py``: the same stack with one import changed.
+Routes: ``/`` (an HTML page), ``/stream`` (NDJSON, one line every 50 ms), ``/session`` (counts
+your visits in the signed session cookie), ``/crash`` (raises). Access lines, each ending with
+the request ID, go to stderr, or to the file named by ``$ACCESS_LOG``. The WSGI twin is
+``examples/wsgi_app.py``: the same stack with one import changed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 from typing import Any
 
 from middleware import Middleware, timing
 from middleware.asgi import (
     CompressionMiddleware,
+    CORSMiddleware,
     RequestLoggingMiddleware,
+    SessionMiddleware,
     TimingMiddleware,
     compose,
+    get_session,
 )
+
+ORIGIN = "https://app.example"
+SECRET = os.environ.get("SESSION_SECRET", "example-only-secret-change-me")
+
+# The first layer is the outermost: the access log sees the final status and bytes, and the
+# crash 500 that an inner layer answers still gets CORS, Server-Timing and the request ID.
+stack = compose(
+    RequestLoggingMiddleware,
+    Middleware(TimingMiddleware, timing_allow_origin="*"),
+    Middleware(
+        CORSMiddleware,
+        allow_origins=[ORIGIN],
+        allow_methods=["GET", "POST"],
+        allow_headers=["X-Demo"],
+        allow_credentials=True,
+        expose_headers=["X-Request-ID", "Server-Timing"],
+    ),
+    Middleware(SessionMiddleware, secret_key=SECRET),
+    CompressionMiddleware,
+)
+
+# Access lines (the record's fields are also attributes, request_id among them).
+access_handler = (
+    logging.FileHandler(os.environ["ACCESS_LOG"])
+    if os.environ.get("ACCESS_LOG")
+    else logging.StreamHandler()
+)
+access_handler.setFormatter(logging.Formatter("%(message)s %(request_id)s"))
+logging.getLogger("middleware.access").addHandler(access_handler)
+logging.getLogger("middleware.access").setLevel(logging.INFO)
 
 PAGE = (
     "<!doctype html><title>asgi</title>" + "<p>hello from a plain ASGI app</p>\n" * 200
 ).encode()
 
-stack = compose(
-    RequestLoggingMiddleware,
-    Middleware(TimingMiddleware, timing_allow_origin="*"),
-    CompressionMiddleware,
-)
+
+async def _respond(send: Any, content_type: bytes, body: bytes) -> None:
+    headers = [(b"content-type", content_type)]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 @stack
@@ -48,8 +86,13 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
             await send({"type": "http.response.body", "body": line, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
         return
+    if path == "/session":
+        session = get_session(scope)
+        session["visits"] = session.get("visits", 0) + 1
+        await _respond(
+            send, b"application/json", json.dumps({"visits": session["visits"]}).encode()
+        )
+        return
     with timing.measure("render"):
         body = PAGE
-    headers = [(b"content-type", b"text/html; charset=utf-8")]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await _respond(send, b"text/html; charset=utf-8", body)
