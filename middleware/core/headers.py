@@ -113,7 +113,8 @@ def merge_vary(headers: Headers, names: Iterable[bytes]) -> Headers:
             seen.add(folded)
             members.append(name)
             added = True
-    if not added and len(current) == 1:
+    if not added and len(current) <= 1:
+        # Nothing to add and nothing to coalesce: no empty Vary field appears.
         return headers
     return replace(headers, b"vary", b", ".join(members))
 
