@@ -1,0 +1,286 @@
+"""Properties of compression: Accept-Encoding negotiation, response encoding, request decoding.
+
+For any Accept-Encoding value the chosen coding is the one RFC 9110 ranks first; for any body
+and chunking the encoded response decodes to the same bytes with truthful headers; for any
+request body the decoder never raises, never hands out more than its limit, and round-trips
+what a client really encoded.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+
+import brotli
+import zstandard
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from middleware.core.codecs import Coding, decoder_for
+from middleware.core.compression import (
+    CompressionPolicy,
+    Rejection,
+    RequestDecoder,
+    choose_coding,
+)
+from middleware.core.headers import Headers, get_all, split_list
+from tests.core.strategies import binary
+
+OFFERED = (Coding.ZSTD, Coding.BR, Coding.GZIP)
+TOKENS = ["gzip", "br", "zstd", "identity", "*", "x-gzip", "deflate", "compress", "GZip", "BR"]
+QVALUES = ["", ";q=0", ";q=0.5", ";q=0.500", ";q=1", ";q=1.0", ";q=0.001", ";q=0.999", ";q=.5"]
+MEMBERS = st.lists(st.tuples(st.sampled_from(TOKENS), st.sampled_from(QVALUES)), max_size=7)
+SEPARATORS = st.sampled_from([", ", ",", " , ", ",\t", ", , "])
+
+
+def _weights(members: list[tuple[str, str]]) -> dict[str, float]:
+    """The weight the client gave each token: the first listing wins, invalid ones drop out."""
+    weights: dict[str, float] = {}
+    for token, q in members:
+        if q == ";q=.5":
+            continue  # not a qvalue: the member is ignored
+        name = token.lower()
+        name = "gzip" if name == "x-gzip" else name
+        weights.setdefault(name, float(q[3:]) if q else 1.0)
+    return weights
+
+
+def _effective(weights: dict[str, float], token: str) -> float | None:
+    return weights.get(token, weights.get("*"))
+
+
+def _header(members: list[tuple[str, str]], separator: str) -> bytes:
+    return separator.join(token + q for token, q in members).encode()
+
+
+@settings(max_examples=150)
+@given(MEMBERS, SEPARATORS, st.permutations(OFFERED))
+def test_the_client_s_highest_weight_wins_and_ties_go_to_the_server(
+    members: list[tuple[str, str]], separator: str, offered: list[Coding]
+) -> None:
+    chosen = choose_coding(_header(members, separator), tuple(offered))
+    weights = _weights(members)
+    ranked = [(c, _effective(weights, c.value)) for c in offered]
+    acceptable = [(c, w) for c, w in ranked if w is not None and w > 0]
+    identity = _effective(weights, "identity")
+    if chosen is None:
+        # Nothing acceptable, or identity strictly preferred to every coding.
+        best = max((w for _, w in acceptable), default=0.0)
+        assert not acceptable or (identity is not None and identity > best)
+        return
+    weight = dict(ranked)[chosen]
+    assert weight is not None and weight > 0
+    for coding, other in acceptable:
+        assert other <= weight
+        if other == weight:
+            # Equal weights: the server's order decides.
+            assert offered.index(chosen) <= offered.index(coding)
+    assert identity is None or identity <= weight
+
+
+@given(MEMBERS)
+def test_negotiation_ignores_case_and_empty_members(members: list[tuple[str, str]]) -> None:
+    plain = _header(members, ", ")
+    shouted = ", ,".join(
+        "".join(ch.upper() if i % 2 else ch for i, ch in enumerate(token)) + q.upper()
+        for token, q in members
+    ).encode()
+    assert choose_coding(shouted, OFFERED) == choose_coding(plain, OFFERED)
+
+
+@settings(max_examples=200)
+@given(binary(max_size=200))
+def test_negotiation_never_raises_and_answers_an_offered_coding(value: bytes) -> None:
+    chosen = choose_coding(value, OFFERED)
+    assert chosen is None or chosen in OFFERED
+
+
+@given(st.one_of(binary(max_size=80), MEMBERS.map(lambda m: _header(m, ", "))))
+def test_the_policy_cache_agrees_with_the_negotiation(value: bytes) -> None:
+    policy = CompressionPolicy.from_options()
+    expected = choose_coding(value, OFFERED)
+    for _ in range(2):  # the second answer comes from the cache
+        codec = policy.negotiate(value)
+        assert (None if codec is None else codec.coding) == expected
+
+
+@given(binary(min_size=1, max_size=16), st.integers(1019, 1100))
+def test_an_oversized_accept_encoding_is_not_read(pattern: bytes, size: int) -> None:
+    value = b"gzip, " + (pattern * size)[:size]
+    assert CompressionPolicy.from_options().negotiate(value) is None
+
+
+# --- responses ----------------------------------------------------------------------------------
+
+
+def _decode(coding: bytes, wire: bytes) -> bytes:
+    if coding == b"gzip":
+        return gzip.decompress(wire)
+    if coding == b"br":
+        return brotli.decompress(wire)
+    assert coding == b"zstd"
+    return zstandard.ZstdDecompressor().decompressobj().decompress(wire)
+
+
+CHUNKS = st.lists(
+    st.one_of(binary(max_size=300), binary(max_size=8).map(lambda b: b * 200)), max_size=5
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    CHUNKS,
+    st.sampled_from([b"gzip", b"br", b"zstd"]),
+    st.booleans(),
+    st.sampled_from(["messages", "iterable"]),
+    st.sampled_from([b"text/plain", b"text/event-stream", b"application/json"]),
+    st.lists(st.sampled_from([(b"etag", b'"v1"'), (b"vary", b"Cookie"), (b"accept-ranges", b"x")])),
+)
+def test_an_encoded_response_decodes_to_the_body_with_truthful_headers(
+    chunks: list[bytes],
+    coding: bytes,
+    declare_length: bool,
+    style: str,
+    content_type: bytes,
+    extra: Headers,
+) -> None:
+    body = b"".join(chunks)
+    app_headers: Headers = [(b"content-type", content_type), *extra]
+    if declare_length:
+        app_headers.append((b"content-length", b"%d" % len(body)))
+    response = CompressionPolicy.from_options(minimum_size=1).response(
+        "GET", "/", [(b"accept-encoding", coding)]
+    )
+    assert response is not None
+    sent = response.start(200, app_headers)
+    wire: list[bytes] = []
+    pieces = chunks or [b""]
+    for index, chunk in enumerate(pieces):
+        last = style == "messages" and index == len(pieces) - 1
+        wire.append(response.body(chunk, more=not last))
+        sent = sent or response.headers
+    if style == "iterable":
+        wire.append(response.body(b"", more=False))
+        sent = sent or response.headers
+    assert sent is not None
+    data = b"".join(wire)
+
+    encodings = get_all(sent, b"content-encoding")
+    assert len(encodings) <= 1
+    if encodings:
+        assert encodings == [coding]
+        assert _decode(coding, data) == body
+        assert all(value.startswith(b"W/") for value in get_all(sent, b"etag"))
+        assert not get_all(sent, b"accept-ranges")
+    else:
+        assert data == body
+    lengths = get_all(sent, b"content-length")
+    assert len(lengths) <= 1
+    if lengths:
+        assert int(lengths[0]) == len(data)
+    vary = [member.lower() for value in get_all(sent, b"vary") for member in split_list(value)]
+    assert vary.count(b"accept-encoding") == 1
+    assert len(get_all(sent, b"vary")) == 1
+
+
+@given(
+    CHUNKS,
+    st.sampled_from(
+        [
+            (204, []),
+            (304, []),
+            (206, [(b"content-range", b"bytes 0-1/2")]),
+            (200, [(b"content-encoding", b"br")]),
+            (200, [(b"cache-control", b"public, No-Transform")]),
+            (200, [(b"content-type", b"image/png")]),
+        ]
+    ),
+)
+def test_responses_that_must_not_be_encoded_keep_their_bytes(
+    chunks: list[bytes], case: tuple[int, Headers]
+) -> None:
+    status, extra = case
+    headers = [(b"content-type", b"text/plain"), *extra]
+    if any(name == b"content-type" for name, _ in extra):
+        headers = extra
+    response = CompressionPolicy.from_options(minimum_size=0).response(
+        "GET", "/", [(b"accept-encoding", b"gzip, br, zstd")]
+    )
+    assert response is not None
+    sent = response.start(status, headers)
+    assert sent is not None
+    assert b"".join(response.body(chunk, more=True) for chunk in chunks) == b"".join(chunks)
+    assert response.body(b"", more=False) == b""
+    assert get_all(sent, b"content-encoding") == get_all(headers, b"content-encoding")
+
+
+# --- request bodies -----------------------------------------------------------------------------
+
+
+def _encode(coding: bytes, body: bytes) -> bytes:
+    if coding == b"gzip":
+        return gzip.compress(body)
+    if coding == b"deflate":
+        return zlib.compress(body)
+    if coding == b"br":
+        return brotli.compress(body)
+    return zstandard.ZstdCompressor().compress(body)
+
+
+def _split(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({cut % (len(data) + 1) for cut in cuts})
+    edges = [0, *points, len(data)]
+    return [data[a:b] for a, b in zip(edges, edges[1:], strict=False)]
+
+
+CODINGS = st.sampled_from([b"gzip", b"deflate", b"br", b"zstd"])
+
+
+def _decoder(coding: bytes, limit: int) -> RequestDecoder:
+    decoder = decoder_for(coding)
+    assert decoder is not None
+    return RequestDecoder([decoder], limit)
+
+
+def _drain(decoder: RequestDecoder, pieces: list[bytes]) -> tuple[bytes, Rejection | None]:
+    out: list[bytes] = []
+    for piece in pieces:
+        result = decoder.feed(piece)
+        if isinstance(result, Rejection):
+            return b"".join(out), result
+        out.append(result)
+    end = decoder.end()
+    return b"".join(out), end if isinstance(end, Rejection) else None
+
+
+@settings(max_examples=120)
+@given(CODINGS, binary(max_size=400), st.lists(st.integers(0, 400), max_size=4))
+def test_request_decoding_never_raises_and_never_exceeds_its_limit(
+    coding: bytes, junk: bytes, cuts: list[int]
+) -> None:
+    decoded, rejection = _drain(_decoder(coding, 256), _split(junk, cuts))
+    assert len(decoded) <= 256
+    if rejection is not None:
+        assert rejection.status in (400, 413)
+
+
+@settings(max_examples=100)
+@given(CODINGS, binary(max_size=600), st.lists(st.integers(0, 10_000), max_size=4))
+def test_request_decoding_round_trips_whatever_the_chunking(
+    coding: bytes, body: bytes, cuts: list[int]
+) -> None:
+    decoded, rejection = _drain(_decoder(coding, 600), _split(_encode(coding, body), cuts))
+    assert rejection is None
+    assert decoded == body
+
+
+@settings(max_examples=30, deadline=None)
+@given(CODINGS, st.integers(1, 50_000), st.sampled_from([b"\0", b"A", b"ab"]))
+def test_a_bomb_past_the_limit_is_refused_without_expanding(
+    coding: bytes, excess: int, filler: bytes
+) -> None:
+    limit = 4096
+    body = (filler * (limit + excess))[: limit + excess]
+    decoded, rejection = _drain(_decoder(coding, limit), [_encode(coding, body)])
+    assert rejection is not None and rejection.status == 413
+    assert len(decoded) <= limit
