@@ -27,7 +27,12 @@ from .. import request_id
 from .._callbacks import call_quietly
 from ..core.forwarded import IPAddress, IPNetwork
 from ..core.outcome import Outcome
-from ..core.request_logging import RequestLoggingPolicy, log_entry, logged_headers
+from ..core.request_logging import (
+    RequestHeaders,
+    RequestLoggingPolicy,
+    log_entry,
+    logged_headers,
+)
 from ._scope import Exchange, Message, Receive, Scope, Send, check_app
 
 __all__ = ["RequestLoggingMiddleware"]
@@ -69,19 +74,12 @@ class RequestLoggingMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # One pass over the request headers finds the ID and what the record will need.
+        found = logged_headers(scope["headers"], self.policy.header_index)
         # An outer RequestLoggingMiddleware already named this request: one ID per request.
-        rid = _current.get()
-        if rid is None:
-            name = self.policy.header_name
-            incoming: str | None = None
-            for key, value in scope["headers"]:
-                if key == name:
-                    text = value.decode("latin-1")
-                    # RFC 9110 §5.3: repeated field lines combine with ", " (which the
-                    # request-ID rule then refuses: two IDs are no ID).
-                    incoming = text if incoming is None else incoming + ", " + text
-            rid = self.policy.request_id(incoming)
-        exchange = _Logged(send, self, scope, rid)
+        # (Repeated ID lines arrive joined by ", ", which the request-ID rule refuses.)
+        rid = _current.get() or self.policy.request_id(found[0])
+        exchange = _Logged(send, self, scope, rid, found)
         token = _current.set(rid)
         try:
             await exchange.run(self.app, scope, receive)
@@ -90,10 +88,28 @@ class RequestLoggingMiddleware:
 
 
 class _Logged(Exchange):
-    __slots__ = ("body_bytes", "code", "header", "layer", "request_id", "scope", "started_at")
+    __slots__ = (
+        "body_bytes",
+        "code",
+        "ended_at",
+        "found",
+        "header",
+        "layer",
+        "request_id",
+        "scope",
+        "started_at",
+    )
 
-    def __init__(self, send: Send, layer: RequestLoggingMiddleware, scope: Scope, rid: str) -> None:
+    def __init__(
+        self,
+        send: Send,
+        layer: RequestLoggingMiddleware,
+        scope: Scope,
+        rid: str,
+        found: RequestHeaders,
+    ) -> None:
         super().__init__(send)
+        self.found = found
         self.layer = layer
         self.scope = scope
         self.request_id = rid
@@ -101,6 +117,7 @@ class _Logged(Exchange):
         self.code: int | None = None
         self.body_bytes = 0
         self.started_at = perf_counter()
+        self.ended_at: float | None = None
 
     def on_start(self, message: Message) -> Message:
         self.code = message["status"]
@@ -131,6 +148,12 @@ class _Logged(Exchange):
             self.body_bytes -= size
             raise
 
+    def on_response_end(self) -> None:
+        # The duration ends with the response, not with work the app does after it
+        # (background tasks); the record itself waits for the app to return, so an
+        # exception raised after a 500 was answered is still recorded as an error.
+        self.ended_at = perf_counter()
+
     def on_end(self) -> None:
         call_quietly(self.log)
 
@@ -148,8 +171,8 @@ class _Logged(Exchange):
         policy = layer.policy
         if policy.excludes(path):
             return
-        end = perf_counter()
-        user_agent, referer, forwarded, x_forwarded_for = logged_headers(scope["headers"])
+        end = perf_counter() if self.ended_at is None else self.ended_at
+        _, user_agent, referer, forwarded, x_forwarded_for = self.found
         client = scope.get("client")
         record, line = log_entry(
             policy,
@@ -170,13 +193,12 @@ class _Logged(Exchange):
             forwarded=forwarded,
             x_forwarded_for=x_forwarded_for,
         )
-        # makeRecord + handle is logger.info() without the caller lookup, which would only
-        # ever name this line.
-        logger.handle(
-            logger.makeRecord(
-                logger.name, INFO, __file__, 0, line, (), None, None, record.as_dict()
-            )
-        )
+        # logger.info(line, extra=...) without the caller lookup (it would only ever name this
+        # line) and without checking each field against the LogRecord's own attributes (none
+        # of FIELDS is one).
+        entry = logger.makeRecord(logger.name, INFO, __file__, 0, line, (), None)
+        entry.__dict__.update(record.__dict__)
+        logger.handle(entry)
 
 
 def _file_size(path: object) -> int:

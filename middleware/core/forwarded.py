@@ -38,6 +38,8 @@ class TrustedProxies:
     v4: tuple[IPv4Network, ...] = ()
     v6: tuple[IPv6Network, ...] = ()
     unix: bool = False
+    # Whether any proxy is trusted at all (else the peer is always the client).
+    active: bool = False
     # The text of every single-address entry: most peers are found here without parsing.
     hosts: frozenset[str] = frozenset()
 
@@ -68,10 +70,12 @@ class TrustedProxies:
             for network in networks
             if network.prefixlen == network.max_prefixlen
         )
-        return cls(v4=tuple(v4), v6=tuple(v6), unix=unix, hosts=hosts)
+        return cls(
+            v4=tuple(v4), v6=tuple(v6), unix=unix, active=bool(v4 or v6 or unix), hosts=hosts
+        )
 
     def __bool__(self) -> bool:
-        return bool(self.v4 or self.v6 or self.unix)
+        return self.active
 
     def trusts(self, address: IPAddress) -> bool:
         """Whether ``address`` is one of the trusted proxies."""

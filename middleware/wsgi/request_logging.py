@@ -181,13 +181,12 @@ class _Logged(Exchange):
             forwarded=environ.get("HTTP_FORWARDED") if layer._trusted else None,
             x_forwarded_for=environ.get("HTTP_X_FORWARDED_FOR") if layer._trusted else None,
         )
-        # makeRecord + handle is logger.info() without the caller lookup, which would only
-        # ever name this line.
-        logger.handle(
-            logger.makeRecord(
-                logger.name, INFO, __file__, 0, line, (), None, None, record.as_dict()
-            )
-        )
+        # logger.info(line, extra=...) without the caller lookup (it would only ever name this
+        # line) and without checking each field against the LogRecord's own attributes (none
+        # of FIELDS is one).
+        entry = logger.makeRecord(logger.name, INFO, __file__, 0, line, (), None)
+        entry.__dict__.update(record.__dict__)
+        logger.handle(entry)
 
 
 class _WithRequestId:

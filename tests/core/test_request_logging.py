@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
 import time
+import uuid
 from collections.abc import Iterator
 from ipaddress import ip_address, ip_network
 from typing import Any
@@ -84,7 +86,7 @@ def finish(
     end: float = 100.25,
     now: float = EPOCH + 0.25,
 ) -> tuple[AccessRecord, str]:
-    user_agent, referer, forwarded, xff = logged_headers(raw(headers))
+    _, user_agent, referer, forwarded, xff = logged_headers(raw(headers))
     return log_entry(
         policy,
         request_id=request_id,
@@ -120,6 +122,8 @@ def test_new_request_id_is_uuid4_hex() -> None:
     ids = {new_request_id() for _ in range(50)}
     assert len(ids) == 50
     assert all(re.fullmatch(NEW_ID, value) for value in ids)
+    assert all(uuid.UUID(hex=value).version == 4 for value in ids)
+    assert all(uuid.UUID(hex=value).variant == uuid.RFC_4122 for value in ids)
 
 
 def test_accept_request_id_default_generator() -> None:
@@ -194,7 +198,7 @@ def test_escape_fast_path_returns_same_object() -> None:
 @pytest.mark.parametrize("case", params(CLIENT_CASES + UNIX_CLIENT_CASES))
 def test_client_address(case: ClientCase) -> None:
     trusted = TrustedProxies.build(case.trusted)
-    _, _, forwarded, xff = logged_headers(raw(case.headers))
+    _, _, _, forwarded, xff = logged_headers(raw(case.headers))
     assert (
         client_address(case.peer, trusted=trusted, forwarded=forwarded, x_forwarded_for=xff)
         == case.client
@@ -439,7 +443,12 @@ def _record(**changes: Any) -> AccessRecord:
 
 
 def test_record_has_exactly_the_spec_fields() -> None:
-    assert AccessRecord.__slots__ == FIELDS
+    assert tuple(field.name for field in dataclasses.fields(AccessRecord)) == FIELDS
+    record = _record()
+    assert AccessRecord.from_fields(record.as_dict()) == record
+    assert tuple(vars(record)) == FIELDS
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.status = 500  # type: ignore[misc]
     assert FIELDS == (
         "client", "method", "path", "query", "protocol", "status", "bytes", "duration_ms",
         "user_agent", "referer", "request_id", "outcome",
@@ -527,9 +536,17 @@ def test_logged_headers_one_pass() -> None:
         (b"forwarded", b"for=4.4.4.4"),
     ]
     assert logged_headers(headers) == (
+        None,
         "first",
         "r\xe9f",
         "for=2.2.2.2, for=4.4.4.4",
         "1.1.1.1, 3.3.3.3",
     )
-    assert logged_headers([]) == (None, None, None, None)
+    assert logged_headers([]) == (None, None, None, None, None)
+
+
+def test_logged_headers_with_request_id_index() -> None:
+    policy = RequestLoggingPolicy.build(request_id_header="X-Trace")
+    headers: Headers = [(b"x-trace", b"a"), (b"user-agent", b"ua"), (b"x-trace", b"b")]
+    assert logged_headers(headers, policy.header_index) == ("a, b", "ua", None, None, None)
+    assert policy.request_id("a, b", generate=lambda: "new") == "new"
