@@ -7,5 +7,6 @@ from __future__ import annotations
 
 from . import request_id, timing
 from ._compose import Middleware
+from .stores import MemoryStore, RedisStore
 
-__all__ = ["Middleware", "request_id", "timing"]
+__all__ = ["MemoryStore", "Middleware", "RedisStore", "request_id", "timing"]

@@ -18,6 +18,19 @@ background task, say) cannot be saved and is logged at WARNING on ``middleware.s
 are, at DEBUG, the reasons a cookie was ignored. Websocket connections get the session too,
 read-only: changes are never saved and are logged as lost. Lifespan passes through.
 
+With ``store=`` (``middleware.stores``: ``MemoryStore()``, ``RedisStore(url)``) the cookie holds
+a signed session ID and the data lives in the store (see ``middleware.core.session_store``).
+The app reads ``request.session`` synchronously, so the record cannot be fetched on first
+touch: when the request carries a session cookie whose signature checks out, the middleware
+awaits the store's async face before calling the app (one store read per such request, even
+if the app then ignores the session; no cookie, or a tampered one, costs no store call). The
+writes are awaited before ``http.response.start`` goes out. ``session.clear()`` deletes the
+record (a logout on every server at once) and ``session.regenerate()`` moves the data to a new
+ID (call it at login). When the store fails, touching the session raises
+``middleware.stores.StoreError`` and the middleware answers 503 (whatever the app made of the
+error) with an ERROR line on ``middleware.sessions``; a request that does not touch the
+session is served as usual.
+
 Options (the same as Starlette's SessionMiddleware, plus ``fallback_secret_keys`` and
 ``store``; see ``middleware.core.sessions``): ``secret_key``, ``session_cookie="session"``,
 ``max_age=1_209_600``, ``path="/"``, ``same_site="lax"``, ``https_only=False``,
@@ -29,11 +42,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Sequence
-from typing import Any
+from typing import Any, cast
 
+from ..core import session_store
 from ..core.headers import get_list
+from ..core.responses import plain_headers
+from ..core.session_store import StoredSession, StoreError
 from ..core.sessions import (
-    FAILURE_HEADERS,
     Session,
     SessionConfig,
     SessionEvent,
@@ -41,6 +56,7 @@ from ..core.sessions import (
     close,
     respond,
 )
+from ..stores._base import Store, afetch, aperform, new_session_id
 from ._scope import Message, Receive, Scope, Send, check_app, send_crash
 
 __all__ = ["SessionMiddleware", "get_session"]
@@ -65,7 +81,7 @@ async def _nothing() -> None:
 
 
 async def _send_failure(send: Send, status: int, body: bytes) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": list(FAILURE_HEADERS)})
+    await send({"type": "http.response.start", "status": status, "headers": plain_headers(body)})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -106,9 +122,14 @@ class SessionMiddleware:
             fallback_secret_keys=fallback_secret_keys,
             store=store,
             clock=time.time,
+            new_id=new_session_id,
         )
+        self._store = cast("Store | None", store)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._store is not None:
+            await self._stored(self._store, scope, receive, send)
+            return
         kind = scope["type"]
         if kind != "http":
             if kind != "websocket":
@@ -164,3 +185,69 @@ class SessionMiddleware:
             if session._loaded:
                 _log(close(session))
 
+    async def _stored(self, store: Store, scope: Scope, receive: Receive, send: Send) -> None:
+        """``__call__`` with a store: fetch before the app, write before the start leaves."""
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
+            await self.app(scope, receive, send)
+            return
+        if kind == "http":
+            session = StoredSession(self.config, scope["headers"])
+        else:
+            session = cast(StoredSession, StoredSession.read_only(self.config, scope["headers"]))
+        session_id = session.cookie_id()
+        if session_id is not None:
+            try:
+                session.preload(await afetch(store, session_id))
+            except StoreError as exc:
+                session.fail(exc)
+        scope["session"] = session
+        if kind == "websocket":
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                _log(session_store.close(session))
+            return
+
+        started = answered = False
+
+        async def session_send(message: Message) -> None:
+            nonlocal started, answered
+            if answered:
+                # The app's response was replaced by the middleware's answer (500, 503).
+                return
+            if message["type"] == "http.response.start":
+                started = True
+                if session.accessed or session.failure is not None:
+                    headers = message.get("headers", ())
+                    commit = session_store.respond(
+                        session, message["status"], get_list(headers, b"vary")
+                    )
+                    if commit is not None and commit.store is not None:
+                        outcome = await aperform(store, commit.store)
+                        commit = session_store.settle(session, commit, outcome)
+                    if commit is not None:
+                        if commit.events:
+                            _log(commit.events)
+                        if commit.body is not None:
+                            answered = True
+                            await _send_failure(send, commit.status, commit.body)
+                            return
+                        message = dict(message)
+                        message["headers"] = apply(commit, headers)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, session_send)
+        except Exception as exc:
+            if started:
+                raise
+            if isinstance(exc, StoreError) and session.failure is not None:
+                # The app let the store's error through: the store is down, not the app. The
+                # decision turns this start into the 503 and logs it on middleware.sessions.
+                await session_send({"type": "http.response.start", "status": 503, "headers": []})
+                return
+            await send_crash(session_send)
+            raise
+        finally:
+            _log(session_store.close(session))

@@ -71,6 +71,7 @@ class BadCookie(Enum):
     NOT_BASE64 = "the payload is not base64"
     NOT_JSON = "the payload is not JSON"
     NOT_OBJECT = "the payload is JSON but not an object"
+    NOT_AN_ID = "the signed value is not a session ID"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,13 +110,18 @@ _ENCODE = _encoder()
 _SCAN: Callable[[str, int], tuple[Any, int]] = _json_decoder.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
-def dumps(data: dict[str, Any]) -> bytes:
-    """The payload segment for ``data``: compact ASCII JSON, then standard base64."""
+def dumps_json(data: dict[str, Any]) -> bytes:
+    """``data`` as compact ASCII JSON (a server-side store's record)."""
     try:
         text = "".join(_ENCODE(data, 0))
     except (TypeError, ValueError, RecursionError) as exc:
         raise UnserializableSession(f"{type(exc).__name__}: {exc}") from None
-    return binascii.b2a_base64(text.encode("ascii"), newline=False)
+    return text.encode("ascii")
+
+
+def dumps(data: dict[str, Any]) -> bytes:
+    """The payload segment for ``data``: compact ASCII JSON, then standard base64."""
+    return binascii.b2a_base64(dumps_json(data), newline=False)
 
 
 def loads(payload: bytes) -> dict[str, Any] | BadCookie:
@@ -124,6 +130,11 @@ def loads(payload: bytes) -> dict[str, Any] | BadCookie:
         raw = binascii.a2b_base64(payload, strict_mode=True)
     except binascii.Error:
         return BadCookie.NOT_BASE64
+    return loads_json(raw)
+
+
+def loads_json(raw: bytes) -> dict[str, Any] | BadCookie:
+    """The session data in UTF-8 JSON (a cookie's payload or a store's record), or why not."""
     try:
         text = raw.decode("utf-8")
         try:
@@ -166,8 +177,7 @@ def _macs(secret_key: object, fallback_secret_keys: object) -> tuple[Any, ...]:
         fallback_secret_keys, Sequence
     ):
         raise TypeError(
-            "fallback_secret_keys must be a list or tuple of keys, "
-            f"got {fallback_secret_keys!r}."
+            f"fallback_secret_keys must be a list or tuple of keys, got {fallback_secret_keys!r}."
         )
     keys = [_secret_bytes("secret_key", secret_key)]
     keys += [_secret_bytes("fallback_secret_keys[]", key) for key in fallback_secret_keys]

@@ -27,22 +27,19 @@ Options (``SessionConfig``, the same as Starlette's SessionMiddleware plus two):
   14 days, refreshed like any other, so a stolen cookie does not stay valid forever.
 - ``path="/"``, ``domain=None``, ``same_site="lax"``, ``https_only=False`` (Secure),
   ``partitioned=False`` (CHIPS): the cookie's attributes; HttpOnly is always set.
-- ``store=None``: reserved for server-side stores.
+- ``store=None``: a server-side store (``middleware.stores``); the cookie then carries only a
+  signed session ID and ``middleware.core.session_store`` makes the decisions.
 - ``clock``: a function returning seconds since the epoch (``time.time``), injected by the
-  adapter so the core never reads the clock itself.
+  adapter so the core never reads the clock itself; ``new_id`` (with a store): a function
+  returning a fresh random session ID, injected for the same reason.
 
 Bad cookies (tampered, signed with an unknown key, expired, truncated, garbage, several
 ``session=`` cookies) never raise: the session starts empty and ``respond`` returns an event
 naming the reason, for a DEBUG log line.
 
-Server-side stores (``store=``) plug in at the seams this module already has. The cookie's
-token becomes a signed random session ID (the codec signs any payload: ``SessionCodec.sign``);
-``Session._load``, the one place a session gets its data, takes the record from the store
-instead of decoding the payload (under ASGI, where the app reads the session synchronously, the
-adapter fetches it with the async face before calling the app, once the ID's signature checks
-out); and ``respond`` returns the store writes and deletions (the save, ``regenerate()``'s new
-ID, ``clear()``'s revocation) for the adapter to perform, called under WSGI and awaited under
-ASGI, before it sends the headers. Until then ``store`` must be None.
+Server-side stores (``store=``) are ``middleware.core.session_store``: a ``Session`` subclass
+whose cookie is a signed session ID and whose data comes from the store, and a ``respond``
+that also returns the store operations for the adapter to perform before the headers leave.
 
 Websocket connections use ``Session.read_only``: the session reads the same, and ``close``
 reports any change as not saved.
@@ -63,6 +60,7 @@ from .cookies import (
     normalize_same_site,
 )
 from .headers import Headers, merge_vary
+from .responses import plain_headers
 from .session_codec import (
     MAX_TOKEN_LENGTH,
     BadCookie,
@@ -74,6 +72,8 @@ from .session_codec import (
 
 if TYPE_CHECKING:
     from _collections_abc import dict_items, dict_keys, dict_values
+
+    from .session_store import StoreOps
 
 __all__ = [
     "FAILURE_BODY",
@@ -142,8 +142,9 @@ class SessionConfig:
     domain: str | None = None
     partitioned: bool = False
     fallback_secret_keys: Sequence[object] = field(default=(), repr=False)
-    store: None = None
+    store: object | None = None
     clock: Callable[[], float] = field(repr=False)
+    new_id: Callable[[], str] | None = field(default=None, repr=False)
 
     codec: SessionCodec = field(init=False, repr=False, compare=False)
     # The signature's lifetime, and the age past which a read session is re-signed.
@@ -193,10 +194,11 @@ class SessionConfig:
                 "that is not Secure."
             )
         if self.store is not None:
-            raise ValueError(
-                f"store must be None: this version keeps sessions in the cookie, "
-                f"got {self.store!r}."
-            )
+            _check_store(self.store)
+            if not callable(self.new_id):
+                raise TypeError(
+                    f"new_id must be a function returning a session ID, got {self.new_id!r}."
+                )
         if not callable(self.clock):
             raise TypeError(f"clock must be a function returning seconds, got {self.clock!r}.")
         codec = SessionCodec(self.secret_key, self.fallback_secret_keys)
@@ -212,6 +214,31 @@ class SessionConfig:
         set_(self, "delete_cookie", build_delete_cookie(self.session_cookie, **attributes))
 
 
+# What a session store must offer: a synchronous face (WSGI) and an asynchronous one (ASGI).
+STORE_METHODS = (
+    "get",
+    "add",
+    "replace",
+    "touch",
+    "delete",
+    "aget",
+    "aadd",
+    "areplace",
+    "atouch",
+    "adelete",
+)
+
+
+def _check_store(store: object) -> None:
+    missing = [name for name in STORE_METHODS if not callable(getattr(store, name, None))]
+    if missing:
+        raise TypeError(
+            "store must be a session store (middleware.stores.MemoryStore, RedisStore or a "
+            f"middleware.stores.Store subclass), got {store!r}, which has no "
+            f"{', '.join(missing)}."
+        )
+
+
 class EventKind(Enum):
     """What an adapter should log about a session."""
 
@@ -220,20 +247,27 @@ class EventKind(Enum):
     LOST = "lost"
     OVERSIZE = "oversize"
     UNSERIALIZABLE = "unserializable"
+    # With a store:
+    STORE_FAILED = "store_failed"
+    GONE = "gone"
+    BAD_RECORD = "bad_record"
 
     @property
     def level(self) -> int:
-        """The ``logging`` level number to log it at: DEBUG, WARNING or ERROR."""
+        """The ``logging`` level number to log it at: DEBUG, INFO, WARNING or ERROR."""
         return _LEVELS[self]
 
 
-# logging.DEBUG, WARNING and ERROR, by number, so the core need not import logging.
+# logging.DEBUG, INFO, WARNING and ERROR, by number, so the core need not import logging.
 _LEVELS = {
     EventKind.BAD_COOKIE: 10,
     EventKind.DISCARDED: 10,
     EventKind.LOST: 30,
     EventKind.OVERSIZE: 40,
     EventKind.UNSERIALIZABLE: 40,
+    EventKind.STORE_FAILED: 40,
+    EventKind.GONE: 20,
+    EventKind.BAD_RECORD: 30,
 }
 
 
@@ -262,6 +296,8 @@ class SessionCommit(NamedTuple):
       response is replaced by a 500 with ``FAILURE_HEADERS`` and this body, and its body is
       discarded.
     - ``events``: what to log.
+    - ``store``: with a server-side store, the operations to perform before the headers leave
+      (``session_store.StoreOps``); None without a store or when the store is left alone.
 
     A named tuple rather than a frozen dataclass: one is built for every response that touched
     the session, and a tuple is several times cheaper to build.
@@ -272,6 +308,7 @@ class SessionCommit(NamedTuple):
     set_cookie: bytes | None
     body: bytes | None
     events: tuple[SessionEvent, ...]
+    store: StoreOps | None = None
 
 
 class _Phase(Enum):
@@ -580,10 +617,20 @@ def _commit(
     events: tuple[SessionEvent, ...],
 ) -> SessionCommit:
     # tuple.__new__ directly: half the cost of the named tuple's generated __new__.
-    return _new_tuple(SessionCommit, (status, vary, set_cookie, None, events))
+    return _new_tuple(SessionCommit, (status, vary, set_cookie, None, events, None))
 
 
 _new_tuple = tuple.__new__
+
+
+def _commit_with(
+    status: int,
+    vary: bytes | None,
+    set_cookie: bytes | None,
+    events: tuple[SessionEvent, ...],
+    store: StoreOps | None,
+) -> SessionCommit:
+    return _new_tuple(SessionCommit, (status, vary, set_cookie, None, events, store))
 
 
 def _failure(events: tuple[SessionEvent, ...], event: SessionEvent) -> SessionCommit:
@@ -658,10 +705,11 @@ def respond(session: Session, status: int, vary: bytes | None = None) -> Session
 def apply(commit: SessionCommit, headers: Headers) -> Headers:
     """``headers`` (a response's, never changed) with ``commit`` applied, as a new list.
 
-    With ``commit.body`` set, the app's headers are replaced by ``FAILURE_HEADERS``.
+    With ``commit.body`` set, the app's headers are replaced by a plain text answer's
+    (``FAILURE_HEADERS`` for the 500, the same with its own length for a store's 503).
     """
     if commit.body is not None:
-        return list(FAILURE_HEADERS)
+        return plain_headers(commit.body)
     if commit.vary is not None:
         headers = [(name, value) for name, value in headers if name != b"vary"]
         headers.append((b"vary", commit.vary))
@@ -684,9 +732,7 @@ def close(session: Session) -> tuple[SessionEvent, ...]:
     if session._late or (phase is _OPEN and session._modified):
         session._late = session._modified = False
         if phase is not _Phase.READ_ONLY:
-            message = (
-                "Session changed after the response headers were sent; the change is lost."
-            )
+            message = "Session changed after the response headers were sent; the change is lost."
         else:
             message = (
                 "Session changed on a connection that cannot set cookies (a websocket); "

@@ -21,6 +21,15 @@ not in ``start_response``. A change made before that, in a streaming generator's
 instance, is saved; a change made after it cannot reach the client and is logged at WARNING on
 ``middleware.sessions``, as are, at DEBUG, the reasons a cookie was ignored.
 
+With ``store=`` (``middleware.stores``: ``MemoryStore()``, ``RedisStore(url)``) the cookie holds
+a signed session ID and the data lives in the store (see ``middleware.core.session_store``).
+The record is fetched when the app first touches the session, through the store's synchronous
+face, so a request that never touches it costs no store call; the writes happen before the
+headers leave. ``session.clear()`` deletes the record (a logout on every server at once) and
+``session.regenerate()`` moves the data to a new ID (call it at login). When the store fails,
+touching the session raises ``middleware.stores.StoreError`` and the middleware answers 503
+(whatever the app made of the error) with an ERROR line on ``middleware.sessions``.
+
 Options (the same in ``middleware.asgi.SessionMiddleware``; see ``middleware.core.sessions``):
 ``secret_key``, ``session_cookie="session"``, ``max_age=1_209_600``, ``path="/"``,
 ``same_site="lax"``, ``https_only=False``, ``domain=None``, ``partitioned=False``,
@@ -30,15 +39,17 @@ Options (the same in ``middleware.asgi.SessionMiddleware``; see ``middleware.cor
 from __future__ import annotations
 
 import logging
+import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import partial
+from typing import Any, cast
 
+from ..core import session_store
 from ..core.outcome import Outcome
-from ..core.responses import CRASH_BODY
+from ..core.responses import CRASH_BODY, plain_headers
+from ..core.session_store import StoredSession, StoreError
 from ..core.sessions import (
-    FAILURE_BODY,
-    FAILURE_HEADERS,
     Session,
     SessionCommit,
     SessionConfig,
@@ -46,6 +57,7 @@ from ..core.sessions import (
     close,
     respond,
 )
+from ..stores._base import Store, fetch, new_session_id, perform
 from ._environ import (
     Environ,
     Exchange,
@@ -64,8 +76,6 @@ __all__ = ["ENVIRON_KEY", "SessionMiddleware", "get_session"]
 ENVIRON_KEY = "middleware.session"
 
 logger = logging.getLogger("middleware.sessions")
-
-_FAILURE_HEADERS = native(FAILURE_HEADERS)
 
 
 def get_session(environ: Environ) -> Session:
@@ -105,6 +115,11 @@ class SessionMiddleware:
         store: Any = None,
     ) -> None:
         self.app = check_app(app, "SessionMiddleware")
+        if store is not None and getattr(store, "supports_sync", True) is False:
+            raise TypeError(
+                f"middleware.wsgi.SessionMiddleware needs a store with a synchronous face, got "
+                f"{store!r}; give RedisStore a URL or a redis.Redis client."
+            )
         self.config = SessionConfig(
             secret_key=secret_key,
             session_cookie=session_cookie,
@@ -117,18 +132,31 @@ class SessionMiddleware:
             fallback_secret_keys=fallback_secret_keys,
             store=store,
             clock=time.time,
+            new_id=new_session_id,
+        )
+        self._store = cast("Store", store)
+        self._fetch: Callable[[str], bytes | None] | None = (
+            None if store is None else partial(fetch, self._store)
         )
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         cookie = environ.get("HTTP_COOKIE")
-        session = Session(self.config, cookie.encode("latin-1") if cookie else None)
+        exchange: _SessionExchange
+        if self._fetch is None:
+            session = Session(self.config, cookie.encode("latin-1") if cookie else None)
+            exchange = _SessionExchange(environ, start_response)
+        else:
+            session = StoredSession(
+                self.config, cookie.encode("latin-1") if cookie else None, self._fetch
+            )
+            exchange = _StoredExchange(environ, start_response)
+            exchange.store = self._store
         environ[ENVIRON_KEY] = session
-        exchange = _SessionExchange(environ, start_response)
         exchange.session = session
         exchange.pending = None
         exchange.server_write = None
         exchange.sent = False
-        exchange.failed = False
+        exchange.answer = None
         return exchange.run(self.app)
 
 
@@ -136,13 +164,14 @@ class _SessionExchange(Exchange):
     """Holds the app's start_response until its first body chunk, then asks the core."""
 
     # Fields are set by SessionMiddleware.__call__: one constructor call per request.
-    __slots__ = ("failed", "pending", "sent", "server_write", "session")
+    __slots__ = ("answer", "pending", "sent", "server_write", "session")
     session: Session
     # The app's status and headers, until they are sent to the server.
     pending: tuple[str, NativeHeaders] | None
     server_write: Write | None
     sent: bool  # the server's start_response was called
-    failed: bool
+    # The body of the middleware's own answer (500, 503) when it replaced the app's response.
+    answer: bytes | None
 
     def __call__(
         self, status: str, headers: NativeHeaders, exc_info: ExcInfo | None = None
@@ -164,16 +193,13 @@ class _SessionExchange(Exchange):
             raise RuntimeError("The WSGI app produced its body before calling start_response.")
         status, headers = self.pending
         self.pending = None
-        session = self.session
-        commit = (
-            respond(session, status_code(status), _vary(headers)) if session.accessed else None
-        )
+        commit = self._decide(status, headers)
         if commit is not None:
             if commit.events:
                 _log(commit.events)
             if commit.body is not None:
-                self.failed = True
-                status, headers = status_line(commit.status), list(_FAILURE_HEADERS)
+                self.answer = commit.body
+                status, headers = status_line(commit.status), native(plain_headers(commit.body))
             else:
                 headers = _apply(commit, headers)
         self.status = status
@@ -181,9 +207,15 @@ class _SessionExchange(Exchange):
         self.server_write = write = self._start_response(status, headers)
         return write
 
+    def _decide(self, status: str, headers: NativeHeaders) -> SessionCommit | None:
+        session = self.session
+        if not session.accessed:
+            return None
+        return respond(session, status_code(status), _vary(headers))
+
     def _write(self, data: bytes) -> None:
         write = self.server_write if self.sent else self._send_start()
-        if self.failed or write is None:
+        if self.answer is not None or write is None:
             return
         self.bytes_sent += len(data)
         write(data)
@@ -193,7 +225,7 @@ class _SessionExchange(Exchange):
             for chunk in self._iterable or ():
                 if not self.sent:
                     self._send_start()
-                if self.failed:
+                if self.answer is not None:
                     break
                 if chunk:
                     self.bytes_sent += len(chunk)
@@ -206,14 +238,15 @@ class _SessionExchange(Exchange):
             self._answer_crash()
             if not self.sent:
                 self._send_start()
-            yield CRASH_BODY
+            yield CRASH_BODY if self.answer is None else self.answer
             return
         if not self.sent:
             self._send_start()
-        if self.failed:
-            # The session could not be saved: the app's response was replaced by a 500.
+        if self.answer is not None:
+            # The session could not be saved (a 500) or its store failed (a 503): the app's
+            # response was replaced by the middleware's answer.
             self._close_inner()
-            yield FAILURE_BODY
+            yield self.answer
         if self.outcome is None:
             self.outcome = Outcome.COMPLETED
 
@@ -221,6 +254,40 @@ class _SessionExchange(Exchange):
         session = self.session
         if session.accessed:
             _log(close(session))
+
+
+class _StoredExchange(_SessionExchange):
+    """The same, for a session in a store: the store's writes happen in ``_decide``."""
+
+    __slots__ = ("store",)
+    session: StoredSession
+    store: Store
+
+    def _decide(self, status: str, headers: NativeHeaders) -> SessionCommit | None:
+        session = self.session
+        if not session.accessed and session.failure is None:
+            return None
+        commit = session_store.respond(session, status_code(status), _vary(headers))
+        if commit is not None and commit.store is not None:
+            commit = session_store.settle(session, commit, perform(self.store, commit.store))
+        return commit
+
+    def _answer_crash(self) -> None:
+        if (
+            self.sent
+            or self.session.failure is None
+            or not isinstance(sys.exc_info()[1], StoreError)
+        ):
+            super()._answer_crash()
+            return
+        # The app let the store's error through: no crash, the store is down. The decision
+        # turns this response into the 503 (and logs it once, on middleware.sessions).
+        self.outcome = Outcome.ERROR
+        self.pending = (status_line(503), [])
+        self._iterable = ()
+
+    def on_close(self) -> None:
+        _log(session_store.close(self.session))
 
 
 def _vary(headers: NativeHeaders) -> bytes | None:

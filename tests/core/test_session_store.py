@@ -1,0 +1,543 @@
+"""Store sessions without any protocol or store: the signed ID, the fetch, the decisions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from middleware.core.headers import Headers
+from middleware.core.session_codec import BadCookie
+from middleware.core.session_store import (
+    ID_LENGTH,
+    UNAVAILABLE_BODY,
+    UNAVAILABLE_STATUS,
+    StoredSession,
+    StoreError,
+    StoreOps,
+    WriteKind,
+    close,
+    is_session_id,
+    respond,
+    settle,
+)
+from middleware.core.sessions import (
+    DEFAULT_MAX_AGE,
+    EventKind,
+    SessionConfig,
+    apply,
+)
+from tests.cases.sessions import ATTRIBUTES, DELETE, MAX_AGE, OLD_SECRET, OPTIONS, SECRET, sign
+from tests.core.test_sessions import NOW, Clock
+
+OLD_ID = "o" * ID_LENGTH
+NEW_ID = "n" * ID_LENGTH
+DATA = {"user": "alice", "cart": [1, 2]}
+RECORD = json.dumps(DATA).encode()
+
+
+class Fetch:
+    """A fake store read: records by ID, every call counted, failing on demand."""
+
+    def __init__(self, records: dict[str, bytes] | None = None) -> None:
+        self.records = {OLD_ID: RECORD} if records is None else records
+        self.calls: list[str] = []
+        self.error: StoreError | None = None
+
+    def __call__(self, session_id: str) -> bytes | None:
+        self.calls.append(session_id)
+        if self.error is not None:
+            raise self.error
+        return self.records.get(session_id)
+
+
+class FakeStore:
+    """Has a store's methods: the core only checks that they are there."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return lambda *args: None
+
+
+def config(clock: Clock | None = None, **options: Any) -> SessionConfig:
+    return SessionConfig(
+        **{**OPTIONS, **options},
+        store=FakeStore(),
+        clock=clock or Clock(),
+        new_id=lambda: NEW_ID,
+    )
+
+
+def token(session_id: str = OLD_ID, *, age: int = 0, key: str = SECRET) -> str:
+    return sign(session_id.encode(), now=NOW, age=age, key=key)
+
+
+def header(session_id: str = OLD_ID, **kwargs: Any) -> bytes:
+    return f"theme=dark; session={token(session_id, **kwargs)}".encode()
+
+
+def session(
+    cookie: bytes | Headers | None = None, fetch: Fetch | None = None, **options: Any
+) -> StoredSession:
+    return StoredSession(config(**options), cookie, fetch if fetch is not None else Fetch())
+
+
+def new_id_in(commit: Any) -> str:
+    prefix = b"session="
+    value = commit.set_cookie
+    assert value.startswith(prefix) and value.endswith(ATTRIBUTES.encode())
+    return str(value[len(prefix) :].split(b".")[0].decode())
+
+
+# -- the signed ID ------------------------------------------------------------------------
+
+
+def test_ids_are_32_url_safe_characters() -> None:
+    assert is_session_id(b"A" * 31 + b"_") and is_session_id(b"-" * 32)
+    assert not is_session_id(b"A" * 31) and not is_session_id(b"A" * 33)
+    assert not is_session_id(b"A" * 31 + b"=") and not is_session_id(b"A" * 31 + b".")
+    assert not is_session_id(b"A" * 31 + b"\xe9")
+
+
+@pytest.mark.parametrize(
+    ("cookie", "reason"),
+    [
+        pytest.param(header(), "valid", id="valid"),
+        pytest.param(header(key=OLD_SECRET), "valid", id="fallback-key"),
+        pytest.param(None, None, id="no-cookie"),
+        pytest.param(b"theme=dark", None, id="other-cookies"),
+        pytest.param(header()[:-1] + b"A", BadCookie.BAD_SIGNATURE, id="tampered-signature"),
+        pytest.param(
+            b"session=" + NEW_ID.encode() + token().encode()[ID_LENGTH:],
+            BadCookie.BAD_SIGNATURE,
+            id="id-swapped",
+        ),
+        pytest.param(header(key="other"), BadCookie.BAD_SIGNATURE, id="unknown-key"),
+        pytest.param(header(age=MAX_AGE + 1), BadCookie.EXPIRED, id="expired"),
+        pytest.param(header(age=-3600), BadCookie.FUTURE, id="future"),
+        pytest.param(b"session=" + OLD_ID.encode(), BadCookie.MALFORMED, id="bare-id"),
+        pytest.param(
+            f"session={sign(b'e30=', now=NOW)}".encode(), BadCookie.NOT_AN_ID, id="not-an-id"
+        ),
+        pytest.param(
+            f"session={sign(b'A' * 31 + b'=', now=NOW)}".encode(),
+            BadCookie.NOT_AN_ID,
+            id="id-with-padding",
+        ),
+        pytest.param(header() + b"; " + header(NEW_ID)[12:], BadCookie.SEVERAL, id="several"),
+    ],
+)
+def test_cookie_id(cookie: bytes | None, reason: BadCookie | str | None) -> None:
+    fetch = Fetch()
+    stored = session(cookie, fetch)
+    expected = OLD_ID if reason == "valid" else None
+    if reason == "valid":
+        reason = None
+    assert stored.cookie_id() == expected
+    assert stored.cookie_id() == expected  # parsed once, same answer
+    assert not stored.accessed
+    assert fetch.calls == []
+    dict(stored)
+    # A tampered, forged or expired ID is never looked up.
+    assert fetch.calls == ([OLD_ID] if expected else [])
+    assert stored._reason is reason
+
+
+def test_asgi_header_list_with_split_cookie_fields() -> None:
+    headers: Headers = [(b"cookie", b"theme=dark"), (b"cookie", b"session=" + token().encode())]
+    assert session(headers).cookie_id() == OLD_ID
+
+
+# -- fetching ---------------------------------------------------------------------------
+
+
+def test_untouched_session_fetches_nothing_and_decides_nothing() -> None:
+    fetch = Fetch()
+    stored = session(header(), fetch)
+    assert respond(stored, 200) is None
+    assert close(stored) == ()
+    assert fetch.calls == []
+
+
+def test_first_touch_fetches_once() -> None:
+    fetch = Fetch()
+    stored = session(header(), fetch)
+    assert stored["user"] == "alice"
+    assert stored.get("cart") == [1, 2] and len(stored) == 2
+    assert fetch.calls == [OLD_ID]
+
+
+def test_write_before_any_read_fetches_first() -> None:
+    # Writing blind would replace the record with this one key: the record is read first.
+    fetch = Fetch()
+    stored = session(header(), fetch)
+    stored["theme"] = "dark"
+    assert fetch.calls == [OLD_ID]
+    commit = respond(stored, 200)
+    assert commit is not None and commit.store is not None
+    assert json.loads(commit.store.value) == {**DATA, "theme": "dark"}
+
+
+def test_preloaded_record_is_used_without_fetch() -> None:
+    stored = StoredSession(config(), header())
+    assert stored.cookie_id() == OLD_ID
+    stored.preload(RECORD)
+    assert dict(stored) == DATA
+
+
+def test_preloaded_absence_gives_an_empty_session() -> None:
+    stored = StoredSession(config(), header())
+    stored.preload(None)
+    assert dict(stored) == {}
+
+
+def test_without_fetch_or_preload_the_adapter_is_wrong() -> None:
+    with pytest.raises(RuntimeError, match="neither a fetch function nor a preloaded record"):
+        dict(StoredSession(config(), header()))
+
+
+def test_unknown_id_starts_empty_and_is_never_reused() -> None:
+    # The ID was signed by this server but its record is gone (expired, revoked): the data
+    # written now goes under a new ID, so a planted ID never comes back to life.
+    stored = session(header(), Fetch({}))
+    stored["user"] = "mallory"
+    commit = respond(stored, 200)
+    assert commit is not None
+    assert commit.store == StoreOps(WriteKind.ADD, NEW_ID, b'{"user":"mallory"}', MAX_AGE, None)
+    assert new_id_in(commit) == NEW_ID
+
+
+def test_unreadable_record_starts_empty_and_moves_to_a_new_id() -> None:
+    stored = session(header(), Fetch({OLD_ID: b"\x80 not json"}))
+    assert dict(stored) == {}
+    stored["a"] = 1
+    commit = respond(stored, 200)
+    assert commit is not None
+    assert commit.store == StoreOps(WriteKind.ADD, NEW_ID, b'{"a":1}', MAX_AGE, OLD_ID)
+    assert [(e.kind, e.level) for e in commit.events] == [(EventKind.BAD_RECORD, 30)]
+
+
+def test_unreadable_record_read_only_is_reported_at_close() -> None:
+    stored = session(header(), Fetch({OLD_ID: b"[1, 2]"}))
+    assert dict(stored) == {}
+    respond(stored, 200)
+    assert close(stored) == ()
+    stored = session(header(), Fetch({OLD_ID: b"[1, 2]"}))
+    assert dict(stored) == {}
+    assert [e.kind for e in close(stored)] == [EventKind.BAD_RECORD]
+
+
+# -- decisions -------------------------------------------------------------------------
+
+
+def _decide(action: str, cookie: bytes | None, records: dict[str, bytes]) -> Any:
+    stored = session(cookie, Fetch(records))
+    {
+        "read": lambda: stored.get("user"),
+        "write": lambda: stored.update(user="bob"),
+        "regenerate": stored.regenerate,
+        "write-regenerate": lambda: (stored.update(user="bob"), stored.regenerate()),
+        "clear": stored.clear,
+        "pop-all": lambda: [stored.pop(key) for key in list(stored)],
+        "clear-then-write": lambda: (stored.clear(), stored.update(flash="bye")),
+        "unset-modified": lambda: (stored.update(user="x"), setattr(stored, "modified", False)),
+    }[action]()
+    return respond(stored, 200, b"Accept-Encoding")
+
+
+BOB = json.dumps({**DATA, "user": "bob"}, separators=(",", ":")).encode()
+COMPACT = json.dumps(DATA, separators=(",", ":")).encode()
+
+
+KNOWN = {OLD_ID: RECORD}
+
+
+@pytest.mark.parametrize(
+    ("action", "cookie", "ops", "set_cookie"),
+    [
+        pytest.param("read", header(), None, None, id="read-fresh"),
+        pytest.param("read", None, None, None, id="read-no-cookie"),
+        pytest.param(
+            "read",
+            header(age=MAX_AGE // 2 + 1),
+            StoreOps(WriteKind.TOUCH, OLD_ID, b"", MAX_AGE, None),
+            OLD_ID,
+            id="read-past-half-age-touches",
+        ),
+        pytest.param("read", header(age=MAX_AGE // 2 - 1), None, None, id="read-before-half"),
+        pytest.param(
+            "write",
+            header(),
+            StoreOps(WriteKind.REPLACE, OLD_ID, BOB, MAX_AGE, None),
+            OLD_ID,
+            id="write-replaces-same-id",
+        ),
+        pytest.param(
+            "write",
+            None,
+            StoreOps(WriteKind.ADD, NEW_ID, b'{"user":"bob"}', MAX_AGE, None),
+            NEW_ID,
+            id="write-new-visitor",
+        ),
+        pytest.param(
+            "regenerate",
+            header(),
+            StoreOps(WriteKind.ADD, NEW_ID, COMPACT, MAX_AGE, OLD_ID),
+            NEW_ID,
+            id="regenerate-moves-data",
+        ),
+        pytest.param(
+            "write-regenerate",
+            header(),
+            StoreOps(WriteKind.ADD, NEW_ID, BOB, MAX_AGE, OLD_ID),
+            NEW_ID,
+            id="login-write-then-regenerate",
+        ),
+        pytest.param(
+            "regenerate",
+            None,
+            None,
+            None,
+            id="regenerate-empty-session-saves-nothing",
+        ),
+        pytest.param(
+            "clear",
+            header(),
+            StoreOps(None, "", b"", MAX_AGE, OLD_ID),
+            "delete",
+            id="clear-deletes-record",
+        ),
+        pytest.param(
+            "pop-all",
+            header(),
+            StoreOps(None, "", b"", MAX_AGE, OLD_ID),
+            "delete",
+            id="emptied-deletes-record",
+        ),
+        pytest.param("clear", header(NEW_ID), None, "delete", id="clear-unknown-id"),
+        pytest.param(
+            "clear-then-write",
+            header(),
+            StoreOps(WriteKind.ADD, NEW_ID, b'{"flash":"bye"}', MAX_AGE, OLD_ID),
+            NEW_ID,
+            id="clear-then-write-revokes-old-id",
+        ),
+        pytest.param("unset-modified", header(), None, None, id="modified-false"),
+    ],
+)
+def test_decisions(action: str, cookie: bytes | None, ops: Any, set_cookie: Any) -> None:
+    commit = _decide(action, cookie, KNOWN)
+    assert commit is not None
+    assert commit.vary == b"Accept-Encoding, Cookie"
+    assert commit.store == ops
+    if set_cookie is None:
+        assert commit.set_cookie is None
+    elif set_cookie == "delete":
+        assert commit.set_cookie == DELETE.encode()
+    else:
+        assert new_id_in(commit) == set_cookie
+
+
+def test_new_cookie_is_signed_now_with_the_current_key() -> None:
+    clock = Clock()
+    stored = StoredSession(config(clock), header(key=OLD_SECRET, age=60), Fetch())
+    stored["user"] = "bob"
+    clock.now = NOW + 10
+    commit = respond(stored, 200)
+    assert commit is not None and commit.set_cookie is not None
+    value = commit.set_cookie.decode().split(";")[0].removeprefix("session=")
+    assert value == sign(OLD_ID.encode(), now=NOW + 10)
+
+
+@pytest.mark.parametrize(
+    ("max_age", "ttl"), [(600, 600), (None, DEFAULT_MAX_AGE)], ids=["max-age", "browser-session"]
+)
+def test_records_live_as_long_as_the_signature(max_age: int | None, ttl: int) -> None:
+    stored = session(None, max_age=max_age)
+    stored["a"] = 1
+    commit = respond(stored, 200)
+    assert commit is not None and commit.store is not None and commit.store.ttl == ttl
+
+
+def test_5xx_saves_nothing() -> None:
+    stored = session(header())
+    stored.clear()
+    commit = respond(stored, 503)
+    assert commit is not None and commit.store is None and commit.set_cookie is None
+    assert [e.kind for e in commit.events] == [EventKind.DISCARDED]
+
+
+def test_unserializable_fails_the_request() -> None:
+    stored = session(header())
+    stored["when"] = {1j}
+    commit = respond(stored, 200)
+    assert commit is not None and commit.status == 500 and commit.store is None
+    assert [e.kind for e in commit.events] == [EventKind.UNSERIALIZABLE]
+
+
+def test_large_data_is_fine_in_a_store() -> None:
+    stored = session(None)
+    stored["blob"] = "x" * 100_000
+    commit = respond(stored, 200)
+    assert commit is not None and commit.status == 200 and commit.store is not None
+
+
+def test_bad_cookie_is_reported_once() -> None:
+    stored = session(header()[:-2] + b"xx")
+    stored["a"] = 1
+    commit = respond(stored, 200)
+    assert commit is not None and [e.kind for e in commit.events] == [EventKind.BAD_COOKIE]
+    assert close(stored) == ()
+
+
+def test_respond_runs_once() -> None:
+    stored = session(header())
+    stored["a"] = 1
+    assert respond(stored, 200) is not None
+    assert respond(stored, 200) is None
+
+
+# -- settling what the store answered -------------------------------------------------------
+
+
+def _written(action: str = "write") -> tuple[StoredSession, Any]:
+    stored = session(header())
+    if action == "write":
+        stored["user"] = "bob"
+    elif action == "read-old":
+        stored = session(header(age=MAX_AGE // 2 + 1))
+        stored.get("user")
+    else:
+        stored.regenerate()
+    commit = respond(stored, 200)
+    assert commit is not None and commit.store is not None
+    return stored, commit
+
+
+def test_settle_done_keeps_the_decision() -> None:
+    stored, commit = _written()
+    assert settle(stored, commit, True) is commit
+
+
+@pytest.mark.parametrize("action", ["write", "read-old"])
+def test_record_deleted_meanwhile_stays_deleted(action: str) -> None:
+    # A logout on another server deleted the record after this request fetched it: writing
+    # it back would undo the logout.
+    stored, commit = _written(action)
+    settled = settle(stored, commit, False)
+    assert settled.store is None and settled.status == 200
+    assert settled.set_cookie == DELETE.encode()
+    ((event,),) = [settled.events]
+    assert (event.kind, event.level) == (EventKind.GONE, 20)
+    assert "logged out elsewhere" in event.message
+
+
+def test_taken_new_id_is_a_store_failure() -> None:
+    stored, commit = _written("regenerate")
+    settled = settle(stored, commit, False)
+    assert (settled.status, settled.body) == (UNAVAILABLE_STATUS, UNAVAILABLE_BODY)
+
+
+def test_store_error_on_write_answers_503() -> None:
+    stored, commit = _written()
+    settled = settle(stored, commit, StoreError("Redis at x: ConnectionError: refused"))
+    assert (settled.status, settled.body, settled.set_cookie) == (503, b"Service Unavailable", None)
+    ((event,),) = [settled.events]
+    assert (event.kind, event.level) == (EventKind.STORE_FAILED, 40)
+    assert event.message.startswith("Session store failed (Redis at x: ConnectionError")
+    assert apply(settled, [(b"content-type", b"text/html")]) == [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", b"19"),
+    ]
+    assert close(stored) == ()
+
+
+# -- a failed fetch is never an empty session ---------------------------------------------------
+
+
+def test_failed_fetch_raises_on_every_touch_and_answers_503() -> None:
+    fetch = Fetch()
+    fetch.error = StoreError("Redis at x: ConnectionError: refused")
+    stored = session(header(), fetch)
+    with pytest.raises(StoreError, match="refused"):
+        stored.get("user")
+    # The app caught it and tries again, or writes: still no empty session to overwrite with.
+    with pytest.raises(StoreError, match="refused"):
+        stored["user"] = "mallory"
+    with pytest.raises(StoreError):
+        len(stored)
+    assert fetch.calls == [OLD_ID]
+    assert stored.failure is fetch.error
+    commit = respond(stored, 200)
+    assert commit is not None
+    assert (commit.status, commit.body, commit.store) == (503, UNAVAILABLE_BODY, None)
+    assert [e.kind for e in commit.events] == [EventKind.STORE_FAILED]
+    assert close(stored) == ()
+
+
+def test_failed_preload_raises_on_touch() -> None:
+    stored = StoredSession(config(), header())
+    stored.fail(StoreError("down"))
+    with pytest.raises(StoreError, match="down"):
+        dict(stored)
+
+
+def test_failed_preload_untouched_is_not_missed() -> None:
+    # The app never needed the session (a static file, a health check): served as usual.
+    stored = StoredSession(config(), header())
+    stored.fail(StoreError("down"))
+    assert stored.failure is None
+    assert respond(stored, 200) is None
+    assert close(stored) == ()
+
+
+def test_failed_preload_touched_answers_503() -> None:
+    stored = StoredSession(config(), header())
+    stored.fail(StoreError("down"))
+    with pytest.raises(StoreError):
+        stored.get("user")
+    commit = respond(stored, 200)
+    assert commit is not None and commit.status == 503
+
+
+def test_failure_after_the_headers_is_reported_at_close() -> None:
+    fetch = Fetch()
+    fetch.error = StoreError("down")
+    stored = session(header(), fetch)
+    assert respond(stored, 200) is None  # untouched when the headers left
+    with pytest.raises(StoreError):
+        stored.get("user")
+    (event,) = close(stored)
+    assert (event.kind, event.level) == (EventKind.STORE_FAILED, 40)
+    assert "after the response started" in event.message
+    assert close(stored) == ()
+
+
+# -- websockets ---------------------------------------------------------------------------------
+
+
+def test_read_only_session_reads_and_reports_changes_as_lost() -> None:
+    stored = StoredSession.read_only(config(), header())
+    assert isinstance(stored, StoredSession)
+    stored.preload(RECORD)
+    assert stored["user"] == "alice"
+    stored["user"] = "bob"
+    assert respond(stored, 200) is None
+    assert [e.kind for e in close(stored)] == [EventKind.LOST]
+
+
+# -- configuration ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        pytest.param({"store": object()}, "which has no get, add, replace", id="not-a-store"),
+        pytest.param({"store": FakeStore()}, "new_id must be a function", id="no-new-id"),
+    ],
+)
+def test_bad_store_configuration(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+        SessionConfig(**OPTIONS, clock=Clock(), **options)
