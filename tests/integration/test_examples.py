@@ -168,7 +168,9 @@ def test_cors_credentialed_request_carries_the_session(served: Served) -> None:
         assert answer.headers["access-control-allow-credentials"] == "true"
         exposed = answer.headers["access-control-expose-headers"].lower()
         assert "x-request-id" in exposed and "server-timing" in exposed
-        assert "origin" in answer.headers["vary"].lower()
+        vary = [m.strip().lower() for v in answer.headers.get_list("vary") for m in v.split(",")]
+        assert "origin" in vary and "cookie" in vary
+        assert len(vary) == len(set(vary)), f"Vary members repeated: {vary}"
 
 
 def test_session_kept_by_a_cookie_jar(served: Served) -> None:
