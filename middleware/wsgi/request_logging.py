@@ -138,8 +138,10 @@ class _Logged(Exchange):
 
     def run(self, app: Any) -> Iterable[bytes]:
         result = super().run(app)
-        if self.outcome is None and self._iterable is not None:
-            self._iterable = _WithRequestId(self._iterable, self.request_id)
+        iterable = self._iterable
+        # A list or tuple body runs no app code while it is sent: nothing to wrap.
+        if self.outcome is None and iterable is not None and type(iterable) not in _INERT:
+            self._iterable = _WithRequestId(iterable, self.request_id)
         return result
 
     def on_close(self) -> None:
@@ -187,6 +189,9 @@ class _Logged(Exchange):
         entry = logger.makeRecord(logger.name, INFO, __file__, 0, line, (), None)
         entry.__dict__.update(record.__dict__)
         logger.handle(entry)
+
+
+_INERT = (list, tuple)
 
 
 class _WithRequestId:
