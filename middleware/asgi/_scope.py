@@ -69,14 +69,17 @@ class Exchange:
         return message
 
     def on_end(self) -> None:
-        """Runs once, when the response ended (``self.outcome`` is set)."""
+        """Runs once, when the app returned or raised (``self.outcome`` is set)."""
+
+    def on_response_end(self) -> None:
+        """Runs when the last message of the response went out (before ``on_end``)."""
 
     def finish(self, outcome: Outcome) -> None:
-        """Record how the response ended (the first call wins) and run ``on_end`` once."""
+        """Record how the exchange ended (a disconnect is never overwritten); run ``on_end``."""
         if self.ended:
             return
         self.ended = True
-        if self.outcome is None:
+        if self.outcome is not Outcome.DISCONNECTED:
             self.outcome = outcome
         self.on_end()
 
@@ -90,23 +93,27 @@ class Exchange:
             await self._send(message)
         except Exception:
             # The server could not send: the client is gone (uvicorn raises OSError here).
-            if self.outcome is None:
-                self.outcome = Outcome.DISCONNECTED
+            self.outcome = Outcome.DISCONNECTED
             raise
         if (
             (kind == "http.response.body" and not message.get("more_body") and not self._trailers)
             or kind == "http.response.pathsend"
             or (kind == "http.response.trailers" and not message.get("more_trailers"))
-        ):
-            self.finish(Outcome.COMPLETED)
+        ) and self.outcome is None:
+            self.outcome = Outcome.COMPLETED
+            self.on_response_end()
 
     async def run(self, app: ASGIApp, scope: Scope, receive: Receive) -> None:
-        """Run ``app`` with this exchange as its ``send``, applying the crash rule."""
+        """Run ``app`` with this exchange as its ``send``, applying the crash rule.
+
+        ``on_end`` runs when the app returns or raises, not at the last body message: an
+        exception raised after a layer inside answered the crash with a 500 still marks the
+        exchange as an error.
+        """
         try:
             await app(scope, receive, self)
         except Exception:
             if not self.started:
-                self.outcome = Outcome.ERROR
                 await send_crash(self)
             self.finish(Outcome.ERROR)
             raise
@@ -115,4 +122,6 @@ class Exchange:
             self.finish(Outcome.DISCONNECTED)
             raise
         # Returning without a complete response means the app saw the client leave.
-        self.finish(Outcome.DISCONNECTED)
+        self.finish(
+            Outcome.COMPLETED if self.outcome is Outcome.COMPLETED else Outcome.DISCONNECTED
+        )
