@@ -43,7 +43,32 @@ def check_app(app: Any, cls_name: str) -> ASGIApp:
         raise TypeError(f"middleware.asgi.{cls_name} needs an ASGI application, got {app!r}.")
     if kind == "asgi2":
         return guarantee_single_callable(app)  # type: ignore[no-any-return,no-untyped-call]
+    if type(app).__module__.startswith("django."):
+        return _LowerCaseResponseHeaders(app)
     return app  # type: ignore[no-any-return]
+
+
+class _LowerCaseResponseHeaders:
+    """Django's ASGIHandler sends header names as HttpResponse spells them (b"Content-Type").
+
+    The ASGI spec says response header names are lower-cased; every layer here relies on it
+    (Vary merging, content-type checks). Django is the one well-known app that does not, so
+    only Django's handler is wrapped: other apps pay nothing.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def lowered(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = dict(message)
+                message["headers"] = [
+                    (name.lower(), value) for name, value in message.get("headers", ())
+                ]
+            await send(message)
+
+        await self.app(scope, receive, lowered)
 
 
 async def send_crash(send: Send) -> None:

@@ -160,3 +160,16 @@ async def test_metrics_from_child_tasks_and_no_cross_talk_across_200_requests() 
         entries = [e.split(";")[0] for e in (result.header("server-timing") or "").split(", ")]
         assert entries == ["app", f"req{n}", f"child{n}"]
     assert timing.current.get() is None
+
+
+async def test_django_capitalised_header_names_are_lowered() -> None:
+    class Handler:
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            headers = [(b"Content-Type", b"text/plain"), (b"Vary", b"Cookie")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": b"ok"})
+
+    Handler.__module__ = "django.core.handlers.asgi"  # what Django's ASGIHandler reports
+    result = await acall(TimingMiddleware(Handler()))
+    names = [name for name, _ in result.messages[0]["headers"]]
+    assert names == [b"content-type", b"vary", b"server-timing"]
