@@ -87,10 +87,13 @@ class _Compression:
             await self.app(scope, receive, sender)
         except Exception:
             # "Crashes keep their headers": nothing left this layer yet (the start may be
-            # held), so the crash answer goes out here, and outer layers add their headers.
+            # held), so the crash answer goes out here, through a fresh response of this
+            # layer (its Vary rule applies, as on WSGI), and outer layers add their headers.
             if sender.phase is _PENDING or sender.phase is _HELD:
                 sender.release()
-                await send_crash(send)
+                crash = _Sender(policy, scope["method"] == "HEAD", request_headers)
+                crash.send = send
+                await send_crash(crash)
             raise
         finally:
             if sender.phase is _COMPRESSING:

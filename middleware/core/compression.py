@@ -149,7 +149,9 @@ _VARY_FIELD = (b"vary", b"Accept-Encoding")
 # byte ranges of the unencoded representation, which encoding would scramble. 1xx are interim.
 _UNTOUCHED_STATUSES = frozenset({204, 205, 206, 304})
 
-# The response fields a decision reads; any other field is passed over with one set lookup.
+# The response fields a decision reads. ASGI requires lower-case names, but Django's ASGI handler
+# sends b"Content-Type": names are looked up in a cache from each name seen to its lower-case
+# form if it is one of these fields, else None, so any other field costs one dict lookup.
 _WATCHED = frozenset(
     {
         b"content-type",
@@ -160,6 +162,18 @@ _WATCHED = frozenset(
         b"vary",
     }
 )
+_FIELDS: dict[bytes, bytes | None] = {name: name for name in _WATCHED}
+_FIELD_CACHE_ENTRIES = 4096
+_UNSEEN = b"\x00"
+
+
+def _field(name: bytes) -> bytes | None:
+    """The watched field ``name`` names, whatever its case, or None (and remember it)."""
+    folded = name.lower()
+    field = folded if folded in _WATCHED else None
+    if len(_FIELDS) < _FIELD_CACHE_ENTRIES:
+        _FIELDS[name] = field
+    return field
 
 
 class _Media(Enum):
@@ -576,21 +590,29 @@ class ResponseCompressor:
         if status < 200:
             return headers
         content_type = length_field = cache_control = None
-        blocked = varies = False
+        blocked = varies = folded = False
+        fields = _FIELDS
         for name, value in headers:
-            if name not in _WATCHED:
+            field = fields.get(name, _UNSEEN)
+            if field is None:
                 continue
-            if name == b"content-type":
+            if field is _UNSEEN:
+                field = _field(name)
+                if field is None:
+                    continue
+            if field != name:
+                folded = True  # a capitalised name: the list is lower-cased before any change
+            if field == b"content-type":
                 if content_type is None:
                     content_type = value
-            elif name == b"content-length":
+            elif field == b"content-length":
                 if length_field is None:
                     length_field = value
                 elif length_field != value:
                     length_field = b"-"  # conflicting fields: the length is unknown
-            elif name == b"cache-control":
+            elif field == b"cache-control":
                 cache_control = value if cache_control is None else cache_control + b"," + value
-            elif name == b"vary":
+            elif field == b"vary":
                 varies = True
             else:
                 # An app that encoded its body itself, or sends a byte range, has fixed the
@@ -606,6 +628,8 @@ class ResponseCompressor:
         # RFC 9110 §12.5.5: "An origin server SHOULD generate a Vary header field on a cacheable
         # response when it wishes that response to be selectively reused for subsequent
         # requests." The same URL answers differently by Accept-Encoding, encoded or not.
+        if folded:
+            headers = [(name.lower(), value) for name, value in headers]
         identity = self.headers = (
             merge_vary(list(headers), _VARY_NAMES) if varies else [*headers, _VARY_FIELD]
         )
@@ -705,6 +729,7 @@ def _identity_headers(headers: Headers) -> Headers:
 def _encoded_headers(headers: Headers, token: bytes, length: int | None) -> Headers:
     out: Headers = []
     for name, value in headers:
+        name = name.lower()
         if name == b"content-length" or name == b"accept-ranges":
             # Byte ranges and lengths of the unencoded body do not describe the encoded one.
             continue

@@ -181,16 +181,8 @@ class _Compressing(Exchange):
         self, status: str, headers: NativeHeaders, exc_info: ExcInfo | None = None
     ) -> Write:
         self.status = status
-        if self.forwarded:
-            # PEP 3333: a second call comes with exc_info, and the server raises if the first
-            # headers already left. Otherwise the replacement (an error page) goes out as the
-            # app wrote it: the encoder was set up for the response it replaces.
-            self.response.release()
-            self.response = _passthrough(self.policy)
-            self.server_write = self._start_response(status, headers, exc_info)
-            return self._write
         if exc_info is not None:
-            # Nothing has left yet: the replacement gets a decision of its own.
+            # A replacement (an error page) gets a decision of its own.
             self.response.release()
             self.response = ResponseCompressor(
                 self.policy, self.method == "HEAD", self.request_headers
@@ -199,8 +191,15 @@ class _Compressing(Exchange):
         app_headers = raw(headers)
         decided = self.response.start(int(status[:3]), app_headers)
         if decided is None:
-            self.held = status
-            return self._write
+            if not self.forwarded:
+                self.held = status
+                return self._write
+            # PEP 3333: a second call must come with exc_info and goes to the server at once
+            # (it raises if the first headers already left), so there is no first chunk to
+            # wait for: the replacement is sent as a stream.
+            self.response.body(b"", True)
+            decided = self.response.headers
+            assert decided is not None
         self.forwarded = True
         self.server_write = self._start_response(
             status, _native(headers, app_headers, decided), exc_info
@@ -274,13 +273,6 @@ class _Compressing(Exchange):
 
     def on_close(self) -> None:
         self.response.release()
-
-
-def _passthrough(policy: CompressionPolicy) -> ResponseCompressor:
-    """A compressor already decided to leave the body alone (no Content-Type: untouched)."""
-    response = ResponseCompressor(policy, False, [])
-    response.start(200, [])
-    return response
 
 
 def _native(headers: NativeHeaders, app_headers: Headers, decided: Headers) -> NativeHeaders:

@@ -356,3 +356,19 @@ async def test_starlette_app_with_add_middleware(tmp_path: Path) -> None:
         head = await client.head("/file", headers={"accept-encoding": "zstd"})
         assert head.headers["content-encoding"] == "zstd"
         assert "content-length" not in head.headers
+
+
+def test_django_style_capitalised_names_compressed() -> None:
+    app = _app(
+        {"type": "http.response.start", "status": 200,
+         "headers": [(b"Content-Type", b"text/html; charset=utf-8"), (b"Vary", b"Cookie")]},
+        _body(HTML),
+    )  # fmt: skip
+    result = call_asgi(CompressionMiddleware(app), headers=GZIP)
+    assert result.headers == [
+        ("content-type", "text/html; charset=utf-8"),
+        ("vary", "Cookie, Accept-Encoding"),
+        ("content-encoding", "gzip"),
+        ("content-length", str(len(result.body))),
+    ]
+    assert gzip.decompress(result.body) == HTML

@@ -639,3 +639,50 @@ def test_response_compressor_for_excluded_path_is_none() -> None:
     policy = CompressionPolicy.from_options(exclude_paths=("/x",))
     assert policy.response("GET", "/x", []) is None
     assert isinstance(policy.response("GET", "/y", []), ResponseCompressor)
+
+
+def test_capitalised_header_names_are_read_and_lower_cased() -> None:
+    # Django's ASGI handler keeps HttpResponse's capitalisation (b"Content-Type").
+    response = CompressionPolicy.from_options().response("GET", "/", [(b"accept-encoding", b"br")])
+    assert response is not None
+    app_headers = [
+        (b"Content-Type", b"text/html"),
+        (b"Content-Length", str(len(HTML)).encode()),
+        (b"ETag", b'"v"'),
+        (b"Vary", b"Cookie"),
+        (b"X-Frame-Options", b"DENY"),
+    ]
+    assert response.start(200, app_headers) is None
+    wire = response.body(HTML, more=False)
+    assert response.headers == [
+        (b"content-type", b"text/html"),
+        (b"etag", b'W/"v"'),
+        (b"vary", b"Cookie, Accept-Encoding"),
+        (b"x-frame-options", b"DENY"),
+        (b"content-encoding", b"br"),
+        (b"content-length", str(len(wire)).encode()),
+    ]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [b"Content-Encoding", b"CONTENT-ENCODING", b"content-Encoding"],
+    ids=["title", "upper", "mixed"],
+)
+def test_capitalised_content_encoding_still_blocks(name: bytes) -> None:
+    response = CompressionPolicy.from_options().response("GET", "/", [(b"accept-encoding", b"br")])
+    assert response is not None
+    headers = response.start(200, [(b"content-type", b"text/html"), (name, b"gzip")])
+    assert headers == [
+        (b"content-type", b"text/html"),
+        (b"content-encoding", b"gzip"),
+        (b"vary", b"Accept-Encoding"),
+    ]
+    assert response.body(b"x" * 1000, more=False) == b"x" * 1000
+
+
+def test_capitalised_identity_vary_not_duplicated() -> None:
+    response = CompressionPolicy.from_options().response("GET", "/", [])
+    assert response is not None
+    headers = response.start(200, [(b"Content-Type", b"text/html"), (b"Vary", b"Accept-Encoding")])
+    assert headers == [(b"content-type", b"text/html"), (b"vary", b"Accept-Encoding")]

@@ -176,3 +176,41 @@ def test_unsupported_request_coding_lists_ours(protocol: str) -> None:
 
 def test_parity_table_keeps_most_cases() -> None:
     assert len(PARITY_CASES) >= len(CASES) - 4
+
+
+@pytest.mark.parametrize("held", [False, True], ids=["before-start", "start-held"])
+def test_crash_answer_is_the_same_on_both_protocols(held: bool, caplog: Any) -> None:
+    # The plain 500 goes through this layer's own rules on both protocols (Vary merged: its
+    # type, text/plain, is compressible), whether or not the app's own start was held.
+    headers = [(b"content-type", b"text/html"), (b"content-length", b"%d" % len(HTML))]
+
+    def wsgi_app(environ: Any, start_response: Any) -> Any:
+        if held:
+            return _FailFirst(start_response, headers)
+        raise RuntimeError("crashed on purpose")
+
+    async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
+        if held:
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+        raise RuntimeError("crashed on purpose")
+
+    caplog.set_level("CRITICAL", logger="middleware.errors")
+    wsgi = call_wsgi(WsgiCompression(wsgi_app), headers=[("accept-encoding", "gzip")])
+    asgi = call_asgi(AsgiCompression(asgi_app), headers=[("accept-encoding", "gzip")])
+    assert isinstance(asgi.error, RuntimeError)
+    assert (wsgi.status, wsgi.body) == (asgi.status, asgi.body) == (500, b"Internal Server Error")
+    assert wsgi.headers == asgi.headers
+    assert ("vary", "Accept-Encoding") in asgi.headers
+
+
+class _FailFirst:
+    """A WSGI response that starts (held: its body decides), then fails producing the body."""
+
+    def __init__(self, start_response: Any, headers: list[tuple[bytes, bytes]]) -> None:
+        start_response("200 OK", [(n.decode(), v.decode()) for n, v in headers])
+
+    def __iter__(self) -> Any:
+        return self
+
+    def __next__(self) -> bytes:
+        raise RuntimeError("crashed on purpose")
