@@ -16,6 +16,16 @@ Measurement: the machine is shared, so wall-clock times swing with other process
 variant runs in small batches, interleaved with the others, timed with ``time.process_time``
 (CPU time of this process only) with the garbage collector run between batches, and the best
 batch is kept: the cost of a request when nothing else got in the way.
+
+Server-side stores (the last section; ``--stores`` runs it alone): the same three requests
+with ``store=MemoryStore()`` and ``store=RedisStore(url)`` on both protocols, beside
+starsessions 2.2.1 (ASGI, its InMemoryStore and its redis.asyncio RedisStore, loaded by its
+SessionAutoloadMiddleware). A redis-server is started on a free 127.0.0.1 port for the run
+(skipped when not installed). These rows are timed with the wall clock (``perf_counter``):
+a Redis round trip is spent waiting on another process, which CPU time would not count.
+Note what each does per request: ours reads a record only when there is a valid signed ID and
+writes only when the session changed; starsessions writes the record back and sends a
+Set-Cookie on every response that loaded a non-empty session, reads included.
 """
 
 from __future__ import annotations
@@ -103,8 +113,10 @@ def scopes() -> dict[str, dict[str, Any]]:
     }
 
 
-def asgi_batch(app: Callable[..., Any], scope: dict[str, Any], n: int) -> Callable[[], Any]:
-    """A coroutine function timing ``n`` requests: CPU µs per request."""
+def asgi_batch(
+    app: Callable[..., Any], scope: dict[str, Any], n: int, clock: Callable[[], float] = time.process_time
+) -> Callable[[], Any]:
+    """A coroutine function timing ``n`` requests: CPU µs per request (or ``clock``'s)."""
     request = {"type": "http.request", "body": b"", "more_body": False}
 
     async def receive() -> dict[str, Any]:
@@ -114,22 +126,24 @@ def asgi_batch(app: Callable[..., Any], scope: dict[str, Any], n: int) -> Callab
         return None
 
     async def batch() -> float:
-        start = time.process_time()
+        start = clock()
         for _ in range(n):
             await app(dict(scope), receive, send)
-        return (time.process_time() - start) / n * 1e6
+        return (clock() - start) / n * 1e6
 
     return batch
 
 
-def wsgi_batch(app: Callable[..., Any], environ: dict[str, Any], n: int) -> Callable[[], float]:
-    """A function timing ``n`` requests (body consumed and closed): CPU µs per request."""
+def wsgi_batch(
+    app: Callable[..., Any], environ: dict[str, Any], n: int, clock: Callable[[], float] = time.process_time
+) -> Callable[[], float]:
+    """A function timing ``n`` requests (body consumed and closed): CPU µs per request (or ``clock``'s)."""
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
         return None
 
     def batch() -> float:
-        start = time.process_time()
+        start = clock()
         for _ in range(n):
             body = app(dict(environ), start_response)
             for _chunk in body:
@@ -137,31 +151,32 @@ def wsgi_batch(app: Callable[..., Any], environ: dict[str, Any], n: int) -> Call
             close = getattr(body, "close", None)
             if close is not None:
                 close()
-        return (time.process_time() - start) / n * 1e6
+        return (clock() - start) / n * 1e6
 
     return batch
 
 
 def measure(variants: dict[str, Callable[[], Any]], rounds: int, *, asynchronous: bool) -> dict[str, float]:
     """Best batch per variant, the variants interleaved so drift hits them alike."""
+    return asyncio.run(ameasure(variants, rounds, asynchronous=asynchronous))
 
-    async def run_all() -> dict[str, float]:
-        gc.freeze()  # the apps' own objects: collections between batches stay cheap
-        best = {name: float("inf") for name in variants}
-        for _ in range(rounds):
-            for name, batch in variants.items():
-                # The collector runs between batches, not inside one: a collection landing in
-                # one variant's batch would be charged to it alone.
-                gc.collect()
-                gc.disable()
-                try:
-                    cost = await batch() if asynchronous else batch()
-                finally:
-                    gc.enable()
-                best[name] = min(best[name], cost)
-        return best
 
-    return asyncio.run(run_all())
+async def ameasure(variants: dict[str, Callable[[], Any]], rounds: int, *, asynchronous: bool) -> dict[str, float]:
+    """``measure`` inside a running event loop (the stores' asyncio clients belong to it)."""
+    gc.freeze()  # the apps' own objects: collections between batches stay cheap
+    best = {name: float("inf") for name in variants}
+    for _ in range(rounds):
+        for name, batch in variants.items():
+            # The collector runs between batches, not inside one: a collection landing in
+            # one variant's batch would be charged to it alone.
+            gc.collect()
+            gc.disable()
+            try:
+                cost = await batch() if asynchronous else batch()
+            finally:
+                gc.enable()
+            best[name] = min(best[name], cost)
+    return best
 
 
 def report(title: str, rows: dict[str, dict[str, float]], peer: str, targets: dict[str, float]) -> None:
@@ -265,8 +280,178 @@ def django_apps() -> tuple[dict[str, Any], dict[str, Any], str]:
     return {k: bare_handler for k in KINDS}, {k: peer_handler for k in KINDS}, cookie
 
 
+# -- server-side stores: ours (MemoryStore, RedisStore) beside starsessions --------------------
+
+
+def _use_plain(session: Any, kind: str) -> None:
+    # A plain dict use, as an app does; starsessions' session is a plain dict.
+    if kind == "read":
+        session.get("user")
+    elif kind == "write":
+        session["count"] = session.get("count", 0) + 1
+
+
+def store_asgi_app(kind: str) -> Callable[..., Any]:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        _use_plain(scope["session"], kind)
+        await send(_start())
+        await send(BODY)
+
+    return app
+
+
+def store_wsgi_app(kind: str) -> Callable[..., Any]:
+    def app(environ: Any, start_response: Any) -> Any:
+        _use_plain(environ["middleware.session"], kind)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"hello"]
+
+    return app
+
+
+async def _login_asgi(app: Callable[..., Any]) -> str:
+    """Run one request that writes DATA; return the Cookie header value it sets."""
+    started: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            started.append(message)
+
+    await app(make_scope(headers=COMMON), receive, send)
+    values = [v for n, v in started[0]["headers"] if n == b"set-cookie"]
+    return values[0].decode().split(";")[0]
+
+
+def _writer_asgi(middleware: Callable[..., Any]) -> Callable[..., Any]:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        scope["session"].update(DATA)
+        await send(_start())
+        await send(BODY)
+
+    return middleware(app)
+
+
+def store_table(title: str, rows: dict[str, dict[str, float]], pairs: list[tuple[str, str]]) -> None:
+    names = list(next(iter(rows.values())))
+    print(f"### {title}\n")
+    header = " | ".join(f"{n} µs" for n in names)
+    ratios = " | ".join(f"{ours} / {peer} overhead" for ours, peer in pairs)
+    print(f"| request | {header} |" + (f" {ratios} |" if pairs else ""))
+    print("|---|" + "---:|" * (len(names) + len(pairs)))
+    for kind, best in rows.items():
+        cells = " | ".join(f"{best[n]:.1f}" for n in names)
+        extra = " | ".join(f"{ratio(best[o], best[p], best['raw']):.2f}x" for o, p in pairs)
+        print(f"| {kind} | {cells} |" + (f" {extra} |" if pairs else ""))
+    print()
+
+
+async def stores_section(quick: bool, redis_url: str | None) -> None:
+    from starsessions import InMemoryStore, SessionAutoloadMiddleware
+    from starsessions import SessionMiddleware as StarSessions
+
+    from middleware.asgi.sessions import SessionMiddleware as AsgiSessions
+    from middleware.stores import MemoryStore, RedisStore
+    from middleware.wsgi.sessions import SessionMiddleware as WsgiSessions
+
+    n, rounds = (100, 5) if quick else (200, 25)
+    clock = time.perf_counter
+    ours: dict[str, Any] = {"memory": MemoryStore()}
+    theirs: dict[str, Any] = {"memory": InMemoryStore()}
+    peer_client = None
+    if redis_url is not None:
+        import redis.asyncio
+        from starsessions.stores.redis import RedisStore as StarRedisStore
+
+        ours["redis"] = RedisStore(redis_url, prefix="bench:")
+        peer_client = redis.asyncio.Redis.from_url(redis_url)
+        theirs["redis"] = StarRedisStore(connection=peer_client, prefix="bench-star.")
+
+    def our_asgi(app: Callable[..., Any], store: Any) -> Any:
+        return AsgiSessions(app, secret_key=SECRET, store=store)
+
+    def their_asgi(app: Callable[..., Any], store: Any) -> Any:
+        inner = SessionAutoloadMiddleware(app)
+        return StarSessions(inner, store=store, lifetime=1_209_600, rolling=True, cookie_https_only=False)
+
+    # One session per store, written once; the read and write requests carry its cookie.
+    cookies = {}
+    for name in ours:
+        cookies[("ours", name)] = await _login_asgi(_writer_asgi(lambda app, s=ours[name]: our_asgi(app, s)))
+        cookies[("theirs", name)] = await _login_asgi(_writer_asgi(lambda app, s=theirs[name]: their_asgi(app, s)))
+
+    rows: dict[str, dict[str, float]] = {}
+    for kind in KINDS:
+        variants: dict[str, Callable[[], Any]] = {"raw": asgi_batch(raw_asgi, make_scope(headers=COMMON), n, clock)}
+        cookie_scope = scopes()[kind]
+        variants["cookie"] = asgi_batch(AsgiSessions(asgi_app(kind), secret_key=SECRET), cookie_scope, n, clock)
+        for name in ours:
+            for who, build, store in (("ours", our_asgi, ours[name]), ("starsessions", their_asgi, theirs[name])):
+                key = ("ours" if who == "ours" else "theirs", name)
+                headers = COMMON if kind == "no cookie" else [*COMMON, (b"cookie", cookies[key].encode())]
+                variants[f"{who} {name}"] = asgi_batch(build(store_asgi_app(kind), store), make_scope(headers=headers), n, clock)
+        rows[kind] = await ameasure(variants, rounds, asynchronous=True)
+    pairs = [(f"ours {name}", f"starsessions {name}") for name in ours]
+    store_table("ASGI with a server-side store: ours vs starsessions 2.2.1 (wall clock)", rows, pairs)
+
+    # WSGI: no Redis-backed WSGI peer installs here; ours over the raw app, beside cookie sessions.
+    wsgi_cookies = {}
+    for name, store in ours.items():
+        def writer(environ: Any, start_response: Any) -> Any:
+            environ["middleware.session"].update(DATA)
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"hello"]
+
+        captured: list[Any] = []
+
+        def start_response(status: str, headers: Any, exc_info: Any = None, captured: list[Any] = captured) -> None:
+            captured.append(headers)
+
+        list(WsgiSessions(writer, secret_key=SECRET, store=store)(make_environ("/"), start_response))
+        wsgi_cookies[name] = next(v for k, v in captured[0] if k == "Set-Cookie").split(";")[0]
+    base = {"HTTP_HOST": "app.example", "HTTP_USER_AGENT": "bench", "HTTP_ACCEPT": "*/*"}
+    signed = {**base, "HTTP_COOKIE": f"theme=dark; session={starlette_cookie()}; lang=en"}
+    rows = {}
+    for kind in KINDS:
+        variants = {
+            "raw": wsgi_batch(raw_wsgi, make_environ("/", base), n, clock),
+            "cookie": wsgi_batch(
+                WsgiSessions(wsgi_app(kind), secret_key=SECRET), make_environ("/", base if kind == "no cookie" else signed), n, clock
+            ),
+        }
+        for name, store in ours.items():
+            environ = base if kind == "no cookie" else {**base, "HTTP_COOKIE": wsgi_cookies[name]}
+            variants[f"ours {name}"] = wsgi_batch(
+                WsgiSessions(store_wsgi_app(kind), secret_key=SECRET, store=store), make_environ("/", environ), n, clock
+            )
+        rows[kind] = await ameasure(variants, rounds, asynchronous=False)
+    store_table("WSGI with a server-side store: ours over the raw app (wall clock)", rows, [])
+
+    if "redis" in ours:
+        await ours["redis"].aclose()
+        ours["redis"].close()
+    if peer_client is not None:
+        await peer_client.aclose()
+
+
+def run_stores_section(quick: bool) -> None:
+    from tests.integration.redis_server import REDIS_SERVER, RedisServer
+
+    if REDIS_SERVER is None:
+        print("(redis-server is not installed: the RedisStore rows are skipped)\n")
+        asyncio.run(stores_section(quick, None))
+        return
+    with RedisServer() as server:
+        asyncio.run(stores_section(quick, server.url))
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
+    if "--stores" in sys.argv:
+        run_stores_section(quick)
+        return
     n, rounds = (200, 10) if quick else (300, 60)
     nf, rounds_f = (20, 5) if quick else (40, 30)
 
@@ -336,6 +521,8 @@ def main() -> None:
                 asynchronous=False,
             )
         report(title, rows, peer_name, {})
+
+    run_stores_section(quick)
 
 
 if __name__ == "__main__":

@@ -211,31 +211,36 @@ class SessionMiddleware:
 
         started = answered = False
 
-        async def session_send(message: Message) -> None:
-            nonlocal started, answered
+        async def decide(message: Message) -> None:
+            # The response starts with a touched session: the store's writes, then the start.
+            nonlocal answered
+            headers = message.get("headers", ())
+            commit = session_store.respond(session, message["status"], get_list(headers, b"vary"))
+            if commit is not None and commit.store is not None:
+                commit = session_store.settle(session, commit, await aperform(store, commit.store))
+            if commit is not None:
+                if commit.events:
+                    _log(commit.events)
+                if commit.body is not None:
+                    answered = True
+                    await _send_failure(send, commit.status, commit.body)
+                    return
+                message = dict(message)
+                message["headers"] = apply(commit, headers)
+            await send(message)
+
+        def session_send(message: Message) -> Awaitable[None]:
+            # A plain function returning the server's awaitable, as on the cookie path: only
+            # the start of a response whose session was touched costs a coroutine.
+            nonlocal started
             if answered:
                 # The app's response was replaced by the middleware's answer (500, 503).
-                return
+                return _nothing()
             if message["type"] == "http.response.start":
                 started = True
-                if session.accessed or session.failure is not None:
-                    headers = message.get("headers", ())
-                    commit = session_store.respond(
-                        session, message["status"], get_list(headers, b"vary")
-                    )
-                    if commit is not None and commit.store is not None:
-                        outcome = await aperform(store, commit.store)
-                        commit = session_store.settle(session, commit, outcome)
-                    if commit is not None:
-                        if commit.events:
-                            _log(commit.events)
-                        if commit.body is not None:
-                            answered = True
-                            await _send_failure(send, commit.status, commit.body)
-                            return
-                        message = dict(message)
-                        message["headers"] = apply(commit, headers)
-            await send(message)
+                if session._loaded or session._failure is not None:
+                    return decide(message)
+            return send(message)
 
         try:
             await self.app(scope, receive, session_send)

@@ -12,7 +12,7 @@ server receives an HTTP request with a nonce, the server can look up state infor
 associated with the cookie using the nonce as a key." The nonce here is 32 characters of the
 URL-safe base64 alphabet (192 random bits, ``new_id``, injected by the adapter), signed with the
 same timestamped signature as a cookie session, so a tampered, expired or forged cookie is
-refused before any store lookup, and a store record never outlives its cookie's signature.
+refused before any store lookup.
 
 ``StoredSession`` is ``middleware.core.sessions.Session`` with another source of data: the
 record (a JSON object) that ``fetch(session_id)`` returns, called on the app's first touch
@@ -23,7 +23,9 @@ an empty session: every touch raises ``StoreError`` and ``respond`` answers 503.
 
 What ``respond`` decides (``StoreOps``, performed by the adapter before the headers leave):
 
-- changed, record found: replace it (only if it still exists), re-sign the same ID;
+- changed, record found: replace it (only if it still exists); the ID is the same, so the
+  cookie is left alone unless its signature is older than half of ``max_age`` (then re-signed,
+  as on a read), which spares a Set-Cookie and an HMAC on most writes;
 - changed, no record (new visitor, expired, revoked, unreadable): add a record under a new ID;
   an ID the store does not know is never brought back to life;
 - ``regenerate()``, or ``clear()`` followed by new data: a new ID for the data, the old record
@@ -35,7 +37,9 @@ What ``respond`` decides (``StoreOps``, performed by the adapter before the head
   ID re-signed, as a cookie session is refreshed; otherwise nothing;
 - a 5xx response: nothing (as cookie sessions).
 
-Every record is written with a time to live equal to the signature's lifetime (``max_age``).
+Every write gives the record a time to live equal to the signature's lifetime (``max_age``),
+so the store drops a session nobody uses; a cookie is re-signed once it is older than half of
+``max_age``, so an active user keeps both.
 ``settle`` turns what the store answered into the final decision: a record that vanished
 between the fetch and the write (a logout on another server, its expiry) stays deleted, and the
 cookie is deleted too; a store error replaces the response with a 503.
@@ -355,7 +359,8 @@ def respond(
             )
         return _commit_with(status, vary, None, events, None)
     ttl = config.signature_max_age
-    old = session._id if session._stale else None
+    session_id = session._id or ""
+    old = session_id if session._stale else None
     if session._modified:
         if not dict.__len__(session):
             cookie = config.delete_cookie if session._present else None
@@ -372,18 +377,20 @@ def respond(
                     "rather than losing the session.",
                 ),
             )
+        now = int(config.clock())
         if session._found and not session._rotate:
-            ops = StoreOps(WriteKind.REPLACE, session._id or "", value, ttl, None)
+            ops = StoreOps(WriteKind.REPLACE, session_id, value, ttl, None)
+            if now - session._issued_at <= config.refresh_age:
+                return _commit_with(status, vary, None, events, ops)
         else:
             if config.new_id is None:
                 raise RuntimeError("SessionConfig needs new_id to give sessions new IDs.")
             ops = StoreOps(WriteKind.ADD, config.new_id(), value, ttl, old)
-        now = int(config.clock())
     else:
         now = int(config.clock())
         if not session._found or now - session._issued_at <= config.refresh_age:
             return _commit_with(status, vary, None, events, None)
-        ops = StoreOps(WriteKind.TOUCH, session._id or "", b"", ttl, None)
+        ops = StoreOps(WriteKind.TOUCH, session_id, b"", ttl, None)
     token = config.codec.sign(ops.id.encode("ascii"), now=now)
     cookie = config.set_prefix + token + config.set_suffix
     return _commit_with(status, vary, cookie, events, ops)

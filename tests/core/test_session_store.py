@@ -271,8 +271,15 @@ KNOWN = {OLD_ID: RECORD}
             "write",
             header(),
             StoreOps(WriteKind.REPLACE, OLD_ID, BOB, MAX_AGE, None),
+            None,
+            id="write-replaces-same-id-cookie-unchanged",
+        ),
+        pytest.param(
+            "write",
+            header(age=MAX_AGE // 2 + 1),
+            StoreOps(WriteKind.REPLACE, OLD_ID, BOB, MAX_AGE, None),
             OLD_ID,
-            id="write-replaces-same-id",
+            id="write-past-half-age-re-signs",
         ),
         pytest.param(
             "write",
@@ -342,7 +349,7 @@ def test_decisions(action: str, cookie: bytes | None, ops: Any, set_cookie: Any)
 
 def test_new_cookie_is_signed_now_with_the_current_key() -> None:
     clock = Clock()
-    stored = StoredSession(config(clock), header(key=OLD_SECRET, age=60), Fetch())
+    stored = StoredSession(config(clock), header(key=OLD_SECRET, age=MAX_AGE - 60), Fetch())
     stored["user"] = "bob"
     clock.now = NOW + 10
     commit = respond(stored, 200)

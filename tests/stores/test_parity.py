@@ -122,6 +122,9 @@ def test_session_cases(run: Runner, case: Case, caplog: pytest.LogCaptureFixture
     assert result.header_all("vary") == ([case.vary] if case.vary else [])
     if case.set_cookie == "none":
         assert result.header_all("set-cookie") == []
+        if case.data is not None:
+            # Saved under the same ID: the cookie the client holds is still the right one.
+            assert json.loads(run.store.get(run.seeded[0]) or b"") == case.data
     elif case.set_cookie == "delete":
         assert result.header_all("set-cookie") == [DELETE]
         # Emptying the session revoked it: no record is left under the cookie's ID.
