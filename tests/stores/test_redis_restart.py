@@ -76,6 +76,8 @@ async def test_requests_while_redis_is_down_get_503_then_it_works_again(
                 assert message.endswith(
                     "answered 503 rather than serve an empty session or lose its changes."
                 )
+                # Not a crash: no traceback on middleware.errors.
+                assert [r for r in caplog.records if r.name == "middleware.errors"] == []
             # A request that does not use the session is served as usual.
             caplog.clear()
             with caplog.at_level(logging.DEBUG, logger=LOGGER):
