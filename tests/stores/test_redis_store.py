@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -136,14 +135,12 @@ def test_repr_hides_the_password() -> None:
     client.close()
 
 
-def test_nothing_listening_is_a_quick_store_error() -> None:
+def test_nothing_listening_is_a_store_error() -> None:
     store = RedisStore(f"redis://:hunter2@127.0.0.1:{free_port()}/0")
-    started = time.monotonic()
     with pytest.raises(StoreError, match=r"Redis at redis://:\*\*\*@127\.0\.0\.1:\d+/0: Conn"):
         store.get("a")
     with pytest.raises(StoreError):
         store.add("a", b"{}", 60)
-    assert time.monotonic() - started < 2
 
     async def both() -> None:
         with pytest.raises(StoreError, match="ConnectionError"):
