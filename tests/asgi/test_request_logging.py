@@ -262,3 +262,21 @@ def _sink(sent: list[Any]) -> Any:
         sent.append(message)
 
     return send
+
+
+async def test_concurrent_requests_keep_their_own_ids(access: Any) -> None:
+    logger, capture = access
+    seen: list[tuple[str, str | None]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        mine = dict(scope["headers"])[b"x-request-id"].decode()
+        for _ in range(3):
+            await asyncio.sleep(0)  # let the other request run in between
+            seen.append((mine, request_id.get()))
+        await send(START)
+        await send({"type": "http.response.body", "body": b""})
+
+    stack = RequestLoggingMiddleware(app, logger=logger)
+    await asyncio.gather(*(acall(stack, headers=[("X-Request-ID", f"req-{i}")]) for i in range(4)))
+    assert len(seen) == 12 and all(mine == current for mine, current in seen)
+    assert sorted(r.request_id for r in capture.records) == [f"req-{i}" for i in range(4)]

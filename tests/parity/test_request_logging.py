@@ -462,3 +462,28 @@ def test_duration_includes_streamed_body(serve: Any, access: Access, monkeypatch
         reply=Reply(chunks=(b"a", b"b", b"c"), before=advance(0.5), during=advance(2.0)),
     )
     assert access.one().duration_ms == 6500.0  # type: ignore[attr-defined]
+
+
+def test_request_id_filter_outside_a_request() -> None:
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "message", None, None)
+    assert RequestIdFilter().filter(record) is True
+    assert record.request_id == "-"  # type: ignore[attr-defined]
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "message", None, None)
+    RequestIdFilter(default=None).filter(record)
+    assert record.request_id is None  # type: ignore[attr-defined]
+
+
+def test_request_id_filter_keeps_an_existing_id_and_honours_its_name() -> None:
+    token = request_id.current.set("current")
+    try:
+        record = logging.LogRecord("x", logging.INFO, __file__, 1, "message", None, None)
+        record.request_id = "own"
+        assert RequestIdFilter().filter(record) is True
+        assert record.request_id == "own"
+        fresh = logging.LogRecord("x", logging.INFO, __file__, 1, "message", None, None)
+        RequestIdFilter().filter(fresh)
+        assert fresh.request_id == "current"  # type: ignore[attr-defined]
+        other = logging.LogRecord("other", logging.INFO, __file__, 1, "message", None, None)
+        assert not RequestIdFilter("app").filter(other)
+    finally:
+        request_id.current.reset(token)
