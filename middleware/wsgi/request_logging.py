@@ -87,8 +87,9 @@ class RequestLoggingMiddleware:
         try:
             return exchange.run(self.app)
         except BaseException:
-            # Only reachable when the app wrote its body with write() and then raised: the
-            # server refuses the 500 (headers already sent) and gets the exception instead.
+            # The app raised and no 500 could answer it: it wrote its body with write() first
+            # (the server refuses a 500 once headers went out), or it raised a BaseException
+            # the crash rule leaves alone. The server gets the exception; the record says so.
             exchange.outcome = Outcome.ERROR
             call_quietly(exchange.log)
             raise
