@@ -4,9 +4,8 @@ Each fault is run through RequestLogging > Timing > CORS > Sessions > Compressio
 tests/parity/test_stack.py, and checked for: the documented status and headers, the app's
 iterable closed exactly once (WSGI), every stream encoder finished or closed, no asyncio task
 left behind (ASGI), exactly one access record with the right outcome, and ``on_complete``
-called exactly once.
-
-Not covered here: a failing session store (``middleware.stores`` does not exist yet).
+called exactly once. A failing session store is run through the same stack with
+``SessionMiddleware(store=...)``.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ import middleware.asgi as masgi
 import middleware.wsgi as mwsgi
 from middleware import Middleware
 from middleware.core import codecs
+from middleware.stores import MemoryStore
 from tests.drivers import Result, acall, call_wsgi
 
 ORIGIN = "https://app.example"
@@ -47,12 +47,12 @@ class Probe:
         self.completed: list[Any] = []
 
 
-def stack(m: Any, app: Any, probe: Probe) -> Any:
+def stack(m: Any, app: Any, probe: Probe, store: Any = None) -> Any:
     return m.compose(
         Middleware(m.RequestLoggingMiddleware, format="json"),
         Middleware(m.TimingMiddleware, on_complete=probe.completed.append),
         Middleware(m.CORSMiddleware, allow_origins=[ORIGIN], allow_credentials=True),
-        Middleware(m.SessionMiddleware, secret_key="s3cret-for-faults"),
+        Middleware(m.SessionMiddleware, secret_key="s3cret-for-faults", store=store),
         Middleware(m.CompressionMiddleware, minimum_size=10),
     )(app)
 
@@ -385,3 +385,90 @@ def _environ() -> dict[str, Any]:
         "wsgi.multiprocess": False,
         "wsgi.run_once": False,
     }
+
+
+class FlakyStore(MemoryStore):
+    """A MemoryStore whose backend goes down when ``down`` is set."""
+
+    down = False
+
+    def _check(self) -> None:
+        if self.down:
+            raise ConnectionError("store unreachable")
+
+    def get(self, key: str) -> bytes | None:
+        self._check()
+        return super().get(key)
+
+    def add(self, key: str, value: bytes, ttl: int) -> bool:
+        self._check()
+        return super().add(key, value, ttl)
+
+    def replace(self, key: str, value: bytes, ttl: int) -> bool:
+        self._check()
+        return super().replace(key, value, ttl)
+
+    def touch(self, key: str, ttl: int) -> bool:
+        self._check()
+        return super().touch(key, ttl)
+
+    def delete(self, key: str) -> None:
+        self._check()
+        super().delete(key)
+
+
+def assert_unavailable(result: Result, caplog: pytest.LogCaptureFixture) -> None:
+    """The documented answer to a failed store: 503, the outer layers' headers, an ERROR."""
+    assert result.status == 503
+    assert result.header("access-control-allow-origin") == ORIGIN
+    assert result.header("server-timing") is not None
+    assert result.header("x-request-id") is not None
+    assert result.header("set-cookie") is None
+    errors = [
+        r for r in caplog.records if r.name == "middleware.sessions" and r.levelno >= logging.ERROR
+    ]
+    assert len(errors) == 1, [r.getMessage() for r in errors]
+
+
+def _cookie(result: Result) -> list[tuple[str, str]]:
+    value = result.header("set-cookie")
+    assert value is not None
+    return [*REQUEST, ("cookie", value.split(";")[0])]
+
+
+@pytest.mark.parametrize("when", ["read", "write"])
+def test_wsgi_session_store_fails(caplog: Any, encoders: list[Any], when: str) -> None:
+    probe, store = Probe(), FlakyStore()
+    app = stack(mwsgi, wsgi_app(None, HTML, probe), probe, store)
+    first = call_wsgi(app, headers=REQUEST)  # the app writes: a record and its cookie
+    assert first.status == 200
+    headers = _cookie(first) if when == "read" else REQUEST
+    store.down = True
+    caplog.clear()
+    result = call_wsgi(app, headers=headers)
+    assert_unavailable(result, caplog)
+    # Reading, the app's first touch raised StoreError (it returned no iterable); writing, the
+    # store failed after the app returned, when the session was saved.
+    assert probe.closed == (1 if when == "read" else 2)
+    # The 503 is the middleware's documented answer; the record says whether the app raised.
+    assert_one_record(caplog, 503, "error" if when == "read" else "completed", result)
+    assert len(probe.completed) == 2
+    assert_released(encoders)
+
+
+@pytest.mark.parametrize("when", ["read", "write"])
+async def test_asgi_session_store_fails(caplog: Any, encoders: list[Any], when: str) -> None:
+    probe, store = Probe(), FlakyStore()
+    app = stack(masgi, asgi_app(None, HTML), probe, store)
+    first = await run_asgi(app)
+    assert first.status == 200
+    headers = _cookie(first) if when == "read" else REQUEST
+    store.down = True
+    caplog.clear()
+    result = await acall(app, "GET", "/", "", headers)
+    await asyncio.sleep(0)
+    assert not [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert_unavailable(result, caplog)
+    assert_one_record(caplog, 503, "error" if when == "read" else "completed", result)
+    assert len(probe.completed) == 2
+    assert_released(encoders)
