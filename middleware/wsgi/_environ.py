@@ -170,6 +170,17 @@ class Exchange:
             self._answer_crash()
         return self
 
+    def produced_list(self) -> list[bytes] | None:
+        """The app's body when it is a list: fully produced, nothing left to run or close.
+
+        A layer with no work at the end of the response can hand such a body straight back
+        to the server instead of this exchange (after doing its ``on_close`` work itself).
+        """
+        iterable = self._iterable
+        if type(iterable) is list and self.outcome is None:
+            return iterable
+        return None
+
     def __iter__(self) -> Iterator[bytes]:
         # A generator does the per-chunk work at C speed; close() stays on this object, so it
         # reaches the app even when the server never starts iterating.

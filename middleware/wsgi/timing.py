@@ -58,7 +58,14 @@ class TimingMiddleware:
         exchange.metrics = exchange.app_ms = None
         exchange.token = timing.current.set(exchange)
         exchange.started_at = perf_counter()
-        return exchange.run(self.app)
+        body = exchange.run(self.app)
+        if self.policy.on_complete is None:
+            produced = exchange.produced_list()
+            if produced is not None:
+                # Nothing of the app runs after it returned a list: end the request now.
+                timing.current.reset(exchange.token)
+                return produced
+        return body
 
 
 class _Timed(Exchange):

@@ -220,3 +220,26 @@ def test_crash_log_is_on_middleware_errors(caplog: pytest.LogCaptureFixture) -> 
     caplog.set_level(logging.ERROR)
     call_wsgi(TimingMiddleware(wsgi_app(Reply(raise_at=0))))
     assert [r.name for r in caplog.records] == ["middleware.errors"]
+
+
+def test_list_body_handed_back_as_is_and_request_ended() -> None:
+    body = [b"a", b"b"]
+
+    def app(environ: Any, start_response: Any) -> Any:
+        timing.record("db", 1)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return body
+
+    served = TimingMiddleware(app)(_environ(), lambda status, headers, exc_info=None: None)
+    assert served is body
+    assert timing.current.get() is None
+
+
+def test_list_body_still_wrapped_when_on_complete_needs_the_end() -> None:
+    seen: list[Any] = []
+    result = call_wsgi(
+        TimingMiddleware(
+            validator(lambda e, sr: (sr("200 OK", TEXT), [b"x"])[1]), on_complete=seen.append
+        )
+    )
+    assert result.body == b"x" and len(seen) == 1
