@@ -84,7 +84,7 @@ def test_a_deletion_expires_the_same_cookie_at_once(
         assert (f"{text}={value}" in parts) is (value is not None)
 
 
-@settings(max_examples=200)
+@settings(max_examples=100)
 @given(
     st.one_of(
         binary(max_size=120),

@@ -86,7 +86,7 @@ def _fields(answer: Preflight | HeaderBlock | None) -> list[tuple[bytes, bytes]]
     return list(answer.headers if isinstance(answer, Preflight) else answer.fields)
 
 
-@settings(max_examples=300)
+@settings(max_examples=150)
 @given(
     st.sampled_from(sorted(POLICIES)),
     METHODS,
@@ -126,7 +126,7 @@ def test_allow_origin_is_star_or_the_request_s_own_allowed_origin(
         assert b"origin" in vary
 
 
-@settings(max_examples=200)
+@settings(max_examples=100)
 @given(
     st.sampled_from(sorted(POLICIES)),
     METHODS,
@@ -155,7 +155,7 @@ def test_decide_and_decide_headers_agree(
     assert policy.decide_headers(method, "/", raw) == direct
 
 
-@settings(max_examples=300)
+@settings(max_examples=150)
 @given(
     st.sampled_from(sorted(POLICIES)),
     ORIGINS,

@@ -35,7 +35,7 @@ def _members(headers: h.Headers) -> list[bytes]:
     return [member for value in h.get_all(headers, b"vary") for member in h.split_list(value)]
 
 
-@settings(max_examples=150)
+@settings(max_examples=80)
 @given(response_headers(), MEMBER_LISTS)
 def test_merge_vary_keeps_existing_members_first_and_in_order(
     headers: h.Headers, names: list[bytes]
@@ -47,7 +47,7 @@ def test_merge_vary_keeps_existing_members_first_and_in_order(
         assert h.merge_vary(headers, names) is headers
 
 
-@settings(max_examples=150)
+@settings(max_examples=80)
 @given(response_headers(), MEMBER_LISTS)
 def test_merge_vary_adds_each_missing_name_once_ignoring_case(
     headers: h.Headers, names: list[bytes]
@@ -67,7 +67,7 @@ def test_merge_vary_adds_each_missing_name_once_ignoring_case(
     assert added == [first[name] for name in folded]
 
 
-@settings(max_examples=150)
+@settings(max_examples=80)
 @given(response_headers(), MEMBER_LISTS)
 def test_merge_vary_coalesces_into_one_field_at_the_first_place(
     headers: h.Headers, names: list[bytes]
@@ -82,7 +82,7 @@ def test_merge_vary_coalesces_into_one_field_at_the_first_place(
     assert headers is not merged
 
 
-@settings(max_examples=150)
+@settings(max_examples=80)
 @given(response_headers(), MEMBER_LISTS, MEMBER_LISTS)
 def test_merge_vary_composes(headers: h.Headers, first: list[bytes], second: list[bytes]) -> None:
     twice = h.merge_vary(h.merge_vary(headers, first), second)
@@ -90,6 +90,7 @@ def test_merge_vary_composes(headers: h.Headers, first: list[bytes], second: lis
     assert [m.lower() for m in _members(twice)] == [m.lower() for m in _members(once)]
 
 
+@settings(max_examples=50)
 @given(response_headers(), MEMBER_LISTS)
 def test_merge_vary_never_mutates_its_input(headers: h.Headers, names: list[bytes]) -> None:
     copy = list(headers)
@@ -97,12 +98,14 @@ def test_merge_vary_never_mutates_its_input(headers: h.Headers, names: list[byte
     assert headers == copy
 
 
+@settings(max_examples=50)
 @given(st.lists(binary(max_size=10).filter(lambda b: b"," not in b), max_size=6))
 def test_split_list_reads_back_a_joined_list(items: list[bytes]) -> None:
     value = b", ".join(items)
     assert h.split_list(value) == [item.strip(b" \t") for item in items if item.strip(b" \t")]
 
 
+@settings(max_examples=50)
 @given(st.lists(st.tuples(st.sampled_from([b"a", b"b", b"c"]), binary(max_size=6))))
 def test_lookups_agree(headers: h.Headers) -> None:
     for name in (b"a", b"b", b"c"):

@@ -35,9 +35,11 @@ JSON = st.recursive(
     max_leaves=12,
 )
 SESSIONS = st.dictionaries(st.text(max_size=8), JSON, max_size=5)
+# Where the data's shape does not matter (signatures, keys, cookies), a cheaper strategy.
+FLAT = st.dictionaries(st.text(max_size=6), st.integers() | st.text(max_size=10), max_size=3)
 
 
-@settings(max_examples=100)
+@settings(max_examples=60)
 @given(SESSIONS, st.integers(1, 10**10), st.integers(-CLOCK_SKEW, 10**6))
 def test_any_json_session_round_trips_within_its_lifetime(
     data: dict[str, object], issued: int, age: int
@@ -49,7 +51,7 @@ def test_any_json_session_round_trips_within_its_lifetime(
 
 
 @settings(max_examples=50)
-@given(SESSIONS, st.integers(1, 10**6), st.integers(1, 10**6))
+@given(FLAT, st.integers(1, 10**6), st.integers(1, 10**6))
 def test_a_token_past_its_lifetime_or_from_the_future_is_refused(
     data: dict[str, object], max_age: int, beyond: int
 ) -> None:
@@ -62,7 +64,7 @@ def test_a_token_past_its_lifetime_or_from_the_future_is_refused(
 @st.composite
 def mutations(draw: st.DrawFn) -> tuple[bytes, bytes]:
     """A signed token and a different byte string made from it by one edit."""
-    token = CODEC.encode(draw(SESSIONS), now=NOW)
+    token = CODEC.encode(draw(FLAT), now=NOW)
     spot = draw(st.integers(0, len(token) - 1))
     kind = draw(st.sampled_from(["flip", "replace", "insert", "delete", "cut", "append", "swap"]))
     if kind == "flip":
@@ -91,7 +93,7 @@ def mutations(draw: st.DrawFn) -> tuple[bytes, bytes]:
     return token, changed
 
 
-@settings(max_examples=200)
+@settings(max_examples=120)
 @given(mutations())
 def test_any_change_to_a_signed_token_is_rejected(case: tuple[bytes, bytes]) -> None:
     _, changed = case
@@ -109,7 +111,7 @@ def test_decoding_never_raises(token: bytes) -> None:
 
 
 @settings(max_examples=50)
-@given(SESSIONS)
+@given(FLAT)
 def test_tokens_are_itsdangerous_timestamp_signer_tokens(data: dict[str, object]) -> None:
     token = CODEC.encode(data, now=NOW)
     payload = itsdangerous.TimestampSigner(SECRET).unsign(token)
@@ -117,7 +119,7 @@ def test_tokens_are_itsdangerous_timestamp_signer_tokens(data: dict[str, object]
 
 
 @settings(max_examples=50)
-@given(SESSIONS.filter(bool))
+@given(FLAT.filter(bool))
 def test_rotated_keys_verify_old_tokens_and_sign_with_the_new_key(
     data: dict[str, object],
 ) -> None:
@@ -134,7 +136,7 @@ CONFIG = SessionConfig(secret_key=SECRET, clock=lambda: NOW)
 
 
 @settings(max_examples=60)
-@given(SESSIONS.filter(bool), st.sampled_from([b"", b"a=1; ", b"theme=dark;"]))
+@given(FLAT.filter(bool), st.sampled_from([b"", b"a=1; ", b"theme=dark;"]))
 def test_a_session_survives_the_set_cookie_and_cookie_exchange(
     data: dict[str, object], other_cookies: bytes
 ) -> None:

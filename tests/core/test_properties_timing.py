@@ -68,7 +68,7 @@ def _shown(description: str) -> str:
     )
 
 
-@settings(max_examples=200)
+@settings(max_examples=100)
 @given(DURATIONS, METRICS)
 def test_the_header_parses_back_into_its_metrics(app_ms: float, metrics: list[Metric]) -> None:
     value = header_value("app", app_ms, metrics)
