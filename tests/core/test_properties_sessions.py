@@ -15,6 +15,7 @@ from middleware.core.session_codec import (
     Decoded,
     SessionCodec,
 )
+from middleware.core.session_store import StoredSession, is_session_id
 from middleware.core.sessions import Session, SessionConfig, respond
 from tests.core.strategies import binary
 
@@ -147,3 +148,64 @@ def test_a_session_survives_the_set_cookie_and_cookie_exchange(
     pair = commit.set_cookie.split(b"; ")[0]
     second = Session(CONFIG, other_cookies + pair)
     assert dict(second.items()) == data
+
+
+# --- with a server-side store: the cookie is a signed session ID -------------------------------
+
+ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+IDS = st.text(alphabet=ID_ALPHABET, min_size=32, max_size=32)
+
+
+def _stored(cookie: bytes) -> tuple[StoredSession, list[str]]:
+    from middleware.stores import MemoryStore, new_session_id
+
+    config = SessionConfig(
+        secret_key=SECRET, clock=lambda: NOW, store=MemoryStore(), new_id=new_session_id
+    )
+    asked: list[str] = []
+
+    def fetch(session_id: str) -> bytes | None:
+        asked.append(session_id)
+        return b'{"user": "ada"}'
+
+    return StoredSession(config, cookie, fetch=fetch), asked
+
+
+@settings(max_examples=100)
+@given(IDS, st.sampled_from(["flip", "insert", "cut", "append"]), st.data())
+def test_only_a_validly_signed_session_id_reaches_the_store(
+    session_id: str, edit: str, data: st.DataObject
+) -> None:
+    token = CODEC.sign(session_id.encode(), now=NOW)
+    session, asked = _stored(b"session=" + token)
+    assert session.get("user") == "ada" and asked == [session_id]
+
+    spot = data.draw(st.integers(0, len(token) - 1))
+    if edit == "flip":
+        changed = token[:spot] + bytes([token[spot] ^ data.draw(st.integers(1, 255))])
+        changed += token[spot + 1 :]
+    elif edit == "insert":
+        changed = token[:spot] + data.draw(binary(min_size=1, max_size=2)) + token[spot:]
+    elif edit == "cut":
+        changed = token[:spot]
+    else:
+        changed = token + data.draw(binary(min_size=1, max_size=2))
+    session, asked = _stored(b"session=" + changed)
+    assert dict(session.items()) == {} and asked == []
+
+
+@settings(max_examples=60)
+@given(FLAT | binary(max_size=40))
+def test_a_signed_payload_that_is_not_a_session_id_never_reaches_the_store(
+    payload: dict[str, object] | bytes,
+) -> None:
+    # A validly signed value that is not an ID (a cookie session's token, after a switch to a
+    # store) is not looked up: the session starts empty.
+    assume(isinstance(payload, dict) or not is_session_id(payload))
+    token = (
+        CODEC.encode(payload, now=NOW)
+        if isinstance(payload, dict)
+        else CODEC.sign(payload, now=NOW)
+    )
+    session, asked = _stored(b"session=" + token)
+    assert session.get("user") is None and asked == []
