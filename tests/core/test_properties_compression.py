@@ -284,3 +284,42 @@ def test_a_bomb_past_the_limit_is_refused_without_expanding(
     decoded, rejection = _drain(_decoder(coding, limit), [_encode(coding, body)])
     assert rejection is not None and rejection.status == 413
     assert len(decoded) <= limit
+
+
+MEDIA = st.sampled_from(
+    ["text/html", "application/json", "image/svg+xml", "application/vnd.api+json", "image/png",
+     "application/octet-stream", "text/event-stream", "font/woff2", "application/x-ndjson"]
+)  # fmt: skip
+
+
+def _held(content_type: bytes, cache_control: bytes | None = None) -> bool:
+    """Whether the compressor takes the response on (holds it to encode), or leaves it alone."""
+    headers = [(b"content-type", content_type)]
+    if cache_control is not None:
+        headers.append((b"cache-control", cache_control))
+    response = CompressionPolicy.from_options().response("GET", "/", [(b"accept-encoding", b"br")])
+    assert response is not None
+    sent = response.start(200, headers)
+    return sent is None or get_all(sent, b"content-encoding") == [b"br"]
+
+
+@settings(max_examples=80)
+@given(MEDIA, st.booleans(), st.sampled_from(["", "; charset=utf-8", ";q=1", " ; a=b"]))
+def test_a_media_type_is_classified_whatever_its_case_and_parameters(
+    media: str, shout: bool, parameters: str
+) -> None:
+    variant = (media.upper() if shout else media) + parameters
+    assert _held(variant.encode()) == _held(media.encode())
+
+
+@settings(max_examples=80)
+@given(
+    st.lists(st.sampled_from(["max-age=60", "public", "no-cache", "private", "s-maxage=1"])),
+    st.sampled_from([None, "no-transform", "No-Transform", " no-transform ", "no-transform=1"]),
+)
+def test_no_transform_anywhere_in_cache_control_keeps_the_body_unencoded(
+    directives: list[str], no_transform: str | None
+) -> None:
+    items = directives + ([no_transform] if no_transform is not None else [])
+    value = ", ".join(items).encode() if items else None
+    assert _held(b"text/html", value) is (no_transform is None)
