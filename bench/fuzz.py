@@ -6,11 +6,12 @@
 
 Each input is decoded (deterministically, so a saved input replays exactly) into one request
 and one app behaviour: the protocol (WSGI or ASGI), the target (each middleware alone,
-CompressionMiddleware with request decoding, and all five composed), the method, raw path and
-query bytes, up to 12 request headers (the fields the middleware read, built from templates
-with fuzzed parts or as raw bytes: Origin, Accept-Encoding, Cookie with real, tampered or junk
-session tokens, X-Request-ID, Forwarded, X-Forwarded-For, Access-Control-Request-*,
-Content-Encoding, User-Agent, Referer, and arbitrary names), the request body (raw, or really
+CompressionMiddleware with request decoding, SessionMiddleware with a MemoryStore, and all
+five composed), the method, raw path and query bytes, up to 12 request headers (the fields
+the middleware read, built from templates with fuzzed parts or as raw bytes: Origin,
+Accept-Encoding, Cookie with real, tampered or junk session tokens, X-Request-ID, Forwarded,
+X-Forwarded-For, Access-Control-Request-*, Content-Encoding, User-Agent, Referer, and arbitrary
+names), the request body (raw, or really
 gzip/br/zstd/deflate-encoded), and what the app does (status, Content-Type, Content-Length,
 Vary, Cache-Control, ETag, its body chunks, session reads and writes, a Server-Timing metric
 with a fuzzed description, raising before or during the body, ``write()``), and for ASGI a
@@ -27,7 +28,8 @@ event loop. After every request the harness asserts:
   at most once; a Content-Length matches the body; ASGI messages come in a valid order;
 - a Content-Encoding body decodes to exactly the bytes the app sent;
 - Access-Control-Allow-Origin only ever names an allowed origin, and only the request's;
-- the session the app sees is empty or exactly what the harness signed (never forged data);
+- the session the app sees is empty or exactly what the harness signed (never forged data;
+  with a store, always empty: the harness never signs a session ID);
   a Set-Cookie appears only when the app touched the session, never on a 5xx;
 - one request ID, safe (visible ASCII, at most 200), the client's only when it was safe;
   exactly one access record carrying it; its line has no control character and, in JSON,
@@ -83,6 +85,7 @@ def _import_middleware() -> tuple[Any, Any, Any, Any]:
     import middleware
     import middleware.asgi
     import middleware.core.session_codec
+    import middleware.stores
     import middleware.timing
     import middleware.wsgi
 
@@ -97,6 +100,7 @@ else:
     _mw, _wsgi, _asgi, _timing = _import_middleware()
 
 from middleware.core.session_codec import SessionCodec  # noqa: E402
+from middleware.stores import MemoryStore  # noqa: E402
 
 SECRET = "fuzz-secret"
 CODEC = SessionCodec(SECRET)
@@ -302,7 +306,17 @@ def _encode_body(body: bytes, coding: bytes | None, data: Data) -> bytes:
     return body
 
 
-TARGETS = ("compression", "gzip", "decompress", "cors", "sessions", "logging", "timing", "stack")
+TARGETS = (
+    "compression",
+    "gzip",
+    "decompress",
+    "cors",
+    "sessions",
+    "stored",
+    "logging",
+    "timing",
+    "stack",
+)
 
 
 def decode(raw: bytes) -> Plan:
@@ -407,6 +421,9 @@ def _build(m: Any, target: str, app: Any) -> Any:
         return m.CORSMiddleware(app, **cors)
     if target == "sessions":
         return m.SessionMiddleware(app, secret_key=SECRET)
+    if target == "stored":
+        # One store per protocol for the whole run, as a server keeps it.
+        return m.SessionMiddleware(app, secret_key=SECRET, store=STORES[m.__name__])
     if target == "logging":
         return m.RequestLoggingMiddleware(
             app, logger="fuzz.access", trusted_proxies=["10.0.0.0/8", "2001:db8::/32"]
@@ -422,12 +439,15 @@ def _build(m: Any, target: str, app: Any) -> Any:
     )(app)
 
 
+STORES = {name: MemoryStore(max_entries=1000) for name in ("middleware.wsgi", "middleware.asgi")}
+
 LAYERS = {
     "compression": {"compression"},
     "gzip": {"compression"},
     "decompress": {"compression", "decompress"},
     "cors": {"cors"},
     "sessions": {"sessions"},
+    "stored": {"sessions", "stored"},
     "logging": {"logging"},
     "timing": {"timing"},
     "stack": {"compression", "cors", "sessions", "logging", "timing"},
@@ -901,6 +921,9 @@ def check(plan: Plan, seen: Seen, response: Response) -> None:
 
     # Sessions: never forged data; Set-Cookie only when the app touched the session.
     if "sessions" in layers:
+        if seen.session and "stored" in layers:
+            # Only a signed session ID reaches the store, and the harness never signs one.
+            raise AssertionError(f"session {seen.session!r} from a forged session ID")
         if seen.session:
             assert seen.session in plan.signed, f"session {seen.session!r} from a forged cookie"
         cookies = _one(headers, b"set-cookie")
