@@ -77,7 +77,7 @@ class RequestLoggingMiddleware:
         # One pass over the request headers finds the ID and what the record will need.
         found = logged_headers(scope["headers"], self.policy.header_index)
         # An outer RequestLoggingMiddleware already named this request: one ID per request.
-        # (Repeated ID lines arrive joined by ", ", which the request-ID rule refuses.)
+        # (Repeated ID lines arrive joined by ",", as a WSGI server joins them.)
         rid = _current.get() or self.policy.request_id(found[0])
         exchange = _Logged(send, self, scope, rid, found)
         token = _current.set(rid)

@@ -236,7 +236,7 @@ def accept_request_id(
 
     Safe means 1 to 200 visible ASCII characters (0x21-0x7E): nothing that could split a log
     line or a header, and short enough to index. ``incoming`` is the header value decoded as
-    latin-1 (several field lines joined by ``", "``, which the space then rejects).
+    latin-1 (several field lines joined by ``","``, as WSGI servers join them).
     """
     if (
         trust
@@ -254,7 +254,8 @@ RequestHeaders = tuple[str | None, str | None, str | None, str | None, str | Non
 
 # Where each header the log needs lands in a RequestHeaders tuple; the request-ID header,
 # whose name is configured, takes index 0. Fields at these indexes are lists whose repeated
-# lines combine with ", " (RFC 9110 §5.3); of a repeated User-Agent or Referer the first is kept.
+# lines combine with "," (RFC 9110 §5.3), as WSGI servers join them into the environ, so both
+# protocols see the same value; of a repeated User-Agent or Referer the first is kept.
 _LOGGED = {b"user-agent": 1, b"referer": 2, b"forwarded": 3, b"x-forwarded-for": 4}
 _LISTS = frozenset({0, 3, 4})
 
@@ -276,7 +277,7 @@ def logged_headers(headers: Headers, index: dict[bytes, int] | None = None) -> R
         if current is None:
             found[position] = text
         elif position in _LISTS:
-            found[position] = current + ", " + text
+            found[position] = current + "," + text
     return found[0], found[1], found[2], found[3], found[4]
 
 
