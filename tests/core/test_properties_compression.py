@@ -53,7 +53,7 @@ def _header(members: list[tuple[str, str]], separator: str) -> bytes:
     return separator.join(token + q for token, q in members).encode()
 
 
-@settings(max_examples=150)
+@settings(max_examples=100)
 @given(MEMBERS, SEPARATORS, st.permutations(OFFERED))
 def test_the_client_s_highest_weight_wins_and_ties_go_to_the_server(
     members: list[tuple[str, str]], separator: str, offered: list[Coding]
@@ -88,7 +88,7 @@ def test_negotiation_ignores_case_and_empty_members(members: list[tuple[str, str
     assert choose_coding(shouted, OFFERED) == choose_coding(plain, OFFERED)
 
 
-@settings(max_examples=200)
+@settings(max_examples=120)
 @given(binary(max_size=200))
 def test_negotiation_never_raises_and_answers_an_offered_coding(value: bytes) -> None:
     chosen = choose_coding(value, OFFERED)
@@ -183,6 +183,7 @@ def test_an_encoded_response_decodes_to_the_body_with_truthful_headers(
     assert len(get_all(sent, b"vary")) == 1
 
 
+@settings(max_examples=50)
 @given(
     CHUNKS,
     st.sampled_from(

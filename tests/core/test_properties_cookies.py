@@ -42,7 +42,7 @@ ATTRIBUTES = st.fixed_dictionaries(
 KNOWN = {"Max-Age", "Expires", "Path", "Domain", "Secure", "HttpOnly", "SameSite", "Partitioned"}
 
 
-@settings(max_examples=200)
+@settings(max_examples=100)
 @given(TOKEN, ANY_TEXT, ATTRIBUTES)
 def test_set_cookie_is_built_only_from_cookie_octets(
     name: str, value: str, attributes: dict[str, object]

@@ -86,7 +86,7 @@ def _fields(answer: Preflight | HeaderBlock | None) -> list[tuple[bytes, bytes]]
     return list(answer.headers if isinstance(answer, Preflight) else answer.fields)
 
 
-@settings(max_examples=150)
+@settings(max_examples=100)
 @given(
     st.sampled_from(sorted(POLICIES)),
     METHODS,
@@ -126,7 +126,7 @@ def test_allow_origin_is_star_or_the_request_s_own_allowed_origin(
         assert b"origin" in vary
 
 
-@settings(max_examples=100)
+@settings(max_examples=60)
 @given(
     st.sampled_from(sorted(POLICIES)),
     METHODS,

@@ -82,7 +82,7 @@ def test_merge_vary_coalesces_into_one_field_at_the_first_place(
     assert headers is not merged
 
 
-@settings(max_examples=80)
+@settings(max_examples=50)
 @given(response_headers(), MEMBER_LISTS, MEMBER_LISTS)
 def test_merge_vary_composes(headers: h.Headers, first: list[bytes], second: list[bytes]) -> None:
     twice = h.merge_vary(h.merge_vary(headers, first), second)

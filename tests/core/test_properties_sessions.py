@@ -40,7 +40,7 @@ SESSIONS = st.dictionaries(st.text(max_size=8), JSON, max_size=5)
 FLAT = st.dictionaries(st.text(max_size=6), st.integers() | st.text(max_size=10), max_size=3)
 
 
-@settings(max_examples=60)
+@settings(max_examples=40)
 @given(SESSIONS, st.integers(1, 10**10), st.integers(-CLOCK_SKEW, 10**6))
 def test_any_json_session_round_trips_within_its_lifetime(
     data: dict[str, object], issued: int, age: int
