@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, final
 
-from .headers import Headers, is_token, merge_vary
+from .headers import Headers, get, is_token, merge_vary
 
 Block = tuple[tuple[bytes, bytes], ...]
 NativeBlock = tuple[tuple[str, str], ...]
@@ -128,9 +128,19 @@ class HeaderBlock:
 
     fields: Block
     native: NativeBlock = field(init=False, repr=False, compare=False)
+    # The fields other than Vary, in both forms, and whether the block carries Vary: Origin:
+    # what the one-Vary-field merge below appends.
+    _others: Block = field(init=False, repr=False, compare=False)
+    _native_others: NativeBlock = field(init=False, repr=False, compare=False)
+    _varies: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "native", _to_native(self.fields))
+        native = _to_native(self.fields)
+        object.__setattr__(self, "native", native)
+        others = tuple(item for item in self.fields if item[0] != b"vary")
+        object.__setattr__(self, "_others", others)
+        object.__setattr__(self, "_native_others", _to_native(others))
+        object.__setattr__(self, "_varies", len(others) != len(self.fields))
 
     def apply(self, headers: Headers) -> Headers:
         """``headers`` with this block's fields set and ``Vary: Origin`` merged.
@@ -152,6 +162,25 @@ class HeaderBlock:
         return [*headers, *self.native]
 
     def _merge(self, headers: Headers) -> Headers:
+        # Inside a stack the app's response usually carries one managed field, the Vary an
+        # inner layer set (compression's Accept-Encoding): that line gains Origin in place
+        # and the rest are appended, the same result as the general merge below.
+        at = -1
+        for index, (name, _) in enumerate(headers):
+            if name in _MANAGED:
+                if name != b"vary" or at >= 0:
+                    break
+                at = index
+        else:
+            if at < 0:
+                return [*headers, *self.fields]
+            out = [*headers, *self._others]
+            if self._varies:
+                out[at] = (b"vary", _vary_with_origin(headers[at][1]))
+            return out
+        return self._merge_all(headers)
+
+    def _merge_all(self, headers: Headers) -> Headers:
         fields = [item for item in self.fields if item[0] != b"vary"]
         # When the policy answers for the origin, its answer is the whole answer: an app's own
         # Allow-Origin, Allow-Credentials or Expose-Headers would contradict or duplicate it.
@@ -166,9 +195,24 @@ class HeaderBlock:
         return out
 
     def _merge_native(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        # One Vary field and no other managed one: as in _merge, without converting the list.
+        at = -1
+        for index, (name, _) in enumerate(headers):
+            if name[:1] in "aAvV" and name.lower() in _MANAGED_TEXT:
+                if name.lower() != "vary" or at >= 0:
+                    break
+                at = index
+        else:
+            if at < 0:
+                return [*headers, *self.native]
+            out = [*headers, *self._native_others]
+            if self._varies:
+                name, value = headers[at]
+                out[at] = (name, _native_vary_with_origin(value))
+            return out
         # The same rules as _merge, run through the core's bytes form; the app's own fields
         # (its Vary line included) keep their spelling, the policy's use the canonical one.
-        merged = self._merge(
+        merged = self._merge_all(
             [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in headers]
         )
         spelling = {name.lower(): name for name, _ in reversed(headers)}
@@ -201,6 +245,31 @@ class Preflight:
     @property
     def allowed(self) -> bool:
         return self.status == 200
+
+
+# A response's Vary value merged with Origin, by value: the few values a site's layers and
+# apps set are worked out once. The cache is bounded, so odd values cannot fill memory.
+_VARY_CACHE_ENTRIES = 256
+_vary_merged: dict[bytes, bytes] = {}
+_native_vary_merged: dict[str, str] = {}
+
+
+def _vary_with_origin(value: bytes) -> bytes:
+    merged = _vary_merged.get(value)
+    if merged is None:
+        merged = get(merge_vary([(b"vary", value)], (b"Origin",)), b"vary") or value
+        if len(_vary_merged) < _VARY_CACHE_ENTRIES:
+            _vary_merged[value] = merged
+    return merged
+
+
+def _native_vary_with_origin(value: str) -> str:
+    merged = _native_vary_merged.get(value)
+    if merged is None:
+        merged = _vary_with_origin(value.encode("latin-1")).decode("latin-1")
+        if len(_native_vary_merged) < _VARY_CACHE_ENTRIES:
+            _native_vary_merged[value] = merged
+    return merged
 
 
 def _canonical(name: str) -> str:

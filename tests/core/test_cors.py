@@ -551,3 +551,44 @@ def test_cors_apply_never_duplicates(app_headers: Headers, origin: bytes | None)
     assert [h for h in out if h[0] in (b"content-type", b"set-cookie")] == [
         h for h in app_headers if h[0] in (b"content-type", b"set-cookie")
     ]
+
+
+_STAR_POLICY = CORSPolicy.from_options(allow_origins=["*"], expose_headers=["X-Request-ID"])
+_LISTED_POLICY = CORSPolicy.from_options(
+    allow_origins=[APP], allow_credentials=True, expose_headers=["X-Request-ID"]
+)
+_BLOCKS = [
+    _LISTED_POLICY.actual(APP.encode()),  # Allow-Origin, credentials, expose, Vary: Origin
+    _LISTED_POLICY.actual(b"https://evil.example"),  # Vary: Origin only
+    _STAR_POLICY.actual(APP.encode()),  # "*", no Vary
+]
+
+
+@settings(max_examples=300)
+@given(_APP_HEADERS, st.sampled_from(_BLOCKS))
+def test_cors_apply_fast_paths_match_the_general_merge(
+    app_headers: Headers, block: HeaderBlock
+) -> None:
+    # apply() takes shortcuts (nothing managed; one Vary field and nothing else managed); every
+    # answer must be the one the general merge gives, on bytes and on native strings.
+    expected = block._merge_all(app_headers)
+    assert block.apply(app_headers) == expected
+    spelled = [(name.decode().title(), value.decode()) for name, value in app_headers]
+    native = block.apply_native(spelled)
+    assert [(n.lower().encode(), v.encode()) for n, v in native] == expected
+    assert app_headers == [(n.lower().encode(), v.encode()) for n, v in spelled]
+
+
+def test_cors_one_vary_field_gains_origin_in_place() -> None:
+    block = _LISTED_POLICY.actual(APP.encode())
+    app_headers = [(b"content-type", b"text/html"), (b"vary", b"Accept-Encoding")]
+    assert block.apply(app_headers) == [
+        (b"content-type", b"text/html"),
+        (b"vary", b"Accept-Encoding, Origin"),
+        (b"access-control-allow-origin", APP.encode()),
+        (b"access-control-allow-credentials", b"true"),
+        (b"access-control-expose-headers", b"X-Request-ID"),
+    ]
+    native = block.apply_native([("Content-Type", "text/html"), ("vary", "Accept-Encoding")])
+    assert native[1] == ("vary", "Accept-Encoding, Origin")
+    assert app_headers[1] == (b"vary", b"Accept-Encoding")
