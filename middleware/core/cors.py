@@ -197,9 +197,9 @@ class HeaderBlock:
     def _merge_native(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
         # One Vary field and no other managed one: as in _merge, without converting the list.
         at = -1
-        for index, (name, _) in enumerate(headers):
-            if name[:1] in "aAvV" and name.lower() in _MANAGED_TEXT:
-                if name.lower() != "vary" or at >= 0:
+        for index, (key, _) in enumerate(headers):
+            if key[:1] in "aAvV" and key.lower() in _MANAGED_TEXT:
+                if key.lower() != "vary" or at >= 0:
                     break
                 at = index
         else:
@@ -207,8 +207,8 @@ class HeaderBlock:
                 return [*headers, *self.native]
             out = [*headers, *self._native_others]
             if self._varies:
-                name, value = headers[at]
-                out[at] = (name, _native_vary_with_origin(value))
+                key, value = headers[at]
+                out[at] = (key, _native_vary_with_origin(value))
             return out
         # The same rules as _merge, run through the core's bytes form; the app's own fields
         # (its Vary line included) keep their spelling, the policy's use the canonical one.
