@@ -207,8 +207,8 @@ class HeaderBlock:
                 return [*headers, *self.native]
             out = [*headers, *self._native_others]
             if self._varies:
-                key, value = headers[at]
-                out[at] = (key, _native_vary_with_origin(value))
+                key, line = headers[at]
+                out[at] = (key, _native_vary_with_origin(line))
             return out
         # The same rules as _merge, run through the core's bytes form; the app's own fields
         # (its Vary line included) keep their spelling, the policy's use the canonical one.
