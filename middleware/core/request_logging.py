@@ -119,7 +119,7 @@ class AccessRecord:
 
 # Apache's ap_escape_logitem: '"' and '\' get a backslash, \b \n \r \t \v their C names, and
 # every other byte that is not printable ASCII is written as \xhh. Characters past latin-1
-# (only possible in values that were never header bytes) become \u escapes (four hex digits) through the codec.
+# (only possible in values that were never header bytes) become \u escapes through the codec.
 _ESCAPES: dict[int, str] = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0x100))}
 _ESCAPES.update({ord(c): "\\" + name for c, name in zip("\b\n\r\t\v", "bnrtv", strict=True)})
 _ESCAPES.update({ord('"'): '\\"', ord("\\"): "\\\\"})
