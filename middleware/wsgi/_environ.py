@@ -12,6 +12,9 @@ All protocol translation and all WSGI rules live here, once, so the feature adap
   layer and every layer outside it add their headers, logs the traceback once on
   ``middleware.errors``, and marks ``environ["middleware.error"]`` for the access log.
 - The inner iterable's ``close()`` is called exactly once, whatever happens.
+- A layer whose app returned another layer's exchange, and that has no per-chunk work, hands
+  that exchange to the server (``hand_over``) and runs its own end there (``after_close``),
+  so a stack of layers does not nest one generator per layer.
 """
 
 from __future__ import annotations
@@ -122,6 +125,7 @@ class Exchange:
     """One request through one WSGI layer: ``start_response`` wrapper and response iterable."""
 
     __slots__ = (
+        "_after",
         "_iterable",
         "_start_response",
         "bytes_sent",
@@ -139,6 +143,7 @@ class Exchange:
         self.bytes_sent = 0
         self.closed = False
         self.outcome: Outcome | None = None
+        self._after: list[Callable[[], object]] | None = None
 
     # Hooks for the feature adapters.
 
@@ -181,6 +186,36 @@ class Exchange:
             return iterable
         return None
 
+    def hand_over(self) -> Exchange | None:
+        """The response of the layer inside, when it is another exchange of this plumbing,
+        taken out of this one; else None.
+
+        That exchange applies the crash rule and the close-once rule itself, and answers a
+        crash through its ``start_response``, which is this exchange: this layer's headers
+        are still added. So a layer with no per-chunk work can give it to the server as it is
+        and move its own end-of-response work there with ``after_close``: in a stack of these
+        layers each request and each chunk then passes one generator less per such layer.
+        """
+        iterable = self._iterable
+        if isinstance(iterable, Exchange) and self.outcome is None and not iterable.closed:
+            # This exchange no longer owns it (nor, so, forms a cycle with it).
+            self._iterable = None
+            return iterable
+        return None
+
+    def after_close(self, hook: Callable[[], object]) -> None:
+        """Run ``hook`` once this exchange is closed, after its own ``on_close``.
+
+        Hooks run in the order they were added (an inner layer's before an outer one's, as
+        when each layer closes the one inside it first); one that raises does not stop the
+        others.
+        """
+        after = self._after
+        if after is None:
+            self._after = [hook]
+        else:
+            after.append(hook)
+
     def __iter__(self) -> Iterator[bytes]:
         # A generator does the per-chunk work at C speed; close() stays on this object, so it
         # reaches the app even when the server never starts iterating.
@@ -213,7 +248,13 @@ class Exchange:
         try:
             self._close_inner()
         finally:
-            self.on_close()
+            try:
+                self.on_close()
+            finally:
+                after = self._after
+                if after is not None:
+                    self._after = None
+                    _run_hooks(after, 0)
 
     def _close_inner(self) -> None:
         iterable = self._iterable
@@ -236,6 +277,14 @@ class Exchange:
         finally:
             del exc_info
         self._iterable = (CRASH_BODY,)
+
+
+def _run_hooks(hooks: list[Callable[[], object]], index: int) -> None:
+    try:
+        hooks[index]()
+    finally:
+        if index + 1 < len(hooks):
+            _run_hooks(hooks, index + 1)
 
 
 def app_failed(environ: Environ) -> bool:

@@ -106,6 +106,10 @@ class CORSMiddleware:
             return _CORSExchange(environ, start_response, block).run(_Raise(exc))
         if type(iterable) is list:
             return iterable
+        if isinstance(iterable, Exchange):
+            # Another layer's exchange applies the crash rule itself, answering through the
+            # start_response it was given, which adds this layer's headers: nothing to wrap.
+            return iterable
         return _CORSExchange(environ, start_response, block).run(_Return(iterable))
 
 

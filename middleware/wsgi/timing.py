@@ -65,6 +65,12 @@ class TimingMiddleware:
                 # Nothing of the app runs after it returned a list: end the request now.
                 timing.current.reset(exchange.token)
                 return produced
+        inner = exchange.hand_over()
+        if inner is not None:
+            # Another layer's exchange already applies the crash rule through this one's
+            # start_response: this layer only has to end with it.
+            inner.after_close(exchange.on_close)
+            return inner
         return body
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from middleware import timing
 from middleware.wsgi import TimingMiddleware
+from middleware.wsgi._environ import Exchange
 from tests.drivers import call_wsgi
 from tests.parity.vectors import Boom, Probe, Reply, wsgi_app
 
@@ -243,3 +244,73 @@ def test_list_body_still_wrapped_when_on_complete_needs_the_end() -> None:
         )
     )
     assert result.body == b"x" and len(seen) == 1
+
+
+# --- Handing another layer's exchange over (hand_over / after_close) -----------------------
+
+
+class _Inner:
+    """A layer of this plumbing with no work of its own: its response is an Exchange."""
+
+    def __init__(self, app: Any, events: list[str]) -> None:
+        self.app = app
+        self.events = events
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        events = self.events
+
+        class _Recorded(Exchange):
+            __slots__ = ()
+
+            def on_close(self) -> None:
+                events.append("inner closed")
+
+        return _Recorded(environ, start_response).run(self.app)
+
+
+def test_timing_around_another_exchange_hands_it_over_and_ends_after_it() -> None:
+    events: list[str] = []
+    seen: list[Any] = []
+    probe = Probe()
+    inner = _Inner(wsgi_app(Reply(chunks=(b"a", b"b")), probe), events)
+    app = TimingMiddleware(inner, on_complete=lambda t: events.append("timing ended"))
+    served = app(_environ(), lambda status, headers, exc_info=None: seen.append(headers))
+    assert isinstance(served, Exchange) and type(served).__name__ == "_Recorded"
+    assert b"".join(served) == b"ab"
+    served.close()
+    served.close()
+    assert events == ["inner closed", "timing ended"] and probe.closed == 1
+    assert any(name == "Server-Timing" for name, _ in seen[0])
+
+
+def test_handed_over_crash_before_first_byte_keeps_the_outer_headers() -> None:
+    events: list[str] = []
+    inner = _Inner(wsgi_app(Reply(chunks=(b"a",), raise_at=0)), events)
+    result = call_wsgi(TimingMiddleware(inner))
+    assert result.status == 500 and result.body == b"Internal Server Error"
+    assert result.header("server-timing") is not None
+    assert events == ["inner closed"] and timing.current.get() is None
+
+
+def test_after_close_hooks_run_in_order_even_when_one_raises() -> None:
+    exchange = Exchange(_environ(), lambda status, headers, exc_info=None: None)
+    exchange.run(lambda environ, start_response: [b""])
+    ran: list[int] = []
+
+    def failing() -> None:
+        ran.append(1)
+        raise Boom("hook")
+
+    exchange.after_close(failing)
+    exchange.after_close(lambda: ran.append(2))
+    with pytest.raises(Boom):
+        exchange.close()
+    exchange.close()
+    assert ran == [1, 2]
+
+
+def test_hand_over_gives_nothing_for_other_bodies() -> None:
+    for body in ([b"x"], (b"x",), iter([b"x"])):
+        exchange = Exchange(_environ(), lambda status, headers, exc_info=None: None)
+        exchange.run(lambda environ, start_response, body=body: body)
+        assert exchange.hand_over() is None
