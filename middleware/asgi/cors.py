@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
 from ..core.cors import CORSPolicy, Preflight
@@ -91,7 +91,9 @@ class CORSMiddleware:
         # start message and the crash rule, so it uses this lighter send wrapper.
         started = False
 
-        async def send_cors(message: Message) -> None:
+        # A plain function returning the server's awaitable: no coroutine of this layer's own
+        # per message.
+        def send_cors(message: Message) -> Awaitable[None]:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
@@ -101,7 +103,7 @@ class CORSMiddleware:
                 # A copy: the app may reuse its message and header list for every response.
                 message = dict(message)
                 message["headers"] = block.apply(headers)
-            await send(message)
+            return send(message)
 
         try:
             await self.app(scope, receive, send_cors)
