@@ -4,7 +4,8 @@
   app into a TypeError that names the WSGI twin.
 - ``Exchange`` is one HTTP request through one layer. It is the ``send`` the app is given
   (``await exchange(message)``); subclasses override ``on_start`` (return the start message to
-  send on) and ``on_end`` (runs once, with how the response ended).
+  send on) and ``on_end`` (runs once, with how the response ended); ``bytes_sent`` counts the
+  body bytes that left (a pathsend file's size, a zero-copy send's count).
 - "Crashes keep their headers" (SPEC): when the app raises before this layer sent
   ``http.response.start``, the exchange sends a plain 500 through itself, so this layer and
   every outer one add their headers, then re-raises the original exception for the server to
@@ -16,6 +17,7 @@ through on their first line.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, TypeAlias
 
@@ -71,6 +73,13 @@ class _LowerCaseResponseHeaders:
         await self.app(scope, receive, lowered)
 
 
+def _file_size(path: object) -> int:
+    try:
+        return os.stat(path).st_size  # type: ignore[arg-type]
+    except (OSError, TypeError, ValueError):
+        return 0
+
+
 async def send_crash(send: Send) -> None:
     """Send the plain 500 that answers an app crash."""
     await send({"type": "http.response.start", "status": CRASH_STATUS, "headers": crash_headers()})
@@ -80,7 +89,7 @@ async def send_crash(send: Send) -> None:
 class Exchange:
     """One HTTP request through one ASGI layer; awaitable as the app's ``send``."""
 
-    __slots__ = ("_send", "_trailers", "ended", "outcome", "started")
+    __slots__ = ("_send", "_trailers", "bytes_sent", "ended", "outcome", "started")
 
     def __init__(self, send: Send) -> None:
         self._send = send
@@ -88,6 +97,7 @@ class Exchange:
         self.ended = False
         self._trailers = False
         self.outcome: Outcome | None = None
+        self.bytes_sent = 0
 
     def on_start(self, message: Message) -> Message:
         """The ``http.response.start`` message to send on (a copy when changed)."""
@@ -110,15 +120,29 @@ class Exchange:
 
     async def __call__(self, message: Message) -> None:
         kind = message["type"]
-        if kind == "http.response.start":
+        if kind == "http.response.body":
+            size = len(message.get("body", b""))
+        elif kind == "http.response.start":
+            size = 0
             message = self.on_start(message)
             self.started = True
             self._trailers = bool(message.get("trailers"))
+        elif kind == "http.response.pathsend":
+            size = _file_size(message.get("path"))
+        elif kind == "http.response.zerocopysend":
+            size = message.get("count") or 0
+        else:
+            size = 0
+        # Counted before sending: the last body message ends the response inside the send
+        # (on_response_end); taken back if the send failed.
+        self.bytes_sent += size
         try:
             await self._send(message)
-        except Exception:
-            # The server could not send: the client is gone (uvicorn raises OSError here).
-            self.outcome = Outcome.DISCONNECTED
+        except BaseException as exc:
+            self.bytes_sent -= size
+            if isinstance(exc, Exception):
+                # The server could not send: the client is gone (uvicorn raises OSError).
+                self.outcome = Outcome.DISCONNECTED
             raise
         if (
             (kind == "http.response.body" and not message.get("more_body") and not self._trailers)

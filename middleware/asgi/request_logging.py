@@ -18,7 +18,6 @@ see ``middleware.core.request_logging``.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterable
 from time import perf_counter, time
 from typing import Any
@@ -88,8 +87,9 @@ class RequestLoggingMiddleware:
 
 
 class _Logged(Exchange):
+    # The body bytes that left are the plumbing's bytes_sent (counted before each send, as
+    # the last body message ends the response, and writes the record, inside the send).
     __slots__ = (
-        "body_bytes",
         "code",
         "ended_at",
         "found",
@@ -115,7 +115,6 @@ class _Logged(Exchange):
         self.request_id = rid
         self.header = (layer.policy.header_name, rid.encode("latin-1"))
         self.code: int | None = None
-        self.body_bytes = 0
         self.started_at = perf_counter()
         self.ended_at: float | None = None
 
@@ -128,25 +127,6 @@ class _Logged(Exchange):
         message = dict(message)
         message["headers"] = headers
         return message
-
-    async def __call__(self, message: Message) -> None:
-        kind = message["type"]
-        if kind == "http.response.body":
-            size = len(message.get("body", b""))
-        elif kind == "http.response.pathsend":
-            size = _file_size(message.get("path"))
-        elif kind == "http.response.zerocopysend":
-            size = message.get("count") or 0
-        else:
-            size = 0
-        # Counted before sending, because the last body message ends the response (and
-        # writes the record) inside the send; taken back if the send failed.
-        self.body_bytes += size
-        try:
-            await Exchange.__call__(self, message)
-        except BaseException:
-            self.body_bytes -= size
-            raise
 
     def on_response_end(self) -> None:
         # The duration ends with the response, not with work the app does after it
@@ -178,7 +158,7 @@ class _Logged(Exchange):
             policy,
             request_id=self.request_id,
             status=self.code,
-            body_bytes=self.body_bytes,
+            body_bytes=self.bytes_sent,
             outcome=self.outcome or Outcome.COMPLETED,
             start=self.started_at,
             end=end,
@@ -199,10 +179,3 @@ class _Logged(Exchange):
         entry = logger.makeRecord(logger.name, INFO, __file__, 0, line, (), None)
         entry.__dict__.update(record.__dict__)
         logger.handle(entry)
-
-
-def _file_size(path: object) -> int:
-    try:
-        return os.stat(path).st_size  # type: ignore[arg-type]
-    except (OSError, TypeError, ValueError):
-        return 0
