@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "Reproduce everything: `.venv/bin/python bench/run_all.py"
         + (" --quick" if args.quick else "")
+        + (f" --server-path {args.server_path}" if args.server_path else "")
         + "`; each section below names its own command. The stack's server runs need `wrk` "
         "(`apt-get install wrk`); uvicorn uses httptools and uvloop when they are importable "
         "(`.venv/bin/pip install --target /tmp/uvicorn-standard httptools uvloop`, then "
