@@ -87,8 +87,6 @@ class CORSMiddleware:
             )
             await send({"type": "http.response.body", "body": block.body, "more_body": False})
             return
-        # The plumbing's Exchange also tracks how the response ended; CORS needs only the
-        # start message and the crash rule, so it uses this lighter send wrapper.
         started = False
 
         # A plain function returning the server's awaitable: no coroutine of this layer's own

@@ -18,12 +18,13 @@ see ``middleware.core.request_logging``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from time import perf_counter, time
 from typing import Any
 
 from .. import request_id
 from .._callbacks import call_quietly
+from .._log_records import AccessLog
 from ..core.forwarded import IPAddress, IPNetwork
 from ..core.outcome import Outcome
 from ..core.request_logging import (
@@ -32,7 +33,7 @@ from ..core.request_logging import (
     log_entry,
     logged_headers,
 )
-from ._scope import Exchange, Message, Receive, Scope, Send, check_app
+from ._scope import Message, Receive, Scope, Send, check_app, file_size, send_crash
 
 __all__ = ["RequestLoggingMiddleware"]
 
@@ -68,114 +69,136 @@ class RequestLoggingMiddleware:
         self.logger: logging.Logger = (
             logging.getLogger(logger) if isinstance(logger, str) else logger
         )
+        self.access_log = AccessLog(self.logger)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        policy = self.policy
         # One pass over the request headers finds the ID and what the record will need.
-        found = logged_headers(scope["headers"], self.policy.header_index)
+        found = logged_headers(scope["headers"], policy.header_index)
         # An outer RequestLoggingMiddleware already named this request: one ID per request.
         # (Repeated ID lines arrive joined by ",", as a WSGI server joins them.)
-        rid = _current.get() or self.policy.request_id(found[0])
-        exchange = _Logged(send, self, scope, rid, found)
+        rid = _current.get() or policy.request_id(found[0])
+        header = (policy.header_name, rid.encode("latin-1"))
+        response = _Response()
+
+        # A plain function returning the server's awaitable for the start message; body and
+        # other messages go through _send_tracked, which sees whether the send succeeded.
+        def logged_send(message: Message) -> Awaitable[None]:
+            if message["type"] != "http.response.start":
+                return _send_tracked(send, message, response)
+            response.code = message["status"]
+            name = header[0]
+            # Replace (never duplicate) an ID the app set; a copy, the app's list is its own.
+            headers = [item for item in message.get("headers", ()) if item[0].lower() != name]
+            headers.append(header)
+            message = dict(message)
+            message["headers"] = headers
+            response.trailers = bool(message.get("trailers"))
+            return send(message)
+
         token = _current.set(rid)
         try:
-            await exchange.run(self.app, scope, receive)
+            await self.app(scope, receive, logged_send)
+        except Exception:
+            if response.outcome is not Outcome.DISCONNECTED:
+                response.outcome = Outcome.ERROR
+            if response.code is None:
+                # "Crashes keep their headers": the 500 goes out through this layer.
+                await send_crash(logged_send)
+            raise
+        except BaseException:
+            # Cancellation: the server gave up on the request (client gone, shutdown).
+            response.outcome = Outcome.DISCONNECTED
+            raise
+        else:
+            # Returning without a complete response means the app saw the client leave.
+            if response.outcome is not Outcome.COMPLETED:
+                response.outcome = Outcome.DISCONNECTED
         finally:
+            # Written when the app returned, not at the last body message: an exception
+            # raised after a layer inside answered it with a 500 still counts as an error.
+            call_quietly(self.log, scope, response, rid, found)
             _current.reset(token)
 
-
-class _Logged(Exchange):
-    # The body bytes that left are the plumbing's bytes_sent (counted before each send, as
-    # the last body message ends the response, and writes the record, inside the send).
-    __slots__ = (
-        "code",
-        "ended_at",
-        "found",
-        "header",
-        "layer",
-        "request_id",
-        "scope",
-        "started_at",
-    )
-
-    def __init__(
-        self,
-        send: Send,
-        layer: RequestLoggingMiddleware,
-        scope: Scope,
-        rid: str,
-        found: RequestHeaders,
-    ) -> None:
-        super().__init__(send)
-        self.found = found
-        self.layer = layer
-        self.scope = scope
-        self.request_id = rid
-        self.header = (layer.policy.header_name, rid.encode("latin-1"))
-        self.code: int | None = None
-        self.started_at = perf_counter()
-        self.ended_at: float | None = None
-
-    def on_start(self, message: Message) -> Message:
-        self.code = message["status"]
-        name = self.header[0]
-        # Replace (never duplicate) an ID the app set; a copy, the app's list is its own.
-        headers = [item for item in message.get("headers", ()) if item[0].lower() != name]
-        headers.append(self.header)
-        message = dict(message)
-        message["headers"] = headers
-        return message
-
-    def on_response_end(self) -> None:
-        # The duration ends with the response, not with work the app does after it
-        # (background tasks); the record itself waits for the app to return, so an
-        # exception raised after a 500 was answered is still recorded as an error.
-        self.ended_at = perf_counter()
-
-    def on_end(self) -> None:
-        call_quietly(self.log)
-
-    def log(self) -> None:
-        layer = self.layer
-        logger = layer.logger
-        if not logger.isEnabledFor(INFO):
+    def log(self, scope: Scope, response: _Response, rid: str, found: RequestHeaders) -> None:
+        access_log = self.access_log
+        if not access_log.enabled():
             return
-        scope = self.scope
         path = scope["path"]
         root = scope.get("root_path", "")
         # ASGI servers disagree on whether path includes root_path; the full path has it once.
         if root and not path.startswith(root):
             path = root + path
-        policy = layer.policy
+        policy = self.policy
         if policy.excludes(path):
             return
-        end = perf_counter() if self.ended_at is None else self.ended_at
-        _, user_agent, referer, forwarded, x_forwarded_for = self.found
+        # The duration ends with the response, not with work the app does after it.
+        end = response.ended_at or perf_counter()
         client = scope.get("client")
-        record, line = log_entry(
+        now = time()
+        template = access_log.template()
+        fields, line = log_entry(
             policy,
-            request_id=self.request_id,
-            status=self.code,
-            body_bytes=self.bytes_sent,
-            outcome=self.outcome or Outcome.COMPLETED,
-            start=self.started_at,
-            end=end,
-            now=time(),
-            method=scope["method"],
-            path=path,
-            query=scope.get("query_string", b""),
-            protocol="HTTP/" + scope.get("http_version", "1.1"),
-            peer=client[0] if client else None,
-            user_agent=user_agent,
-            referer=referer,
-            forwarded=forwarded,
-            x_forwarded_for=x_forwarded_for,
+            rid,
+            response.code,
+            response.sent,
+            response.outcome or Outcome.COMPLETED,
+            response.started_at,
+            end,
+            now,
+            scope["method"],
+            path,
+            scope.get("query_string", b""),
+            "HTTP/" + scope.get("http_version", "1.1"),
+            client[0] if client else None,
+            found[1],
+            found[2],
+            found[3],
+            found[4],
+            template,
         )
-        # logger.info(line, extra=...) without the caller lookup (it would only ever name this
-        # line) and without checking each field against the LogRecord's own attributes (none
-        # of FIELDS is one).
-        entry = logger.makeRecord(logger.name, INFO, __file__, 0, line, (), None)
-        entry.__dict__.update(record.__dict__)
-        logger.handle(entry)
+        access_log.write(line, fields, now, template is not None)
+
+
+class _Response:
+    """What the record needs of the response: its status, bytes, end time and outcome."""
+
+    __slots__ = ("code", "ended_at", "outcome", "sent", "started_at", "trailers")
+
+    def __init__(self) -> None:
+        self.code: int | None = None
+        self.sent = 0
+        self.trailers = False
+        self.outcome: Outcome | None = None
+        self.ended_at = 0.0
+        self.started_at = perf_counter()
+
+
+async def _send_tracked(send: Send, message: Message, response: _Response) -> None:
+    kind = message["type"]
+    if kind == "http.response.body":
+        size = len(message.get("body", b""))
+        last = not message.get("more_body", False) and not response.trailers
+    elif kind == "http.response.pathsend":
+        size = file_size(message.get("path"))
+        last = True
+    elif kind == "http.response.zerocopysend":
+        size = message.get("count") or 0
+        last = not message.get("more_body", False) and not response.trailers
+    else:
+        size = 0
+        last = kind == "http.response.trailers" and not message.get("more_trailers", False)
+    try:
+        await send(message)
+    except Exception:
+        # The server could not send: the client is gone (uvicorn raises OSError).
+        response.outcome = Outcome.DISCONNECTED
+        raise
+    # Counted once sent: bytes the client never got are not in the record.
+    response.sent += size
+    if last and response.outcome is None:
+        response.ended_at = perf_counter()
+        response.outcome = Outcome.COMPLETED

@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii as _json_string
-from os import urandom
+from os import register_at_fork, urandom
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import quote
 
@@ -171,12 +171,29 @@ def format_combined(record: AccessRecord, received_at: float) -> str:
     are ``-``, ``%b`` is ``-`` for an empty body, and a missing referer or user agent is
     ``"-"``, so every line has the same number of fields.
     """
-    client = record.client or "-"
-    method = record.method
-    target = record.path + "?" + record.query if record.query else record.path
-    protocol = record.protocol
-    referer = record.referer or "-"
-    user_agent = record.user_agent or "-"
+    r = record
+    return _combined(
+        r.client, r.method, r.path, r.query, r.protocol, r.status, r.bytes, r.user_agent,
+        r.referer, received_at,
+    )  # fmt: skip
+
+
+def _combined(
+    client: str | None,
+    method: str,
+    path: str,
+    query: str,
+    protocol: str,
+    status: int,
+    body_bytes: int,
+    user_agent: str | None,
+    referer: str | None,
+    received_at: float,
+) -> str:
+    client = client or "-"
+    target = path + "?" + query if query else path
+    referer = referer or "-"
+    user_agent = user_agent or "-"
     # One check over every value on the common path; each is escaped only when one needs it.
     if not _is_plain(client + method + target + protocol + referer + user_agent):
         client, method, target, protocol, referer, user_agent = (
@@ -189,7 +206,7 @@ def format_combined(record: AccessRecord, received_at: float) -> str:
         )
     return (
         f'{client} - - [{_clf_time(received_at)}] "{method} {target} {protocol}" '
-        f'{record.status} {record.bytes or "-"} "{referer}" "{user_agent}"'
+        f'{status} {body_bytes or "-"} "{referer}" "{user_agent}"'
     )
 
 
@@ -204,29 +221,51 @@ def format_json(record: AccessRecord) -> str:
     character (DEL and C1 included), quote, backslash and non-ASCII character is escaped, the
     line and paragraph separators too, so a value can never end the line.
     """
-    r = record
+    return _json(record.__dict__)
+
+
+def _json(r: dict[str, Any]) -> str:
     return (
-        f'{{"client":{_json_or_null(r.client)},"method":{_json_string(r.method)},'
-        f'"path":{_json_string(r.path)},"query":{_json_string(r.query)},'
-        f'"protocol":{_json_string(r.protocol)},"status":{int(r.status)},'
-        f'"bytes":{int(r.bytes)},"duration_ms":{float(r.duration_ms)!r},'
-        f'"user_agent":{_json_or_null(r.user_agent)},"referer":{_json_or_null(r.referer)},'
-        f'"request_id":{_json_string(r.request_id)},"outcome":{_json_string(r.outcome)}}}'
+        f'{{"client":{_json_or_null(r["client"])},"method":{_json_string(r["method"])},'
+        f'"path":{_json_string(r["path"])},"query":{_json_string(r["query"])},'
+        f'"protocol":{_json_string(r["protocol"])},"status":{int(r["status"])},'
+        f'"bytes":{int(r["bytes"])},"duration_ms":{float(r["duration_ms"])!r},'
+        f'"user_agent":{_json_or_null(r["user_agent"])},"referer":{_json_or_null(r["referer"])},'
+        f'"request_id":{_json_string(r["request_id"])},"outcome":{_json_string(r["outcome"])}}}'
     )
 
 
-# RFC 9562 §5.4: UUIDv4 is 122 random bits with the version (0b0100) in bits 48-51 and the
-# variant (0b10) in bits 64-65, counted from the most significant bit.
-_V4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
-_V4_SET = (0x4000 << 64) | (0x8000 << 48)
+# RFC 9562 §5.4: UUIDv4 is 122 random bits with the version (0b0100) in the high nibble of
+# octet 6 and the variant (0b10) in the top bits of octet 8.
+_VERSION_4 = bytes((octet & 0x0F) | 0x40 for octet in range(256))
+_VARIANT_10 = bytes((octet & 0x3F) | 0x80 for octet in range(256))
+_BATCH = 256
+
+# IDs made ahead in batches: one urandom call and one hex conversion serve 256 requests, and
+# taking one is a list.pop(), which no two threads can share. A forked child (a gunicorn
+# worker) drops its parent's unused IDs, so no two processes hand out the same one.
+_ready: list[str] = []
+register_at_fork(after_in_child=_ready.clear)
+
+
+def _make_batch() -> list[str]:
+    octets = bytearray(urandom(16 * _BATCH))
+    octets[6::16] = octets[6::16].translate(_VERSION_4)
+    octets[8::16] = octets[8::16].translate(_VARIANT_10)
+    text = octets.hex()
+    return [text[start : start + 32] for start in range(0, 32 * _BATCH, 32)]
 
 
 def new_request_id() -> str:
     """A fresh request ID: a random UUID (version 4) as 32 lower-case hex digits.
 
-    The same value as ``uuid.uuid4().hex``, without building a UUID object on every request.
+    The same form as ``uuid.uuid4().hex``, from the same source (``os.urandom``).
     """
-    return f"{(int.from_bytes(urandom(16)) & _V4_CLEAR) | _V4_SET:032x}"
+    try:
+        return _ready.pop()
+    except IndexError:
+        _ready.extend(_make_batch())
+        return new_request_id()
 
 
 def accept_request_id(
@@ -294,7 +333,9 @@ class LoggerLike(Protocol):
 
 Formatter = Callable[[AccessRecord], object]
 
-_FORMATS = ("combined", "json")
+_COMBINED = "combined"
+_JSON = "json"
+_FORMATS = (_COMBINED, _JSON)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -359,7 +400,8 @@ class RequestLoggingPolicy:
                 )
         return cls(
             logger=logger,
-            format=format,
+            # The built-in names as this module's own strings: log_entry tells them by identity.
+            format=_FORMATS[_FORMATS.index(format)] if isinstance(format, str) else format,
             request_id_header=request_id_header,
             trust_request_id=trust_request_id,
             exclude_paths=paths,
@@ -377,15 +419,6 @@ class RequestLoggingPolicy:
     def request_id(self, incoming: str | None, generate: Callable[[], str] = new_request_id) -> str:
         """The request's ID from the incoming header value (see ``accept_request_id``)."""
         return accept_request_id(incoming, trust=self.trust_request_id, generate=generate)
-
-    def line(self, record: AccessRecord, received_at: float) -> str:
-        """``record`` in the configured format."""
-        format = self.format
-        if isinstance(format, str):
-            if format == "combined":
-                return format_combined(record, received_at)
-            return format_json(record)
-        return str(format(record))
 
 
 # RFC 3986 §3.3: pchar = unreserved / pct-encoded / sub-delims / ":" / "@". Everything else in
@@ -410,9 +443,11 @@ def _target_path(path: str | bytes) -> str:
     return quote(path, safe=_PATH_SAFE, encoding="utf-8", errors="surrogatepass")
 
 
+_NO_BASE: dict[str, Any] = {}
+
+
 def log_entry(
     policy: RequestLoggingPolicy,
-    *,
     request_id: str,
     status: int | None,
     body_bytes: int,
@@ -429,8 +464,9 @@ def log_entry(
     referer: str | None = None,
     forwarded: str | None = None,
     x_forwarded_for: str | None = None,
-) -> tuple[AccessRecord, str]:
-    """The access record of a finished request, and its line in the configured format.
+    base: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], str]:
+    """The fields of a finished request's access record, and its line in the configured format.
 
     ``status`` is the status the client got (None when the response never started: logged as
     500, or 499 when the client left first), ``body_bytes`` the body bytes that left.
@@ -439,29 +475,50 @@ def log_entry(
     text from UTF-8), ``query`` the raw query string, ``protocol`` e.g. ``"HTTP/1.1"``,
     ``peer`` the address the server saw, and the header values are latin-1 text
     (``logged_headers`` extracts them).
+
+    The fields come as a dict keyed by ``FIELDS`` (``AccessRecord.from_fields`` makes the
+    record of it), made as a copy of ``base`` when given: the adapters pass the attributes every
+    LogRecord shares and get the new record's attributes in one dict. They call this once per
+    logged request, positionally: it is on the hot path.
     """
     duration = end - start
-    record = AccessRecord.from_fields(
-        {
-            "client": peer
-            if not policy.trusted_proxies.active
-            else client_address(
-                peer,
-                trusted=policy.trusted_proxies,
-                forwarded=forwarded,
-                x_forwarded_for=x_forwarded_for,
-            ),
-            "method": method,
-            "path": _target_path(path),
-            "query": query.decode("latin-1") if isinstance(query, bytes) else query,
-            "protocol": protocol,
-            "status": _UNSTARTED[outcome] if status is None else status,
-            "bytes": body_bytes,
-            "duration_ms": round(duration * 1000.0, 3),
-            "user_agent": user_agent,
-            "referer": referer,
-            "request_id": request_id,
-            "outcome": outcome,
-        }
-    )
-    return record, policy.line(record, now - duration)
+    if policy.trusted_proxies.active:
+        peer = client_address(
+            peer,
+            trusted=policy.trusted_proxies,
+            forwarded=forwarded,
+            x_forwarded_for=x_forwarded_for,
+        )
+    target = _target_path(path)
+    if type(query) is bytes:
+        query = query.decode("latin-1")
+    if status is None:
+        status = _UNSTARTED[outcome]
+    fields = {
+        **(base or _NO_BASE),
+        "client": peer,
+        "method": method,
+        "path": target,
+        "query": query,
+        "protocol": protocol,
+        "status": status,
+        "bytes": body_bytes,
+        # Whole microseconds, as milliseconds: int / 1000 is the double nearest that decimal.
+        "duration_ms": int(duration * 1e6 + 0.5) / 1000,
+        "user_agent": user_agent,
+        "referer": referer,
+        "request_id": request_id,
+        "outcome": outcome,
+    }
+    format = policy.format
+    if format is _COMBINED:
+        line = _combined(
+            peer, method, target, query, protocol, status, body_bytes, user_agent, referer,  # type: ignore[arg-type]
+            now - duration,
+        )  # fmt: skip
+    elif format is _JSON:
+        line = _json(fields)
+    else:
+        record = AccessRecord.from_fields({name: fields[name] for name in FIELDS})
+        line = str(format(record))  # type: ignore[operator]
+    return fields, line

@@ -327,9 +327,7 @@ def _unavailable(
     return SessionCommit(UNAVAILABLE_STATUS, None, None, UNAVAILABLE_BODY, (*events, event))
 
 
-def respond(
-    session: StoredSession, status: int, vary: bytes | None = None
-) -> SessionCommit | None:
+def respond(session: StoredSession, status: int, vary: bytes | None = None) -> SessionCommit | None:
     """Decide the response's cookie and store operations; None when nothing changes.
 
     Called at most once per response, when its headers are about to leave; the adapter

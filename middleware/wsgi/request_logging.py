@@ -25,6 +25,7 @@ from typing import Any
 
 from .. import request_id
 from .._callbacks import call_quietly
+from .._log_records import AccessLog
 from ..core.forwarded import IPAddress, IPNetwork
 from ..core.outcome import Outcome
 from ..core.request_logging import RequestLoggingPolicy, log_entry
@@ -74,6 +75,7 @@ class RequestLoggingMiddleware:
         self.logger: logging.Logger = (
             logging.getLogger(logger) if isinstance(logger, str) else logger
         )
+        self.access_log = AccessLog(self.logger)
         self._header = request_id_header
         self._header_lower = request_id_header.lower()
         self._environ_key = "HTTP_" + request_id_header.upper().replace("-", "_")
@@ -153,8 +155,8 @@ class _Logged(Exchange):
 
     def log(self) -> None:
         layer = self.layer
-        logger = layer.logger
-        if not logger.isEnabledFor(INFO):
+        access_log = layer.access_log
+        if not access_log.enabled():
             return
         environ = self.environ
         path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
@@ -165,31 +167,30 @@ class _Logged(Exchange):
         if policy.excludes(path):
             return
         end = perf_counter()
-        record, line = log_entry(
+        now = time()
+        trusted = layer._trusted
+        template = access_log.template()
+        fields, line = log_entry(
             policy,
-            request_id=self.request_id,
-            status=self.code,
-            body_bytes=self.bytes_sent + self.write_bytes,
-            outcome=self.outcome or Outcome.COMPLETED,
-            start=self.started_at,
-            end=end,
-            now=time(),
-            method=environ.get("REQUEST_METHOD", "GET"),
-            path=raw_path,
-            query=environ.get("QUERY_STRING", ""),
-            protocol=environ.get("SERVER_PROTOCOL", "HTTP/1.0"),
-            peer=environ.get("REMOTE_ADDR"),
-            user_agent=environ.get("HTTP_USER_AGENT"),
-            referer=environ.get("HTTP_REFERER"),
-            forwarded=environ.get("HTTP_FORWARDED") if layer._trusted else None,
-            x_forwarded_for=environ.get("HTTP_X_FORWARDED_FOR") if layer._trusted else None,
+            self.request_id,
+            self.code,
+            self.bytes_sent + self.write_bytes,
+            self.outcome or Outcome.COMPLETED,
+            self.started_at,
+            end,
+            now,
+            environ.get("REQUEST_METHOD", "GET"),
+            raw_path,
+            environ.get("QUERY_STRING", ""),
+            environ.get("SERVER_PROTOCOL", "HTTP/1.0"),
+            environ.get("REMOTE_ADDR"),
+            environ.get("HTTP_USER_AGENT"),
+            environ.get("HTTP_REFERER"),
+            environ.get("HTTP_FORWARDED") if trusted else None,
+            environ.get("HTTP_X_FORWARDED_FOR") if trusted else None,
+            template,
         )
-        # logger.info(line, extra=...) without the caller lookup (it would only ever name this
-        # line) and without checking each field against the LogRecord's own attributes (none
-        # of FIELDS is one).
-        entry = logger.makeRecord(logger.name, INFO, __file__, 0, line, (), None)
-        entry.__dict__.update(record.__dict__)
-        logger.handle(entry)
+        access_log.write(line, fields, now, template is not None)
 
 
 _INERT = (list, tuple)

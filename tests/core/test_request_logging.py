@@ -87,7 +87,7 @@ def finish(
     now: float = EPOCH + 0.25,
 ) -> tuple[AccessRecord, str]:
     _, user_agent, referer, forwarded, xff = logged_headers(raw(headers))
-    return log_entry(
+    fields, line = log_entry(
         policy,
         request_id=request_id,
         status=status,
@@ -106,6 +106,7 @@ def finish(
         forwarded=forwarded,
         x_forwarded_for=xff,
     )
+    return AccessRecord.from_fields(fields), line
 
 
 # Request IDs
@@ -505,7 +506,7 @@ def test_path_lone_surrogate_never_raises() -> None:
     ],
 )
 def test_status_and_outcome(status: int | None, outcome: Outcome, logged: int) -> None:
-    record, _ = log_entry(
+    fields, _ = log_entry(
         RequestLoggingPolicy.build(),
         request_id="r",
         status=status,
@@ -520,6 +521,7 @@ def test_status_and_outcome(status: int | None, outcome: Outcome, logged: int) -
         protocol="HTTP/1.1",
         peer=None,
     )
+    record = AccessRecord.from_fields(fields)
     assert (record.status, record.outcome, record.bytes) == (logged, outcome, 3)
     assert json.loads(format_json(record))["outcome"] == outcome.value
 
