@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import re
 import time
 import uuid
@@ -120,11 +121,33 @@ def test_request_id_acceptance(case: RequestIdCase) -> None:
 
 
 def test_new_request_id_is_uuid4_hex() -> None:
-    ids = {new_request_id() for _ in range(50)}
-    assert len(ids) == 50
+    # More than one batch of IDs made ahead: the batch boundary changes nothing.
+    ids = {new_request_id() for _ in range(600)}
+    assert len(ids) == 600
     assert all(re.fullmatch(NEW_ID, value) for value in ids)
     assert all(uuid.UUID(hex=value).version == 4 for value in ids)
     assert all(uuid.UUID(hex=value).variant == uuid.RFC_4122 for value in ids)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_never_reuses_its_parents_request_ids() -> None:
+    new_request_id()  # the parent now holds IDs made ahead
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            os.write(write, " ".join(new_request_id() for _ in range(300)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    chunks = []
+    while chunk := os.read(read, 65536):
+        chunks.append(chunk)
+    os.close(read)
+    os.waitpid(pid, 0)
+    child = set(b"".join(chunks).decode().split())
+    parent = {new_request_id() for _ in range(300)}
+    assert len(child) == 300 and not child & parent
 
 
 def test_accept_request_id_default_generator() -> None:
