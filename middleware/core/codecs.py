@@ -12,9 +12,10 @@ caller's budget, so a small compressed request cannot expand into memory.
     >>> decoder.feed(wire, limit=1024)
     b'data: hello\\n\\n'
 
-Codings: ``gzip`` (zlib, level 0-9), ``br`` (brotli, quality 0-11, window sized to the body when
-its length is known) and ``zstd`` (the optional ``zstandard`` package, frames within RFC 9659's
-8 MB window, compression contexts pooled so that setting one up stays off the per-response path).
+Codings: ``gzip`` (level 0-9, encoded by zlib-ng, or the stdlib's zlib where it is missing),
+``br`` (brotli, quality 0-11, window sized to the body when its length is known) and ``zstd``
+(the optional ``zstandard`` package, frames within RFC 9659's 8 MB window, compression contexts
+pooled so that setting one up stays off the per-response path).
 Request decoders also accept ``x-gzip`` and ``deflate``.
 """
 
@@ -25,6 +26,15 @@ from enum import Enum
 from typing import Any, Protocol
 
 import brotli
+
+# zlib-ng writes the same deflate streams as zlib (any gzip decoder reads them) in about half
+# the time at the same level, and sets up a stream in ~3 µs where zlib takes ~55 µs (its window
+# and hash tables are allocated and cleared per stream): a streamed response pays that once.
+_deflate: Any
+try:
+    from zlib_ng import zlib_ng as _deflate
+except ImportError:  # a platform without zlib-ng wheels: the stdlib's zlib, same output format
+    _deflate = zlib
 
 _zstandard: Any
 try:
@@ -85,13 +95,15 @@ class Codec(Protocol):
 
 # RFC 1952 framing (zlib's wbits 16 + 15): header, deflate stream, CRC-32 and length trailer.
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
+_SYNC_FLUSH = _deflate.Z_SYNC_FLUSH
+_FINISH = _deflate.Z_FINISH
 
 
 class GzipEncoder:
     __slots__ = ("_zlib",)
 
     def __init__(self, level: int) -> None:
-        self._zlib: Any = zlib.compressobj(level, zlib.DEFLATED, _GZIP_WBITS)
+        self._zlib: Any = _deflate.compressobj(level, _deflate.DEFLATED, _GZIP_WBITS)
 
     def compress(self, data: bytes) -> bytes:
         if not data:
@@ -99,10 +111,10 @@ class GzipEncoder:
             return b""
         stream = self._zlib
         # Z_SYNC_FLUSH ends on a byte boundary, so a client can inflate everything received.
-        return stream.compress(data) + stream.flush(zlib.Z_SYNC_FLUSH)  # type: ignore[no-any-return]
+        return stream.compress(data) + stream.flush(_SYNC_FLUSH)  # type: ignore[no-any-return]
 
     def finish(self) -> bytes:
-        tail: bytes = self._zlib.flush(zlib.Z_FINISH)
+        tail: bytes = self._zlib.flush(_FINISH)
         self._zlib = None
         return tail
 
@@ -124,7 +136,7 @@ class GzipCodec:
         return GzipEncoder(self.level)
 
     def compress_whole(self, body: bytes) -> bytes:
-        return zlib.compress(body, self.level, wbits=_GZIP_WBITS)
+        return _deflate.compress(body, self.level, wbits=_GZIP_WBITS)  # type: ignore[no-any-return]
 
 
 # --- brotli -----------------------------------------------------------------------------------

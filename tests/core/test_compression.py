@@ -686,3 +686,25 @@ def test_capitalised_identity_vary_not_duplicated() -> None:
     assert response is not None
     headers = response.start(200, [(b"Content-Type", b"text/html"), (b"Vary", b"Accept-Encoding")])
     assert headers == [(b"content-type", b"text/html"), (b"vary", b"Accept-Encoding")]
+
+
+@pytest.mark.parametrize("engine", ["zlib-ng", "zlib"], ids=["zlib-ng", "stdlib-zlib"])
+def test_gzip_streams_decode_with_the_stdlib_whichever_engine_wrote_them(
+    engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if engine == "zlib":
+        # A platform without zlib-ng wheels encodes with the stdlib's zlib.
+        monkeypatch.setattr(codecs, "_deflate", zlib)
+    else:
+        assert codecs._deflate is not zlib, "zlib-ng is a dependency: it should be in use"
+    codec = codecs.GzipCodec(level=6)
+    encoder = codec.encoder(None)
+    pieces = [b"data: one\n\n", b"", b"data: two\n\n" * 50]
+    wire = [encoder.compress(piece) for piece in pieces]
+    # Each flushed piece decodes on its own: a client sees it before the next is written.
+    live = zlib.decompressobj(31)
+    assert [live.decompress(chunk) for chunk in wire] == pieces
+    tail = encoder.finish()
+    assert gzip.decompress(b"".join(wire) + tail) == b"".join(pieces)
+    whole = codec.compress_whole(b"x" * 10_000)
+    assert gzip.decompress(whole) == b"x" * 10_000 and len(whole) < 100
