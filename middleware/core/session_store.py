@@ -51,7 +51,6 @@ from collections.abc import Callable
 from enum import Enum
 from typing import NamedTuple
 
-from .cookies import cookie_values
 from .headers import Headers
 from .session_codec import BadCookie, UnserializableSession, dumps_json, loads_json
 from .sessions import (
@@ -65,6 +64,7 @@ from .sessions import (
     _failure,
     _Phase,
     _vary,
+    signed_cookie,
 )
 from .sessions import close as _close
 
@@ -91,7 +91,6 @@ _ID_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-
 UNAVAILABLE_STATUS = 503
 UNAVAILABLE_BODY = b"Service Unavailable"
 
-_COOKIE = b"cookie"
 _OPEN = _Phase.OPEN
 
 
@@ -132,18 +131,6 @@ class StoreOps(NamedTuple):
 def is_session_id(value: bytes) -> bool:
     """Whether ``value`` has the shape of a session ID this middleware makes."""
     return len(value) == ID_LENGTH and not value.translate(None, _ID_ALPHABET)
-
-
-def _joined_cookie(source: bytes | Headers | None) -> bytes | None:
-    if source is None or isinstance(source, bytes):
-        return source
-    header = None
-    for name, value in source:
-        if name == _COOKIE:
-            # RFC 9113 §8.2.3: HTTP/2 may split the Cookie header into several fields, which
-            # are joined with "; " before they are read as one.
-            header = value if header is None else header + b"; " + value
-    return header
 
 
 class StoredSession(Session):
@@ -192,22 +179,10 @@ class StoredSession(Session):
         self._parsed = True
         self._present = self._reason_reported = False
         self._reason = None
-        header = _joined_cookie(self._source)
-        if header is None:
-            return
-        config = self._config
-        values = cookie_values(header, config.session_cookie)
-        if not values:
+        verified = signed_cookie(self._config, self._source)
+        if verified is None:
             return
         self._present = True
-        if len(values) > 1:
-            self._reason = BadCookie.SEVERAL
-            return
-        verified = config.codec.unsign(
-            values[0].encode("latin-1"),
-            now=int(config.clock()),
-            max_age=config.signature_max_age,
-        )
         if isinstance(verified, BadCookie):
             self._reason = verified
             return

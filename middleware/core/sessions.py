@@ -322,6 +322,42 @@ class _Phase(Enum):
 _OPEN = _Phase.OPEN
 
 
+def joined_cookie(source: bytes | Headers | None) -> bytes | None:
+    """The request's Cookie header as one value (None when there is none)."""
+    if source is None or isinstance(source, bytes):
+        return source
+    header = None
+    for name, value in source:
+        if name == _COOKIE:
+            # RFC 9113 §8.2.3: HTTP/2 may split the Cookie header into several fields, which
+            # are joined with "; " before they are read as one.
+            header = value if header is None else header + b"; " + value
+    return header
+
+
+def signed_cookie(
+    config: SessionConfig, source: bytes | Headers | None
+) -> tuple[bytes, int] | BadCookie | None:
+    """The session cookie's verified payload segment and timestamp, why it was refused, or
+    None when the request has no session cookie.
+
+    ``source`` is the Cookie header (bytes) or the request's header list. Both session kinds
+    read their cookie here: data cookies and signed-ID cookies are signed alike.
+    """
+    header = joined_cookie(source)
+    if header is None:
+        return None
+    values = cookie_values(header, config.session_cookie)
+    if not values:
+        return None
+    if len(values) > 1:
+        return BadCookie.SEVERAL
+    # SessionCodec.decode's first step, without its result object: this is the hot path.
+    return config.codec.unsign(
+        values[0].encode("latin-1"), now=int(config.clock()), max_age=config.signature_max_age
+    )
+
+
 class Session(dict[str, Any]):
     """The session: a dict decoded on first touch, tracking reads (``accessed``) and changes.
 
@@ -370,33 +406,10 @@ class Session(dict[str, Any]):
         # The payload segment and timestamp of a valid incoming cookie.
         self._verified: tuple[bytes, int] | None = None
         self._reason: BadCookie | None = None
-        source = self._source
-        header: bytes | None
-        if source is None or isinstance(source, bytes):
-            header = source
-        else:
-            header = None
-            for name, value in source:
-                if name == _COOKIE:
-                    # RFC 9113 §8.2.3: HTTP/2 may split the Cookie header into several
-                    # fields, which are joined with "; " before they are read as one.
-                    header = value if header is None else header + b"; " + value
-            if header is None:
-                return
-        config = self._config
-        values = cookie_values(header, config.session_cookie)
-        if not values:
+        verified = signed_cookie(self._config, self._source)
+        if verified is None:
             return
         self._present = True
-        if len(values) > 1:
-            self._reason = BadCookie.SEVERAL
-            return
-        # SessionCodec.decode's two steps, without its result object: this is the hot path.
-        verified = config.codec.unsign(
-            values[0].encode("latin-1"),
-            now=int(config.clock()),
-            max_age=config.signature_max_age,
-        )
         if isinstance(verified, BadCookie):
             self._reason = verified
             return
