@@ -133,7 +133,7 @@ class RequestLoggingMiddleware:
         if root and not path.startswith(root):
             path = root + path
         policy = self.policy
-        if policy.excludes(path):
+        if policy.exclude_paths and policy.excludes(path):
             return
         # The duration ends with the response, not with work the app does after it.
         end = response.ended_at or perf_counter()

@@ -160,11 +160,14 @@ class _Logged(Exchange):
             return
         environ = self.environ
         path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-        raw_path = path.encode("latin-1", "replace")
+        # The environ holds the path's bytes as latin-1: an ASCII path is logged as it is; any
+        # other is logged from its bytes and matched against exclude_paths as UTF-8 text.
+        logged: str | bytes = path
         if not path.isascii():
-            path = raw_path.decode("utf-8", "replace")
+            raw_path = path.encode("latin-1", "replace")
+            logged, path = raw_path, raw_path.decode("utf-8", "replace")
         policy = layer.policy
-        if policy.excludes(path):
+        if policy.exclude_paths and policy.excludes(path):
             return
         end = perf_counter()
         now = time()
@@ -180,7 +183,7 @@ class _Logged(Exchange):
             end,
             now,
             environ.get("REQUEST_METHOD", "GET"),
-            raw_path,
+            logged,
             environ.get("QUERY_STRING", ""),
             environ.get("SERVER_PROTOCOL", "HTTP/1.0"),
             environ.get("REMOTE_ADDR"),
