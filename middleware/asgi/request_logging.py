@@ -84,20 +84,19 @@ class RequestLoggingMiddleware:
         header = (policy.header_name, rid.encode("latin-1"))
         response = _Response()
 
-        # A plain function returning the server's awaitable for the start message; body and
-        # other messages go through _send_tracked, which sees whether the send succeeded.
+        # Every message goes through _send_tracked, which sees whether the send succeeded: a
+        # client gone before the headers left is a disconnect, not an app error.
         def logged_send(message: Message) -> Awaitable[None]:
-            if message["type"] != "http.response.start":
-                return _send_tracked(send, message, response)
-            response.code = message["status"]
-            name = header[0]
-            # Replace (never duplicate) an ID the app set; a copy, the app's list is its own.
-            headers = [item for item in message.get("headers", ()) if item[0].lower() != name]
-            headers.append(header)
-            message = dict(message)
-            message["headers"] = headers
-            response.trailers = bool(message.get("trailers"))
-            return send(message)
+            if message["type"] == "http.response.start":
+                response.code = message["status"]
+                name = header[0]
+                # Replace (never duplicate) an ID the app set; a copy, the app's list is its own.
+                headers = [item for item in message.get("headers", ()) if item[0].lower() != name]
+                headers.append(header)
+                message = dict(message)
+                message["headers"] = headers
+                response.trailers = bool(message.get("trailers"))
+            return _send_tracked(send, message, response)
 
         token = _current.set(rid)
         try:

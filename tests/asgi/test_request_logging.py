@@ -139,6 +139,21 @@ async def test_failed_send_bytes_not_counted(access: Any) -> None:
     assert [(r.bytes, r.outcome) for r in capture.records] == [(4, "disconnected")]
 
 
+async def test_client_gone_before_the_headers_logged_as_disconnected(access: Any) -> None:
+    logger, capture = access
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send(START)
+        await send({"type": "http.response.body", "body": b"never"})
+
+    async def gone(message: Any) -> None:
+        raise OSError("client went away")
+
+    with pytest.raises(OSError):
+        await RequestLoggingMiddleware(app, logger=logger)(_scope(), _receive, gone)
+    assert [(r.status, r.bytes, r.outcome) for r in capture.records] == [(200, 0, "disconnected")]
+
+
 async def test_pathsend_counts_file_size(access: Any, tmp_path: Path) -> None:
     logger, capture = access
     file = tmp_path / "page.html"
@@ -234,6 +249,24 @@ async def test_crash_reraised_and_context_reset(access: Any) -> None:
         await RequestLoggingMiddleware(app, logger=logger)(_scope(), _receive, _sink(sent))
     assert sent[0]["status"] == 500
     assert [(r.status, r.outcome) for r in capture.records] == [(500, "error")]
+    assert request_id.get() is None
+
+
+async def test_crash_answer_to_a_gone_client_still_logged_once(access: Any) -> None:
+    logger, capture = access
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise Boom("before start")
+
+    async def gone(message: Any) -> None:
+        raise OSError("client went away")
+
+    # The 500 that answers the crash cannot be sent: the server's error is raised (chained to
+    # the app's), and the request is still recorded once, as the client's departure.
+    with pytest.raises(OSError) as raised:
+        await RequestLoggingMiddleware(app, logger=logger)(_scope(), _receive, gone)
+    assert isinstance(raised.value.__context__, Boom)
+    assert [(r.status, r.bytes, r.outcome) for r in capture.records] == [(500, 0, "disconnected")]
     assert request_id.get() is None
 
 
