@@ -2,13 +2,14 @@
 
 The adapters track what the response did (final status, body bytes, how it ended) and,
 once the response is over and only when the access logger is enabled for INFO, ask
-``log_entry`` for the ``AccessRecord`` and its formatted line, which they log themselves.
+``log_entry`` for the record's fields and its formatted line, which they log themselves.
 
     policy = RequestLoggingPolicy.build(format="json", trusted_proxies=["10.0.0.0/8"])
     request_id = policy.request_id(incoming_header_value)
-    record, line = log_entry(
+    fields, line = log_entry(
         policy, request_id=request_id, status=200, body_bytes=512, outcome=Outcome.COMPLETED,
         start=t0, end=t1, now=time(), method="GET", path=b"/", query=b"", ...)
+    record = AccessRecord.from_fields(fields)
 
 Options (those of RequestLoggingMiddleware):
 
