@@ -72,10 +72,7 @@ class _Compression:
                 if rejection is not None:
                     start_response(status_line(rejection.status), native(rejection.headers))
                     return [rejection.body]
-        accept = environ.get("HTTP_ACCEPT_ENCODING")
-        request_headers: Headers = (
-            [] if accept is None else [(b"accept-encoding", accept.encode("latin-1"))]
-        )
+        request_headers = _accept_headers(environ.get("HTTP_ACCEPT_ENCODING"))
         method: str = environ["REQUEST_METHOD"]
         exchange = _Compressing(environ, start_response)
         exchange.policy = policy
@@ -273,6 +270,25 @@ class _Compressing(Exchange):
 
     def on_close(self) -> None:
         self.response.release()
+
+
+# The request's Accept-Encoding as the one-field header list the core reads, shared by every
+# request that sends the same value (browsers send a handful): the core never changes it, and a
+# response that is left alone then allocates nothing for it. Bounded against invented values.
+_NO_ACCEPT: Headers = []
+_ACCEPT_HEADERS: dict[str, Headers] = {}
+_ACCEPT_HEADERS_ENTRIES = 256
+
+
+def _accept_headers(accept: str | None) -> Headers:
+    if accept is None:
+        return _NO_ACCEPT
+    headers = _ACCEPT_HEADERS.get(accept)
+    if headers is None:
+        headers = [(b"accept-encoding", accept.encode("latin-1"))]
+        if len(_ACCEPT_HEADERS) < _ACCEPT_HEADERS_ENTRIES:
+            _ACCEPT_HEADERS[accept] = headers
+    return headers
 
 
 def _native(headers: NativeHeaders, app_headers: Headers, decided: Headers) -> NativeHeaders:
