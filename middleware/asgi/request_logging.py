@@ -69,7 +69,7 @@ class RequestLoggingMiddleware:
         self.logger: logging.Logger = (
             logging.getLogger(logger) if isinstance(logger, str) else logger
         )
-        self.access_log = AccessLog(self.logger)
+        self._access_log = AccessLog(self.logger)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -119,11 +119,11 @@ class RequestLoggingMiddleware:
         finally:
             # Written when the app returned, not at the last body message: an exception
             # raised after a layer inside answered it with a 500 still counts as an error.
-            call_quietly(self.log, scope, response, rid, found)
+            call_quietly(self._log, scope, response, rid, found)
             _current.reset(token)
 
-    def log(self, scope: Scope, response: _Response, rid: str, found: RequestHeaders) -> None:
-        access_log = self.access_log
+    def _log(self, scope: Scope, response: _Response, rid: str, found: RequestHeaders) -> None:
+        access_log = self._access_log
         if not access_log.enabled():
             return
         path = scope["path"]

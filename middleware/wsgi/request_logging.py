@@ -75,7 +75,7 @@ class RequestLoggingMiddleware:
         self.logger: logging.Logger = (
             logging.getLogger(logger) if isinstance(logger, str) else logger
         )
-        self.access_log = AccessLog(self.logger)
+        self._access_log = AccessLog(self.logger)
         self._header = request_id_header
         self._header_lower = request_id_header.lower()
         self._environ_key = "HTTP_" + request_id_header.upper().replace("-", "_")
@@ -155,7 +155,7 @@ class _Logged(Exchange):
 
     def log(self) -> None:
         layer = self.layer
-        access_log = layer.access_log
+        access_log = layer._access_log
         if not access_log.enabled():
             return
         environ = self.environ
