@@ -847,9 +847,9 @@ def _request_id_in(plan: Plan) -> str | None:
     if not values:
         return None
     # Repeated field lines: WSGI servers join them with "," (so the environ holds one value
-    # the middleware cannot tell from a single line), ASGI ones arrive apart and are joined
-    # with ", ", which the space makes unsafe.
-    text = ("," if plan.protocol == "wsgi" else ", ").join(values)
+    # the middleware cannot tell from a single line); on ASGI they arrive apart and the
+    # middleware joins them the same way, so both protocols keep or replace the same ID.
+    text = ",".join(values)
     return text if _SAFE_ID.fullmatch(text) else None
 
 
