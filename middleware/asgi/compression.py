@@ -72,32 +72,65 @@ class _Compression:
                 if decoded is None:
                     return
                 scope, receive = decoded
-        request_headers = scope["headers"]
         extensions = scope.get("extensions")
         if extensions and _ZEROCOPY in extensions:
             # An encoded response cannot be a zero-copy file: the app must not be offered it.
-            if policy.negotiate(get_list(request_headers, b"accept-encoding")) is not None:
+            if policy.negotiate(get_list(scope["headers"], b"accept-encoding")) is not None:
                 scope = dict(scope)
                 scope["extensions"] = {
                     key: value for key, value in extensions.items() if key != _ZEROCOPY
                 }
-        sender = _Sender(policy, scope["method"] == "HEAD", request_headers)
-        sender.send = send
+        # _WAITING until the start; then _AS_IS (every later message is forwarded as it is), or
+        # the _Encoding that owns the rest. A closure, not an object: a response left as it is
+        # then costs one function and two calls.
+        state: Any = _WAITING
+
+        def sender(message: Message) -> Awaitable[None]:
+            nonlocal state
+            if state is _AS_IS:
+                return send(message)
+            kind = message["type"]
+            encoding: _Encoding
+            if kind == "http.response.start":
+                if state is not _WAITING:
+                    raise RuntimeError("The response has already started.")
+                headers = message.get("headers", ())
+                decided = policy.head(message["status"], headers, scope["headers"])
+                if decided.__class__ is ResponseCompressor:
+                    encoding = state = _Encoding(decided, send, policy.thread_minimum_size)
+                    return encoding.start(message, scope["method"] == "HEAD")
+                state = _AS_IS
+                if decided is not headers:
+                    message = dict(message)
+                    message["headers"] = decided
+                return send(message)
+            if state is not _WAITING:
+                encoding = state
+                if kind == "http.response.body":
+                    return encoding.body(message)
+                if kind == "http.response.pathsend" or kind == _ZEROCOPY:
+                    return encoding.file(message)
+            elif kind == "http.response.body":
+                raise RuntimeError("The app sent a body before the response start.")
+            # Trailers, early hints, http.response.debug and extensions this layer does not
+            # know: forwarded in place, never dropped.
+            return send(message)
+
         try:
             await self.app(scope, receive, sender)
         except Exception:
             # "Crashes keep their headers": nothing left this layer yet (the start may be
-            # held), so the crash answer goes out here, through a fresh response of this
-            # layer (its Vary rule applies, as on WSGI), and outer layers add their headers.
-            if sender.phase is _PENDING or sender.phase is _HELD:
-                sender.release()
-                crash = _Sender(policy, scope["method"] == "HEAD", request_headers)
-                crash.send = send
-                await send_crash(crash)
+            # held), so the crash answer goes out here, through this layer afresh (its Vary
+            # rule applies, as on WSGI), and outer layers add their headers.
+            if state is _WAITING or (state.__class__ is _Encoding and state.holding):
+                if state is not _WAITING:
+                    state.release()
+                state = _WAITING  # the crash answer is a response of its own
+                await send_crash(sender)
             raise
         finally:
-            if sender.phase is _COMPRESSING:
-                sender.release()
+            if state.__class__ is _Encoding:
+                state.release()
 
 
 class CompressionMiddleware(_Compression):
@@ -168,85 +201,95 @@ class GZipMiddleware(_Compression):
         )
 
 
-class _Sender(ResponseCompressor):
-    """The ``send`` the app is given: its response, through the compressor it extends (one
-    object per request)."""
+# The states of a response besides _Encoding (typed Any: the state variable holds either).
+_WAITING: Any = object()  # no response start yet
+_AS_IS: Any = object()  # the start went out; every later message passes as it is
 
-    __slots__ = ("held", "send")
-    send: Send
-    held: Message  # the app's start message, while the phase is HELD
 
-    def __call__(self, message: Message) -> Awaitable[None]:
-        # A plain method that returns what to await: a message passed on as it is costs no
-        # coroutine of this layer's own, only the server's send.
-        kind = message["type"]
-        if kind == "http.response.body":
-            phase = self.phase
-            if phase is _IDENTITY:
-                return self.send(message)
-            if phase is _COMPRESSING and self._policy.thread_minimum_size is None:
-                more = message.get("more_body", False)
-                data = self.body(message.get("body", b""), more)
-                return self.send({"type": kind, "body": data, "more_body": more})
-            return self._body(message)
-        if kind == "http.response.start":
-            headers = message.get("headers", [])
-            decided = self.start(message["status"], headers, message.get("trailers", False))
-            if decided is None:
-                self.held = message
-                return _nothing()
-            if decided is not headers:
-                message = dict(message)
-                message["headers"] = decided
-            return self.send(message)
-        if kind == "http.response.pathsend" or kind == _ZEROCOPY:
-            return self._file(message)
-        # Trailers, early hints, http.response.debug and extensions this layer does not know:
-        # forwarded in place, never dropped.
+class _Encoding:
+    """A response whose body goes through a ResponseCompressor: its start is held until the
+    first body message when the core says so, then each body message leaves encoded."""
+
+    __slots__ = ("held", "response", "send", "thread_minimum_size")
+
+    def __init__(self, response: ResponseCompressor, send: Send, thread_minimum_size: int | None):
+        self.response = response
+        self.send = send
+        self.thread_minimum_size = thread_minimum_size
+        self.held: Message | None = None  # the app's start message, while the core holds it
+
+    @property
+    def holding(self) -> bool:
+        """Whether nothing has left yet (the start is held)."""
+        return self.response.phase is _HELD
+
+    def release(self) -> None:
+        self.response.release()
+
+    def start(self, message: Message, head: bool) -> Awaitable[None]:
+        decided = self.response.start(head, message.get("trailers", False))
+        if decided is None:
+            self.held = message
+            return _nothing()
+        message = dict(message)
+        message["headers"] = decided
         return self.send(message)
 
+    def body(self, message: Message) -> Awaitable[None]:
+        response = self.response
+        if response.phase is _COMPRESSING and self.thread_minimum_size is None:
+            more = message.get("more_body", False)
+            data = response.body(message.get("body", b""), more)
+            return self.send({"type": "http.response.body", "body": data, "more_body": more})
+        return self._body(message)
+
     async def _body(self, message: Message) -> None:
-        phase = self.phase
+        response = self.response
+        phase = response.phase
         body = message.get("body", b"")
         more = message.get("more_body", False)
-        threshold = self._policy.thread_minimum_size
+        threshold = self.thread_minimum_size
         if threshold is not None and len(body) >= threshold and phase is not _DONE:
             # Compressing a large chunk inline would stall every request on this loop.
-            data = await _in_thread(self.body, body, more)
+            data = await _in_thread(response.body, body, more)
         else:
-            data = self.body(body, more)
+            data = response.body(body, more)
         if phase is _HELD:
-            await self._send_held(self.headers)
+            await self._send_held(response.headers)
         if data is not body:
             message = {"type": "http.response.body", "body": data, "more_body": more}
         await self.send(message)
 
-    async def _file(self, message: Message) -> None:
-        if message["type"] == "http.response.pathsend" and self.phase is _COMPRESSING:
+    async def file(self, message: Message) -> None:
+        response = self.response
+        if message["type"] == "http.response.pathsend" and response.phase is _COMPRESSING:
             # The start already promised an encoded body (a stream type or HEAD decided it
             # before any body): the file goes through the encoder.
             await self._send_file(message["path"])
             return
         # The file goes out as it is, under the app's own start.
-        held = self.phase is _HELD
-        self.release()
+        held = response.phase is _HELD
+        response.release()
         if held:
             await self._send_held(None)
         await self.send(message)
 
     async def _send_held(self, headers: Headers | None) -> None:
         start = self.held
+        assert start is not None
+        self.held = None
         if headers is not None:
             start = dict(start)
             start["headers"] = headers
         await self.send(start)
 
     async def _send_file(self, path: str) -> None:
+        response = self.response
         with open(path, "rb") as file:
             while block := await _in_thread(file.read, _FILE_BLOCK):
-                data = self.body(block, True)
+                data = response.body(block, True)
                 await self.send({"type": "http.response.body", "body": data, "more_body": True})
-        tail = self.body(b"", False)
+        tail = response.body(b"", False)
         await self.send({"type": "http.response.body", "body": tail, "more_body": False})
 
 

@@ -1,16 +1,18 @@
 """Response compression and request decompression, decided in pure code.
 
-``CompressionPolicy`` holds one middleware's validated options. Per request it hands out a
-``ResponseCompressor`` that reads the response head, decides whether and how to encode, rewrites
-the headers and encodes the body chunk by chunk; and, with ``decompress_requests``, a
-``RequestDecoder`` that decodes an encoded request body within ``max_request_size``. The WSGI and
+``CompressionPolicy`` holds one middleware's validated options. Per response its ``head`` reads
+the response head and the request's Accept-Encoding: most responses go out as they are (with
+``Vary`` merged), and the rest get a ``ResponseCompressor`` that rewrites the headers and encodes
+the body chunk by chunk. With ``decompress_requests`` it also hands out a ``RequestDecoder``
+that decodes an encoded request body within ``max_request_size``. The WSGI and
 ASGI ``CompressionMiddleware`` and ``GZipMiddleware`` only translate messages to these calls.
 
     policy = CompressionPolicy.from_options(minimum_size=500, encodings=("zstd", "br", "gzip"))
-    response = policy.response("GET", "/report", [(b"accept-encoding", b"gzip, br")])
-    headers = response.start(200, [(b"content-type", b"text/html")])   # None: body decides
-    first = response.body(chunk, more=True)      # now response.headers is set: send them first
-    last = response.body(b"", more=False)        # the encoder's tail
+    decided = policy.head(200, [(b"content-type", b"text/html")], [(b"accept-encoding", b"br")])
+    if isinstance(decided, ResponseCompressor):   # else: send the headers it is, body as it is
+        headers = decided.start(head=False)       # None: the first body piece decides
+        first = decided.body(chunk, more=True)    # now decided.headers is set: send them first
+        last = decided.body(b"", more=False)      # the encoder's tail
 
 Options (``from_options``; ``for_gzip`` takes Starlette's GZipMiddleware options instead):
 
@@ -32,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any, Literal, overload
 
 from middleware.core import codecs
 from middleware.core.codecs import Codec, Coding, DecodeError, Decoder, Encoder, LimitExceeded
@@ -149,34 +152,59 @@ _VARY_FIELD = (b"vary", b"Accept-Encoding")
 # byte ranges of the unencoded representation, which encoding would scramble. 1xx are interim.
 _UNTOUCHED_STATUSES = frozenset({204, 205, 206, 304})
 
+TextHeaders = list[tuple[str, str]]
+"""Header pairs spelled as str (WSGI's native strings: latin-1, any case)."""
+
+_TEXT_VARY_FIELD = ("Vary", "Accept-Encoding")
+
 # The response fields a decision reads, as small codes (compared faster than bytes). ASGI
 # requires lower-case names, but Django's ASGI handler sends b"Content-Type": names are looked up
 # in a cache from each name seen to its code, plus _FOLDED when it is not lower-case, or 0 when
-# it is not one of these fields, so any other field costs one dict lookup.
+# it is not one of these fields, so any other field costs one dict lookup. Text names keep their
+# case (a list left as it is goes back as it came), so they are never _FOLDED. The two spellings
+# have separate caches: b"vary" and "vary" hash alike, and comparing them is a BytesWarning.
 _TYPE, _LENGTH, _CACHE_CONTROL, _VARY, _FIXED = 1, 2, 3, 4, 5
 _FOLDED = 8
 _WATCHED = {
-    b"content-type": _TYPE,
-    b"content-length": _LENGTH,
-    b"cache-control": _CACHE_CONTROL,
-    b"vary": _VARY,
+    "content-type": _TYPE,
+    "content-length": _LENGTH,
+    "cache-control": _CACHE_CONTROL,
+    "vary": _VARY,
     # An app that encoded its body itself, or sends a byte range, has fixed the bytes already.
-    b"content-encoding": _FIXED,
-    b"content-range": _FIXED,
+    "content-encoding": _FIXED,
+    "content-range": _FIXED,
 }
-_FIELDS: dict[bytes, int] = dict(_WATCHED)
+_FIELDS: dict[bytes, int] = {name.encode("ascii"): code for name, code in _WATCHED.items()}
+_TEXT_FIELDS: dict[str, int] = dict(_WATCHED)
 _FIELD_CACHE_ENTRIES = 4096
 
 
-def _field(name: bytes) -> int:
+def _field(name: Any, text: bool) -> int:
     """The code of the watched field ``name`` names, whatever its case (and remember it)."""
     folded = name.lower()
-    code = _WATCHED.get(folded, 0)
-    if code and folded != name:
-        code += _FOLDED
-    if len(_FIELDS) < _FIELD_CACHE_ENTRIES:
-        _FIELDS[name] = code
+    if text:
+        code = _WATCHED.get(folded, 0)
+        cache: dict[Any, int] = _TEXT_FIELDS
+    else:
+        code = _WATCHED.get(folded.decode("latin-1"), 0)
+        if code and folded != name:
+            code += _FOLDED
+        cache = _FIELDS
+    if len(cache) < _FIELD_CACHE_ENTRIES:
+        cache[name] = code
     return code
+
+
+def _comma(text: bool) -> Any:
+    return "," if text else b","
+
+
+def _from_text(headers: TextHeaders) -> Headers:
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
+def _to_text(headers: Headers) -> TextHeaders:
+    return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
 
 
 class _Media(Enum):
@@ -361,6 +389,11 @@ class CompressionPolicy:
     """Chunks at least this large may be compressed off the event loop (GZipMiddleware)."""
     _negotiated: dict[bytes, Codec | None] = field(default_factory=dict, repr=False, compare=False)
     _media: dict[bytes, _Media] = field(default_factory=dict, repr=False, compare=False)
+    _text_media: dict[str, _Media] = field(default_factory=dict, repr=False, compare=False)
+    _minimum_digits: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_minimum_digits", len(str(self.minimum_size)))
 
     @classmethod
     def from_options(
@@ -427,13 +460,106 @@ class CompressionPolicy:
 
     # --- per request ------------------------------------------------------------------------
 
-    def response(
-        self, method: str, path: str, request_headers: Headers
-    ) -> ResponseCompressor | None:
-        """A compressor for one response, or None when ``path`` is excluded (leave it alone)."""
-        if self.filters_paths and self.excludes(path):
-            return None
-        return ResponseCompressor(self, method == "HEAD", request_headers)
+    @overload
+    def head(
+        self, status: int, headers: Headers, request_headers: Headers, text: Literal[False] = ...
+    ) -> Headers | ResponseCompressor: ...
+
+    @overload
+    def head(
+        self, status: int, headers: TextHeaders, request_headers: Headers, text: Literal[True]
+    ) -> TextHeaders | ResponseCompressor: ...
+
+    def head(self, status: int, headers: Any, request_headers: Headers, text: bool = False) -> Any:
+        """How a response with this head goes out, given the request's headers.
+
+        A header list: send it, and the body as it is (the list is ``headers`` itself when
+        nothing changes, else a new one with ``Vary`` merged). A ResponseCompressor: the body
+        is to be encoded; its ``start`` says whether the headers can leave now. ``text=True``
+        takes (and gives back) headers as str pairs, latin-1 as WSGI's native strings are, so
+        a response left as it is costs no conversion.
+        """
+        if status < 200:
+            return headers
+        content_type = length_field = cache_control = None
+        blocked = varies = False
+        fields: dict[Any, int] = _TEXT_FIELDS if text else _FIELDS
+        for name, value in headers:
+            try:
+                code = fields[name]
+            except KeyError:  # a name not seen before (try costs nothing on CPython 3.11+)
+                code = _field(name, text)
+            if not code:
+                continue
+            if code == _TYPE:
+                if content_type is None:
+                    content_type = value
+            elif code == _LENGTH:
+                if length_field is None:
+                    length_field = value
+                elif length_field != value:
+                    length_field = b"-"  # conflicting fields: the length is unknown
+            elif code == _CACHE_CONTROL:
+                cache_control = (
+                    value if cache_control is None else cache_control + _comma(text) + value
+                )
+            elif code == _VARY:
+                varies = True
+            elif code == _FIXED:
+                blocked = True
+            else:
+                # A capitalised bytes name (Django's ASGI handler sends them): the decision is
+                # made on the lower-cased list, which is what goes out if anything changes.
+                lowered = [(name.lower(), value) for name, value in headers]
+                return self.head(status, lowered, request_headers)
+        if content_type is None:
+            return headers
+        try:
+            media = (self._text_media if text else self._media)[content_type]
+        except KeyError:
+            media = self._classify(content_type, text)
+        if media is _OTHER:
+            return headers
+
+        # RFC 9110 §12.5.5: "An origin server SHOULD generate a Vary header field on a cacheable
+        # response when it wishes that response to be selectively reused for subsequent
+        # requests." The same URL answers differently by Accept-Encoding, encoded or not.
+        identity: Any
+        app_headers: Any = None
+        if text:
+            if varies:
+                app_headers = _from_text(headers)
+                identity = _to_text(merge_vary(app_headers, _VARY_NAMES))
+            else:
+                identity = [*headers, _TEXT_VARY_FIELD]
+        else:
+            app_headers = headers
+            identity = merge_vary(list(headers), _VARY_NAMES) if varies else [*headers, _VARY_FIELD]
+        if status in _UNTOUCHED_STATUSES or blocked:
+            return identity
+        if cache_control is not None and _no_transform(cache_control, text):
+            return identity
+        length = None
+        if (
+            length_field is not None
+            and length_field.isdigit()
+            and (not text or length_field.isascii())
+        ):
+            if len(length_field) < self._minimum_digits:
+                return identity  # fewer digits than minimum_size: smaller, known without int()
+            length = int(length_field)
+            if length < self.minimum_size or length == 0:
+                return identity
+        codec = self.negotiate(get_list(request_headers, b"accept-encoding"))
+        if codec is None:
+            return identity
+        if text:
+            app_headers = app_headers or _from_text(headers)
+        else:
+            app_headers = list(app_headers)
+        return ResponseCompressor(
+            codec, app_headers, length, self.minimum_size, stream=media is _STREAM
+        )
 
     def excludes(self, path: str) -> bool:
         """Whether responses to ``path`` are left alone entirely."""
@@ -491,13 +617,11 @@ class CompressionPolicy:
         cache[accept_encoding] = codec
         return codec
 
-    def _classify(self, content_type: bytes) -> _Media:
-        cache = self._media
-        try:
-            return cache[content_type]
-        except KeyError:
-            pass
-        media = content_type.partition(b";")[0].strip(b" \t").lower()
+    def _classify(self, content_type: Any, text: bool) -> _Media:
+        """What a Content-Type value is to this policy, remembered per value."""
+        cache: dict[Any, _Media] = self._text_media if text else self._media
+        spelled: bytes = content_type.encode("latin-1") if text else content_type
+        media = spelled.partition(b";")[0].strip(b" \t").lower()
         if media not in self.compressible or media in self.excluded:
             verdict = _Media.OTHER
         elif media in STREAMING_TYPES:
@@ -544,125 +668,68 @@ def choose_coding(accept_encoding: bytes, offered: tuple[Coding, ...]) -> Coding
 
 
 class ResponseCompressor:
-    """One response through the compression layer.
+    """One response whose body is to be encoded, as ``CompressionPolicy.head`` decided.
 
-    ``start`` takes the response head and returns the headers to send, or None: hold the head
-    until the first body piece. ``body`` takes every body piece (``more=False`` on the last) and
-    returns the bytes to send; once it has seen the first piece, ``headers`` holds the head to
-    send before them. ``release`` abandons the response (client gone, app error).
+    ``start`` returns the headers to send now, or None: hold them until the first body piece
+    (is it the whole body, and is it worth encoding?). ``body`` takes every body piece
+    (``more=False`` on the last) and returns the bytes to send; once it has seen the first
+    piece, ``headers`` holds the head to send before them. ``release`` abandons the response
+    (client gone, app error).
     """
 
     __slots__ = (
         "_app_headers",
         "_codec",
         "_encoder",
-        "_head",
         "_length",
-        "_policy",
-        "_request_headers",
+        "_minimum_size",
+        "_stream",
         "_trailers",
         "headers",
         "phase",
     )
-    _app_headers: Headers
-    _codec: Codec
-    _encoder: Encoder | None
-    _length: int | None
-    _trailers: bool
     headers: Headers | None
     """The response head to send, once decided."""
 
-    def __init__(self, policy: CompressionPolicy, head: bool, request_headers: Headers) -> None:
-        # Adapters may subclass this to keep one object per request; the other fields are set
-        # when a decision needs them, keeping a response that is left alone cheap.
-        self._policy = policy
-        self._head = head
-        self._request_headers = request_headers
+    def __init__(
+        self,
+        codec: Codec,
+        app_headers: Headers,
+        length: int | None,
+        minimum_size: int,
+        *,
+        stream: bool,
+    ) -> None:
+        self._codec = codec
+        self._app_headers = app_headers
+        self._length = length
+        self._minimum_size = minimum_size
+        self._stream = stream
+        self._trailers = False
+        self._encoder: Encoder | None = None
+        self.headers = None
         self.phase = _PENDING
 
-    def start(self, status: int, headers: Headers, trailers: bool = False) -> Headers | None:
+    def start(self, head: bool, trailers: bool = False) -> Headers | None:
         """The headers to send now, or None to hold them until the first body piece.
 
-        ``trailers``: trailer fields follow the body, so it never gets an exact Content-Length.
-        When nothing changes the list returned is ``headers`` itself.
+        ``head``: the request was HEAD, so there is no body to encode. ``trailers``: trailer
+        fields follow the body, so it never gets an exact Content-Length.
         """
         if self.phase is not _PENDING:
             raise RuntimeError("The response has already started.")
-        self.phase = _IDENTITY
-        self.headers = headers
-        if status < 200:
-            return headers
-        content_type = length_field = cache_control = None
-        blocked = varies = folded = False
-        fields = _FIELDS
-        for name, value in headers:
-            code = fields.get(name, -1)
-            if not code:
-                continue
-            if code < 0:
-                code = _field(name)
-                if not code:
-                    continue
-            if code > _FOLDED:
-                folded = True  # a capitalised name: the list is lower-cased before any change
-                code -= _FOLDED
-            if code == _TYPE:
-                if content_type is None:
-                    content_type = value
-            elif code == _LENGTH:
-                if length_field is None:
-                    length_field = value
-                elif length_field != value:
-                    length_field = b"-"  # conflicting fields: the length is unknown
-            elif code == _CACHE_CONTROL:
-                cache_control = value if cache_control is None else cache_control + b"," + value
-            elif code == _VARY:
-                varies = True
-            else:
-                blocked = True
-        if content_type is None:
-            return headers
-        policy = self._policy
-        media = policy._media.get(content_type) or policy._classify(content_type)
-        if media is _OTHER:
-            return headers
-
-        # RFC 9110 §12.5.5: "An origin server SHOULD generate a Vary header field on a cacheable
-        # response when it wishes that response to be selectively reused for subsequent
-        # requests." The same URL answers differently by Accept-Encoding, encoded or not.
-        if folded:
-            headers = [(name.lower(), value) for name, value in headers]
-        identity = self.headers = (
-            merge_vary(list(headers), _VARY_NAMES) if varies else [*headers, _VARY_FIELD]
-        )
-        if status in _UNTOUCHED_STATUSES or blocked:
-            return identity
-        if cache_control is not None and _no_transform(cache_control):
-            return identity
-        length = int(length_field) if length_field is not None and length_field.isdigit() else None
-        if length is not None and (length < policy.minimum_size or length == 0):
-            return identity
-        codec = policy.negotiate(get_list(self._request_headers, b"accept-encoding"))
-        if codec is None:
-            return identity
-
-        self._app_headers = list(headers)
-        self._codec = codec
-        self._length = length
         self._trailers = trailers
-        self._encoder = None
-        if self._head:
+        if head:
             # RFC 9110 §9.3.2: the server SHOULD send the same header fields in response to a
             # HEAD request as it would have sent if the request method had been GET. The
             # encoded length is unknown, so Content-Length goes; there is no body to encode.
             self.phase = _COMPRESSING
-            self.headers = _encoded_headers(self._app_headers, codec.coding.token, None)
+            self.headers = _encoded_headers(self._app_headers, self._codec.coding.token, None)
             return self.headers
-        if media is _STREAM and length is None:
+        if self._stream and self._length is None:
             self._begin_stream()
             return self.headers
         self.phase = _HELD
-        self.headers = None
         return None
 
     def body(self, data: bytes, more: bool) -> bytes:
@@ -706,7 +773,7 @@ class ResponseCompressor:
             self._begin_stream()
             return self.body(data, more)
         size = len(data)
-        if size and size >= self._policy.minimum_size:
+        if size and size >= self._minimum_size:
             encoded = self._codec.compress_whole(data)
             # Encoding can only add bytes to incompressible data: send it as it is then.
             if len(encoded) < size:
@@ -747,7 +814,9 @@ def _encoded_headers(headers: Headers, token: bytes, length: int | None) -> Head
     return merge_vary(out, _VARY_NAMES)
 
 
-def _no_transform(cache_control: bytes) -> bool:
+def _no_transform(cache_control: Any, text: bool) -> bool:
+    if text:
+        cache_control = cache_control.encode("latin-1")
     # RFC 9111 §5.2.2.6: "The no-transform response directive indicates that an intermediary
     # (regardless of whether it implements a cache) MUST NOT transform the content."
     return any(

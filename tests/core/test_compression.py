@@ -50,14 +50,42 @@ def _policy(case: Case) -> CompressionPolicy:
     return CompressionPolicy.from_options(**case.options)
 
 
+def _start(
+    policy: CompressionPolicy,
+    headers: Headers,
+    accept: bytes | None,
+    *,
+    status: int = 200,
+    method: str = "GET",
+    trailers: bool = False,
+) -> tuple[Headers | None, ResponseCompressor | None]:
+    """What the adapters do with a response start: the headers to send now (None: held) and
+    the compressor, or None when the body goes out as it is."""
+    request_headers = [] if accept is None else [(b"accept-encoding", accept)]
+    decided = policy.head(status, headers, request_headers)
+    if isinstance(decided, ResponseCompressor):
+        return decided.start(method == "HEAD", trailers), decided
+    return decided, None
+
+
+def _compressor(policy: CompressionPolicy, headers: Headers, accept: bytes) -> ResponseCompressor:
+    _, response = _start(policy, headers, accept)
+    assert response is not None
+    return response
+
+
 def _run(case: Case, style: str) -> tuple[Headers, bytes]:
     """What the adapters do: ``messages`` marks the last chunk (ASGI's more_body=False);
     ``iterable`` learns the end only after the last chunk (a WSGI iterable)."""
     app_headers = _raw(case.app_headers)
-    response = _policy(case).response(case.method, case.path, _raw(case.request_headers))
-    if response is None:
+    policy = _policy(case)
+    if policy.filters_paths and policy.excludes(case.path):
         return app_headers, b"".join(case.chunks)
-    sent = response.start(case.status, app_headers)
+    decided = policy.head(case.status, app_headers, _raw(case.request_headers))
+    if not isinstance(decided, ResponseCompressor):
+        return decided, b"".join(case.chunks)
+    response = decided
+    sent = response.start(case.method == "HEAD")
     wire: list[bytes] = []
     last = len(case.chunks) - 1
     for index, chunk in enumerate(case.chunks):
@@ -92,32 +120,88 @@ def test_compression_case(case: Case, style: str) -> None:
 
 
 def test_untouched_response_keeps_the_header_list() -> None:
-    policy = CompressionPolicy.from_options()
     png = [(b"content-type", b"image/png")]
-    response = policy.response("GET", "/", [(b"accept-encoding", b"gzip")])
-    assert response is not None
-    assert response.start(200, png) is png
-    assert response.body(b"x", more=False) == b"x"
+    sent, response = _start(CompressionPolicy.from_options(), png, b"gzip")
+    assert sent is png and response is None
 
 
 def test_interim_status_untouched() -> None:
-    response = CompressionPolicy.from_options().response("GET", "/", [])
-    assert response is not None
     headers = [(b"content-type", b"text/html")]
-    assert response.start(103, headers) is headers
+    assert _start(CompressionPolicy.from_options(), headers, None, status=103)[0] is headers
 
 
 def test_app_header_list_not_mutated() -> None:
     app_headers = _raw((*HTML_HEADERS, ("etag", '"v"'), ("accept-ranges", "bytes")))
     before = list(app_headers)
-    for accept in (None, "gzip"):
-        response = CompressionPolicy.from_options().response(
-            "GET", "/", _raw((("accept-encoding", accept),)) if accept else []
-        )
-        assert response is not None
-        response.start(200, app_headers)
-        response.body(HTML, more=False)
+    for accept in (None, b"gzip"):
+        sent, response = _start(CompressionPolicy.from_options(), app_headers, accept)
+        if response is not None:
+            response.body(HTML, more=False)
+            sent = response.headers
+        assert sent is not app_headers
     assert app_headers == before
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        pytest.param(
+            [("Content-Type", "text/plain"), ("Content-Length", "13")],
+            [("Content-Type", "text/plain"), ("Content-Length", "13"), ("Vary", "Accept-Encoding")],
+            id="small",
+        ),
+        pytest.param(
+            [("Content-Type", "image/png"), ("Content-Length", "13")],
+            [("Content-Type", "image/png"), ("Content-Length", "13")],
+            id="other-type",
+        ),
+        pytest.param(
+            [("CONTENT-TYPE", "text/plain"), ("vary", "Cookie"), ("Content-Length", "13")],
+            [
+                ("content-type", "text/plain"),
+                ("vary", "Cookie, Accept-Encoding"),
+                ("content-length", "13"),
+            ],
+            id="vary-merged",
+        ),
+        pytest.param(
+            [
+                ("Content-Type", "text/html"),
+                ("Cache-Control", "public"),
+                ("Cache-Control", "No-Transform"),
+            ],
+            [
+                ("Content-Type", "text/html"),
+                ("Cache-Control", "public"),
+                ("Cache-Control", "No-Transform"),
+                ("Vary", "Accept-Encoding"),
+            ],
+            id="no-transform-over-two-fields",
+        ),
+        pytest.param(
+            [("Content-Type", "text/html"), ("Content-Length", "\u00b2\u00b3")],
+            None,
+            id="non-ascii-digits-are-no-length",
+        ),
+    ],
+)
+def test_text_headers_keep_their_spelling(
+    headers: list[tuple[str, str]], expected: list[tuple[str, str]] | None
+) -> None:
+    # WSGI's native strings: the core answers in the spelling it was given, converting nothing
+    # for a response left as it is; a response to encode gets a compressor over bytes.
+    policy = CompressionPolicy.from_options()
+    decided = policy.head(200, headers, [(b"accept-encoding", b"gzip")], text=True)
+    if expected is None:
+        assert isinstance(decided, ResponseCompressor)
+        assert decided.start(head=False) is None  # the length is unknown: the body decides
+        body = HTML * 2
+        wire = decided.body(body, more=False)
+        assert decided.headers is not None
+        assert (b"content-encoding", b"gzip") in decided.headers
+        assert gzip.decompress(wire) == body
+    else:
+        assert decided == expected
 
 
 # --- Streaming: every piece decodes at once with a real decoder --------------------------------
@@ -160,11 +244,12 @@ class _Client:
     ],
 )
 def test_each_chunk_decodes_at_once(coding: str, content_type: str, chunks: Any) -> None:
-    response = CompressionPolicy.from_options().response(
-        "GET", "/", [(b"accept-encoding", coding.encode())]
+    headers, response = _start(
+        CompressionPolicy.from_options(),
+        [(b"content-type", content_type.encode())],
+        coding.encode(),
     )
     assert response is not None
-    headers = response.start(200, [(b"content-type", content_type.encode())])
     if content_type != "text/html":
         # Streams by nature: the head leaves before the first event is produced.
         assert headers is not None and (b"content-encoding", coding.encode()) in headers
@@ -177,22 +262,20 @@ def test_each_chunk_decodes_at_once(coding: str, content_type: str, chunks: Any)
 
 @pytest.mark.parametrize("coding", ["gzip", "br", "zstd"])
 def test_empty_pieces_add_no_bytes(coding: str) -> None:
-    response = CompressionPolicy.from_options().response(
-        "GET", "/", [(b"accept-encoding", coding.encode())]
+    response = _compressor(
+        CompressionPolicy.from_options(), [(b"content-type", b"text/event-stream")], coding.encode()
     )
-    assert response is not None
-    response.start(200, [(b"content-type", b"text/event-stream")])
     response.body(b"data: 1\n\n", more=True)
     assert response.body(b"", more=True) == b""
 
 
 def test_stream_memory_bounded_by_chunk() -> None:
     # 16 MB through gzip in 64 KB chunks: nothing accumulates between chunks.
-    response = CompressionPolicy.from_options(encodings=("gzip",)).response(
-        "GET", "/", [(b"accept-encoding", b"gzip")]
+    response = _compressor(
+        CompressionPolicy.from_options(encodings=("gzip",)),
+        [(b"content-type", b"text/plain")],
+        b"gzip",
     )
-    assert response is not None
-    response.start(200, [(b"content-type", b"text/plain")])
     chunk = (b"0123456789abcdef" * 4096)[:65536]
     response.body(chunk, more=True)
     tracemalloc.start()
@@ -209,9 +292,8 @@ def test_stream_memory_bounded_by_chunk() -> None:
 def test_content_length_first_piece_is_the_whole_body() -> None:
     # A WSGI iterable cannot say "last", but a first piece of exactly Content-Length bytes is
     # the whole body: it gets an exact Content-Length.
-    response = CompressionPolicy.from_options().response("GET", "/", [(b"accept-encoding", b"br")])
-    assert response is not None
-    assert response.start(200, _raw(HTML_HEADERS)) is None
+    sent, response = _start(CompressionPolicy.from_options(), _raw(HTML_HEADERS), b"br")
+    assert sent is None and response is not None
     wire = response.body(HTML, more=True)
     assert response.headers is not None
     assert (b"content-length", str(len(wire)).encode()) in response.headers
@@ -222,9 +304,10 @@ def test_content_length_first_piece_is_the_whole_body() -> None:
 
 
 def test_trailers_mean_no_exact_length() -> None:
-    response = CompressionPolicy.from_options().response("GET", "/", [(b"accept-encoding", b"br")])
-    assert response is not None
-    assert response.start(200, _raw(HTML_HEADERS), trailers=True) is None
+    sent, response = _start(
+        CompressionPolicy.from_options(), _raw(HTML_HEADERS), b"br", trailers=True
+    )
+    assert sent is None and response is not None
     wire = response.body(HTML, more=False)
     assert response.headers == _raw(
         (HTML_HEADERS[0], ("content-encoding", "br"), ("vary", "Accept-Encoding"))
@@ -233,11 +316,10 @@ def test_trailers_mean_no_exact_length() -> None:
 
 
 def test_head_drops_the_body_the_app_sent() -> None:
-    response = CompressionPolicy.from_options().response(
-        "HEAD", "/", [(b"accept-encoding", b"gzip")]
+    headers, response = _start(
+        CompressionPolicy.from_options(), _raw(HTML_HEADERS), b"gzip", method="HEAD"
     )
     assert response is not None
-    headers = response.start(200, _raw(HTML_HEADERS))
     assert headers == _raw(
         (HTML_HEADERS[0], ("content-encoding", "gzip"), ("vary", "Accept-Encoding"))
     )
@@ -245,9 +327,10 @@ def test_head_drops_the_body_the_app_sent() -> None:
 
 
 def test_head_without_length_is_treated_as_a_stream() -> None:
-    response = CompressionPolicy.from_options().response("HEAD", "/", [(b"accept-encoding", b"br")])
+    headers, response = _start(
+        CompressionPolicy.from_options(), [(b"content-type", b"text/html")], b"br", method="HEAD"
+    )
     assert response is not None
-    headers = response.start(200, [(b"content-type", b"text/html")])
     assert headers == [
         (b"content-type", b"text/html"),
         (b"content-encoding", b"br"),
@@ -256,21 +339,20 @@ def test_head_without_length_is_treated_as_a_stream() -> None:
 
 
 def test_misuse_raises() -> None:
-    response = CompressionPolicy.from_options().response("GET", "/", [])
-    assert response is not None
+    policy = CompressionPolicy.from_options()
+    decided = policy.head(200, _raw(HTML_HEADERS), [(b"accept-encoding", b"gzip")])
+    assert isinstance(decided, ResponseCompressor)
     with pytest.raises(RuntimeError, match="before the response start"):
-        response.body(b"x", more=False)
-    response.start(200, [])
+        decided.body(b"x", more=False)
+    decided.start(head=False)
     with pytest.raises(RuntimeError, match="already started"):
-        response.start(200, [])
+        decided.start(head=False)
 
 
 @pytest.mark.parametrize("coding", ["gzip", "br", "zstd"])
 def test_release_frees_the_encoder(coding: str) -> None:
     policy = CompressionPolicy.from_options()
-    response = policy.response("GET", "/", [(b"accept-encoding", coding.encode())])
-    assert response is not None
-    response.start(200, [(b"content-type", b"text/event-stream")])
+    response = _compressor(policy, [(b"content-type", b"text/event-stream")], coding.encode())
     response.body(b"data: 1\n\n", more=True)
     response.release()
     response.release()
@@ -284,9 +366,7 @@ def test_zstd_contexts_are_reused() -> None:
     assert isinstance(codec, codecs.ZstdCodec)
 
     def stream(abandon: bool) -> None:
-        response = policy.response("GET", "/", [(b"accept-encoding", b"zstd")])
-        assert response is not None
-        response.start(200, [(b"content-type", b"text/event-stream")])
+        response = _compressor(policy, [(b"content-type", b"text/event-stream")], b"zstd")
         client = _Client("zstd")
         assert client.feed(response.body(b"data: 1\n\n", more=True)) == b"data: 1\n\n"
         if abandon:
@@ -381,10 +461,10 @@ def test_long_accept_encoding_not_parsed_or_cached() -> None:
 def test_media_type_cache_is_bounded() -> None:
     policy = CompressionPolicy.from_options()
     for n in range(1000):
-        response = policy.response("GET", "/", [])
-        assert response is not None
-        response.start(200, [(b"content-type", b"multipart/mixed; boundary=%d" % n)])
+        policy.head(200, [(b"content-type", b"multipart/mixed; boundary=%d" % n)], [])
+        policy.head(200, [("Content-Type", f"text/x-{n}")], [], text=True)
     assert 0 < len(policy._media) <= 256
+    assert 0 < len(policy._text_media) <= 256
 
 
 def test_zstd_skipped_when_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -635,16 +715,16 @@ def test_policy_is_frozen() -> None:
         policy.minimum_size = 1  # type: ignore[misc]
 
 
-def test_response_compressor_for_excluded_path_is_none() -> None:
-    policy = CompressionPolicy.from_options(exclude_paths=("/x",))
-    assert policy.response("GET", "/x", []) is None
-    assert isinstance(policy.response("GET", "/y", []), ResponseCompressor)
+def test_excluded_paths() -> None:
+    policy = CompressionPolicy.from_options(exclude_paths=("/x", "/static/"))
+    assert policy.filters_paths
+    assert policy.excludes("/x") and policy.excludes("/static/app.js")
+    assert not policy.excludes("/x/y") and not policy.excludes("/static")
+    assert not CompressionPolicy.from_options().filters_paths
 
 
 def test_capitalised_header_names_are_read_and_lower_cased() -> None:
     # Django's ASGI handler keeps HttpResponse's capitalisation (b"Content-Type").
-    response = CompressionPolicy.from_options().response("GET", "/", [(b"accept-encoding", b"br")])
-    assert response is not None
     app_headers = [
         (b"Content-Type", b"text/html"),
         (b"Content-Length", str(len(HTML)).encode()),
@@ -652,7 +732,8 @@ def test_capitalised_header_names_are_read_and_lower_cased() -> None:
         (b"Vary", b"Cookie"),
         (b"X-Frame-Options", b"DENY"),
     ]
-    assert response.start(200, app_headers) is None
+    sent, response = _start(CompressionPolicy.from_options(), app_headers, b"br")
+    assert sent is None and response is not None
     wire = response.body(HTML, more=False)
     assert response.headers == [
         (b"content-type", b"text/html"),
@@ -670,21 +751,23 @@ def test_capitalised_header_names_are_read_and_lower_cased() -> None:
     ids=["title", "upper", "mixed"],
 )
 def test_capitalised_content_encoding_still_blocks(name: bytes) -> None:
-    response = CompressionPolicy.from_options().response("GET", "/", [(b"accept-encoding", b"br")])
-    assert response is not None
-    headers = response.start(200, [(b"content-type", b"text/html"), (name, b"gzip")])
+    headers, response = _start(
+        CompressionPolicy.from_options(), [(b"content-type", b"text/html"), (name, b"gzip")], b"br"
+    )
     assert headers == [
         (b"content-type", b"text/html"),
         (b"content-encoding", b"gzip"),
         (b"vary", b"Accept-Encoding"),
     ]
-    assert response.body(b"x" * 1000, more=False) == b"x" * 1000
+    assert response is None  # the body goes out as the app sent it
 
 
 def test_capitalised_identity_vary_not_duplicated() -> None:
-    response = CompressionPolicy.from_options().response("GET", "/", [])
-    assert response is not None
-    headers = response.start(200, [(b"Content-Type", b"text/html"), (b"Vary", b"Accept-Encoding")])
+    headers, _ = _start(
+        CompressionPolicy.from_options(),
+        [(b"Content-Type", b"text/html"), (b"Vary", b"Accept-Encoding")],
+        None,
+    )
     assert headers == [(b"content-type", b"text/html"), (b"vary", b"Accept-Encoding")]
 
 

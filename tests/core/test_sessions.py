@@ -326,9 +326,7 @@ def test_codec_repr_hides_keys() -> None:
         ),
         pytest.param({"https_only": "yes"}, TypeError, "https_only must be True", id="https"),
         pytest.param({"partitioned": 1}, TypeError, "partitioned must be True", id="partitioned"),
-        pytest.param(
-            {"store": object()}, TypeError, "store must be a session store", id="store"
-        ),
+        pytest.param({"store": object()}, TypeError, "store must be a session store", id="store"),
         pytest.param({"clock": 5}, TypeError, "clock must be a function", id="clock"),
     ],
 )
