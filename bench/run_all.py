@@ -126,7 +126,9 @@ def run(benchmark: Benchmark, quick: bool, extra: tuple[str, ...]) -> tuple[list
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs of every benchmark")
-    parser.add_argument("--only", help="comma-separated keys: " + ", ".join(b.key for b in BENCHMARKS))
+    parser.add_argument(
+        "--only", help="comma-separated keys: " + ", ".join(b.key for b in BENCHMARKS)
+    )
     parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
     parser.add_argument("--server-path", help="passed on to bench/stack.py")
     args = parser.parse_args(argv)

@@ -52,7 +52,11 @@ COMMON = [(b"host", b"app.example"), (b"user-agent", b"bench"), (b"accept", b"*/
 
 
 def _start() -> dict[str, Any]:
-    return {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]}
+    return {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [(b"content-type", b"text/plain")],
+    }
 
 
 BODY = {"type": "http.response.body", "body": b"hello"}
@@ -114,7 +118,10 @@ def scopes() -> dict[str, dict[str, Any]]:
 
 
 def asgi_batch(
-    app: Callable[..., Any], scope: dict[str, Any], n: int, clock: Callable[[], float] = time.process_time
+    app: Callable[..., Any],
+    scope: dict[str, Any],
+    n: int,
+    clock: Callable[[], float] = time.process_time,
 ) -> Callable[[], Any]:
     """A coroutine function timing ``n`` requests: CPU µs per request (or ``clock``'s)."""
     request = {"type": "http.request", "body": b"", "more_body": False}
@@ -135,7 +142,10 @@ def asgi_batch(
 
 
 def wsgi_batch(
-    app: Callable[..., Any], environ: dict[str, Any], n: int, clock: Callable[[], float] = time.process_time
+    app: Callable[..., Any],
+    environ: dict[str, Any],
+    n: int,
+    clock: Callable[[], float] = time.process_time,
 ) -> Callable[[], float]:
     """A function timing ``n`` requests (body consumed and closed): CPU µs per request (or ``clock``'s)."""
 
@@ -156,12 +166,16 @@ def wsgi_batch(
     return batch
 
 
-def measure(variants: dict[str, Callable[[], Any]], rounds: int, *, asynchronous: bool) -> dict[str, float]:
+def measure(
+    variants: dict[str, Callable[[], Any]], rounds: int, *, asynchronous: bool
+) -> dict[str, float]:
     """Best batch per variant, the variants interleaved so drift hits them alike."""
     return asyncio.run(ameasure(variants, rounds, asynchronous=asynchronous))
 
 
-async def ameasure(variants: dict[str, Callable[[], Any]], rounds: int, *, asynchronous: bool) -> dict[str, float]:
+async def ameasure(
+    variants: dict[str, Callable[[], Any]], rounds: int, *, asynchronous: bool
+) -> dict[str, float]:
     """``measure`` inside a running event loop (the stores' asyncio clients belong to it)."""
     gc.freeze()  # the apps' own objects: collections between batches stay cheap
     best = {name: float("inf") for name in variants}
@@ -179,7 +193,9 @@ async def ameasure(variants: dict[str, Callable[[], Any]], rounds: int, *, async
     return best
 
 
-def report(title: str, rows: dict[str, dict[str, float]], peer: str, targets: dict[str, float]) -> None:
+def report(
+    title: str, rows: dict[str, dict[str, float]], peer: str, targets: dict[str, float]
+) -> None:
     """One table: per request kind, µs/request of each variant and our overhead ratio."""
     names = list(next(iter(rows.values())))
     print(f"### {title}\n")
@@ -334,7 +350,9 @@ def _writer_asgi(middleware: Callable[..., Any]) -> Callable[..., Any]:
     return middleware(app)
 
 
-def store_table(title: str, rows: dict[str, dict[str, float]], pairs: list[tuple[str, str]]) -> None:
+def store_table(
+    title: str, rows: dict[str, dict[str, float]], pairs: list[tuple[str, str]]
+) -> None:
     names = list(next(iter(rows.values())))
     print(f"### {title}\n")
     header = " | ".join(f"{n} µs" for n in names)
@@ -374,31 +392,51 @@ async def stores_section(quick: bool, redis_url: str | None) -> None:
 
     def their_asgi(app: Callable[..., Any], store: Any) -> Any:
         inner = SessionAutoloadMiddleware(app)
-        return StarSessions(inner, store=store, lifetime=1_209_600, rolling=True, cookie_https_only=False)
+        return StarSessions(
+            inner, store=store, lifetime=1_209_600, rolling=True, cookie_https_only=False
+        )
 
     # One session per store, written once; the read and write requests carry its cookie.
     cookies = {}
     for name in ours:
-        cookies[("ours", name)] = await _login_asgi(_writer_asgi(lambda app, s=ours[name]: our_asgi(app, s)))
-        cookies[("theirs", name)] = await _login_asgi(_writer_asgi(lambda app, s=theirs[name]: their_asgi(app, s)))
+        cookies[("ours", name)] = await _login_asgi(
+            _writer_asgi(lambda app, s=ours[name]: our_asgi(app, s))
+        )
+        cookies[("theirs", name)] = await _login_asgi(
+            _writer_asgi(lambda app, s=theirs[name]: their_asgi(app, s))
+        )
 
     rows: dict[str, dict[str, float]] = {}
     for kind in KINDS:
-        variants: dict[str, Callable[[], Any]] = {"raw": asgi_batch(raw_asgi, make_scope(headers=COMMON), n, clock)}
+        variants: dict[str, Callable[[], Any]] = {
+            "raw": asgi_batch(raw_asgi, make_scope(headers=COMMON), n, clock)
+        }
         cookie_scope = scopes()[kind]
-        variants["cookie"] = asgi_batch(AsgiSessions(asgi_app(kind), secret_key=SECRET), cookie_scope, n, clock)
+        variants["cookie"] = asgi_batch(
+            AsgiSessions(asgi_app(kind), secret_key=SECRET), cookie_scope, n, clock
+        )
         for name in ours:
-            for who, build, store in (("ours", our_asgi, ours[name]), ("starsessions", their_asgi, theirs[name])):
+            for who, build, store in (
+                ("ours", our_asgi, ours[name]),
+                ("starsessions", their_asgi, theirs[name]),
+            ):
                 key = ("ours" if who == "ours" else "theirs", name)
-                headers = COMMON if kind == "no cookie" else [*COMMON, (b"cookie", cookies[key].encode())]
-                variants[f"{who} {name}"] = asgi_batch(build(store_asgi_app(kind), store), make_scope(headers=headers), n, clock)
+                headers = (
+                    COMMON if kind == "no cookie" else [*COMMON, (b"cookie", cookies[key].encode())]
+                )
+                variants[f"{who} {name}"] = asgi_batch(
+                    build(store_asgi_app(kind), store), make_scope(headers=headers), n, clock
+                )
         rows[kind] = await ameasure(variants, rounds, asynchronous=True)
     pairs = [(f"ours {name}", f"starsessions {name}") for name in ours]
-    store_table("ASGI with a server-side store: ours vs starsessions 2.2.1 (wall clock)", rows, pairs)
+    store_table(
+        "ASGI with a server-side store: ours vs starsessions 2.2.1 (wall clock)", rows, pairs
+    )
 
     # WSGI: no Redis-backed WSGI peer installs here; ours over the raw app, beside cookie sessions.
     wsgi_cookies = {}
     for name, store in ours.items():
+
         def writer(environ: Any, start_response: Any) -> Any:
             environ["middleware.session"].update(DATA)
             start_response("200 OK", [("Content-Type", "text/plain")])
@@ -406,10 +444,14 @@ async def stores_section(quick: bool, redis_url: str | None) -> None:
 
         captured: list[Any] = []
 
-        def start_response(status: str, headers: Any, exc_info: Any = None, captured: list[Any] = captured) -> None:
+        def start_response(
+            status: str, headers: Any, exc_info: Any = None, captured: list[Any] = captured
+        ) -> None:
             captured.append(headers)
 
-        list(WsgiSessions(writer, secret_key=SECRET, store=store)(make_environ("/"), start_response))
+        list(
+            WsgiSessions(writer, secret_key=SECRET, store=store)(make_environ("/"), start_response)
+        )
         wsgi_cookies[name] = next(v for k, v in captured[0] if k == "Set-Cookie").split(";")[0]
     base = {"HTTP_HOST": "app.example", "HTTP_USER_AGENT": "bench", "HTTP_ACCEPT": "*/*"}
     signed = {**base, "HTTP_COOKIE": f"theme=dark; session={starlette_cookie()}; lang=en"}
@@ -418,13 +460,19 @@ async def stores_section(quick: bool, redis_url: str | None) -> None:
         variants = {
             "raw": wsgi_batch(raw_wsgi, make_environ("/", base), n, clock),
             "cookie": wsgi_batch(
-                WsgiSessions(wsgi_app(kind), secret_key=SECRET), make_environ("/", base if kind == "no cookie" else signed), n, clock
+                WsgiSessions(wsgi_app(kind), secret_key=SECRET),
+                make_environ("/", base if kind == "no cookie" else signed),
+                n,
+                clock,
             ),
         }
         for name, store in ours.items():
             environ = base if kind == "no cookie" else {**base, "HTTP_COOKIE": wsgi_cookies[name]}
             variants[f"ours {name}"] = wsgi_batch(
-                WsgiSessions(store_wsgi_app(kind), secret_key=SECRET, store=store), make_environ("/", environ), n, clock
+                WsgiSessions(store_wsgi_app(kind), secret_key=SECRET, store=store),
+                make_environ("/", environ),
+                n,
+                clock,
             )
         rows[kind] = await ameasure(variants, rounds, asynchronous=False)
     store_table("WSGI with a server-side store: ours over the raw app (wall clock)", rows, [])
@@ -492,12 +540,24 @@ def main() -> None:
             rounds,
             asynchronous=False,
         )
-        print(f"| {kind} | {best['raw']:.2f} | {best['ours']:.2f} | {best['ours'] - best['raw']:+.2f} |")
+        print(
+            f"| {kind} | {best['raw']:.2f} | {best['ours']:.2f} | {best['ours'] - best['raw']:+.2f} |"
+        )
     print()
 
     for title, peer_name, build, paths in (
-        ("Flask 3: its signed-cookie session vs ours around app.wsgi_app", "flask", flask_apps, ("/",) * 3),
-        ("Django 5: signed_cookies sessions vs ours around the WSGI handler", "django", django_apps, ("/0", "/1", "/2")),
+        (
+            "Flask 3: its signed-cookie session vs ours around app.wsgi_app",
+            "flask",
+            flask_apps,
+            ("/",) * 3,
+        ),
+        (
+            "Django 5: signed_cookies sessions vs ours around the WSGI handler",
+            "django",
+            django_apps,
+            ("/0", "/1", "/2"),
+        ),
     ):
         bare, peer, peer_cookie = build()
         cookie_name = "sessionid" if peer_name == "django" else "session"
@@ -508,8 +568,12 @@ def main() -> None:
                 peer_env = ours_env = bare_env = make_environ(route, base)
             else:
                 bare_env = make_environ(route, base)
-                peer_env = make_environ(route, {**base, "HTTP_COOKIE": f"theme=dark; {cookie_name}={peer_cookie}"})
-                ours_env = make_environ(route, {**base, "HTTP_COOKIE": f"theme=dark; session={our_cookie}"})
+                peer_env = make_environ(
+                    route, {**base, "HTTP_COOKIE": f"theme=dark; {cookie_name}={peer_cookie}"}
+                )
+                ours_env = make_environ(
+                    route, {**base, "HTTP_COOKIE": f"theme=dark; session={our_cookie}"}
+                )
             wrapped = WsgiSessions(bare[kind], secret_key=SECRET)
             rows[kind] = measure(
                 {

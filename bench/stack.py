@@ -156,6 +156,7 @@ def asgi_batch(app: Any, path: str) -> Callable[[int], Any]:
     """A coroutine function serving ``n`` requests; returns CPU seconds."""
     base = scope_for(path)
     headers = base["headers"]
+
     async def send(message: dict[str, Any]) -> None:
         return None
 
@@ -230,7 +231,9 @@ def measure_family(family: str, batch_ms: float, rounds: int) -> dict[str, dict[
                     gc.collect()
                     costs[variant].append(run(batch, sizes[variant]) / sizes[variant] * 1e6)
             gc.unfreeze()
-            results[route] = {variant: statistics.median(values) for variant, values in costs.items()}
+            results[route] = {
+                variant: statistics.median(values) for variant, values in costs.items()
+            }
     finally:
         loop.close()
     return results

@@ -179,8 +179,10 @@ BAD_COOKIES = [
     ),
     BadCookieCase(
         "two-valid-session-cookies",
-        lambda now: f"session={sign(payload(USER), now=now)}; "
-        f"session={sign(payload({'user': 'bob'}), now=now)}",
+        lambda now: (
+            f"session={sign(payload(USER), now=now)}; "
+            f"session={sign(payload({'user': 'bob'}), now=now)}"
+        ),
         "SEVERAL",
     ),
     BadCookieCase(
@@ -209,9 +211,7 @@ GOOD_COOKIES = [
     GoodCookieCase("fallback-key", cookie(key=OLD_SECRET), USER),
     GoodCookieCase("almost-expired", cookie(age=MAX_AGE - 5), USER, refreshed=True),
     GoodCookieCase("slightly-in-the-future", cookie(age=-30), USER),
-    GoodCookieCase(
-        "quoted-value", lambda now: f'session="{sign(payload(USER), now=now)}"', USER
-    ),
+    GoodCookieCase("quoted-value", lambda now: f'session="{sign(payload(USER), now=now)}"', USER),
     GoodCookieCase(
         "json-with-whitespace",
         lambda now: f"session={sign(base64.b64encode(b' {} '), now=now)}",

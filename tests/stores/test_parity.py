@@ -155,9 +155,7 @@ def test_bad_cookies(run: Runner, case: BadCookieCase, caplog: pytest.LogCapture
 
 
 @pytest.mark.parametrize("case", params(GOOD_COOKIES))
-def test_good_cookies(
-    run: Runner, case: GoodCookieCase, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_good_cookies(run: Runner, case: GoodCookieCase, caplog: pytest.LogCaptureFixture) -> None:
     seen: list[Any] = []
     reply = Reply(before=lambda ctx: seen.append(dict(ctx.session)))
     with caplog.at_level(logging.DEBUG, logger=LOGGER):

@@ -144,9 +144,7 @@ async def test_a_logout_racing_a_write_is_not_undone(
     assert (await servers.get(OTHER[protocol], "/whoami", pair)).body == b"-"
 
 
-async def test_concurrent_writes_to_different_sessions(
-    servers: Servers, raw: redis.Redis
-) -> None:
+async def test_concurrent_writes_to_different_sessions(servers: Servers, raw: redis.Redis) -> None:
     sessions, rounds = 6, 12
 
     async def login(protocol: str, n: int) -> str:
