@@ -67,12 +67,46 @@ class _Compression:
                 if rejection is not None:
                     start_response(status_line(rejection.status), native(rejection.headers))
                     return [rejection.body]
-        exchange = _Compressing(environ, start_response)
-        exchange.policy = policy
-        exchange.request_headers = _accept_headers(environ.get("HTTP_ACCEPT_ENCODING"))
-        exchange.response = exchange.held = exchange.server_write = None
-        exchange.forwarded = False
-        return exchange.start(self.app)
+        accept = _accept_headers(environ.get("HTTP_ACCEPT_ENCODING"))
+        # _WAITING until the app starts its response; _AS_IS once the server has the headers
+        # and the body needs no encoding; _HANDED_OFF once the app's own iterable went back to
+        # the server; or the _Compressing exchange that owns the rest. A response left as it
+        # is (most are) then costs one closure and no exchange object.
+        state: Any = _WAITING
+
+        def starting(status: str, headers: NativeHeaders, exc_info: ExcInfo | None = None) -> Write:
+            nonlocal state
+            if state.__class__ is _Compressing:
+                exchange: _Compressing = state
+                return exchange(status, headers, exc_info)
+            decided = policy.head(int(status[:3]), headers, accept, text=True)
+            if decided.__class__ is not ResponseCompressor:
+                if state is _WAITING:
+                    state = _AS_IS
+                return start_response(status, decided, exc_info)  # type: ignore[arg-type]
+            if state is _HANDED_OFF:
+                # A replacement (exc_info) for a body already handed to the server as it is:
+                # that body cannot be encoded any more, so neither are these headers.
+                return start_response(status, headers, exc_info)
+            exchange = state = _exchange(environ, start_response, policy, accept, state is _AS_IS)
+            return exchange.begin(status, decided, exc_info)
+
+        try:
+            iterable = self.app(environ, starting)
+        except Exception:
+            if state.__class__ is not _Compressing:
+                state = _exchange(environ, start_response, policy, accept, state is _AS_IS)
+            state._answer_crash()
+            return state  # type: ignore[no-any-return]
+        if state is _AS_IS:
+            state = _HANDED_OFF
+            return iterable
+        if state is _WAITING:
+            # The app starts its response only once iterated (a generator): the exchange
+            # decides then, with the first chunk.
+            state = _exchange(environ, start_response, policy, accept, False)
+        state._iterable = iterable
+        return state  # type: ignore[no-any-return]
 
 
 class CompressionMiddleware(_Compression):
@@ -166,16 +200,23 @@ class _Compressing(Exchange):
     def __call__(
         self, status: str, headers: NativeHeaders, exc_info: ExcInfo | None = None
     ) -> Write:
+        decided = self.policy.head(int(status[:3]), headers, self.request_headers, text=True)
+        return self.begin(status, decided, exc_info)
+
+    def begin(
+        self,
+        status: str,
+        decided: NativeHeaders | ResponseCompressor,
+        exc_info: ExcInfo | None = None,
+    ) -> Write:
+        """Act on the core's decision for a ``start_response`` call."""
         self.status = status
         if exc_info is not None:
-            # A replacement (an error page) gets a decision of its own.
+            # A replacement (an error page) has a decision of its own.
             if self.response is not None:
                 self.response.release()
                 self.response = None
             self.held = None
-        # The core reads and answers native strings: a response left as it is is never
-        # converted (a header list costs about 1.4 µs each way).
-        decided = self.policy.head(int(status[:3]), headers, self.request_headers, text=True)
         if not isinstance(decided, ResponseCompressor):
             self.forwarded = True
             self.server_write = self._start_response(status, decided, exc_info)
@@ -195,18 +236,6 @@ class _Compressing(Exchange):
         self.forwarded = True
         self.server_write = self._start_response(status, native(first), exc_info)
         return self._write
-
-    def start(self, app: WSGIApp) -> Iterable[bytes]:
-        """Call the app; hand its own iterable back when the body needs no encoding."""
-        try:
-            iterable = app(self.environ, self)
-        except Exception:
-            self._answer_crash()
-            return self
-        self._iterable = iterable
-        if self.forwarded and self.response is None:
-            return iterable
-        return self
 
     def _write(self, data: bytes) -> None:
         response = self.response
@@ -273,6 +302,28 @@ class _Compressing(Exchange):
     def on_close(self) -> None:
         if self.response is not None:
             self.response.release()
+
+
+# The states of a response besides _Compressing (typed Any: the state variable holds either).
+_WAITING: Any = object()
+_AS_IS: Any = object()
+_HANDED_OFF: Any = object()
+
+
+def _exchange(
+    environ: Environ,
+    start_response: StartResponse,
+    policy: CompressionPolicy,
+    accept: Headers,
+    forwarded: bool,
+) -> _Compressing:
+    """The exchange that takes a response over; ``forwarded``: the server has had a start."""
+    exchange = _Compressing(environ, start_response)
+    exchange.policy = policy
+    exchange.request_headers = accept
+    exchange.response = exchange.held = exchange.server_write = None
+    exchange.forwarded = forwarded
+    return exchange
 
 
 # The request's Accept-Encoding as the one-field header list the core reads, shared by every
