@@ -180,6 +180,69 @@ def test_lazy_generator_app() -> None:
     assert gzip.decompress(result.body) == HTML
 
 
+def test_lazy_generator_app_left_alone() -> None:
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "image/png")])
+        yield b"\x89PNG"
+        yield b"...."
+
+    result = call_wsgi(CompressionMiddleware(app), headers=GZIP)
+    assert result.headers == [("content-type", "image/png")]
+    assert result.body == b"\x89PNG...."
+
+
+def test_crash_after_an_unencoded_start_answers_500(caplog: pytest.LogCaptureFixture) -> None:
+    # The headers went to the server's start_response but no body left: the server can still
+    # replace them, so the client gets the plain 500 (with this layer's Vary) and a log line.
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", [*HTML_TYPE, ("Content-Length", "4")])
+        raise Boom("after start")
+
+    with caplog.at_level(logging.ERROR, logger="middleware.errors"):
+        result = call_wsgi(CompressionMiddleware(app), headers=GZIP)
+    assert result.status == 500
+    assert result.body == b"Internal Server Error"
+    assert result.header("vary") == "Accept-Encoding"
+    assert len(caplog.records) == 1
+
+
+class _FailingBody:
+    """An iterable that replaces its response's start (exc_info) while being iterated."""
+
+    def __init__(self, start_response: Any) -> None:
+        self.start_response = start_response
+        self.closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            raise Boom("while producing")
+        except Boom:
+            import sys
+
+            self.start_response("500 Internal Server Error", list(HTML_TYPE), sys.exc_info())
+        yield HTML
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_replacement_after_the_body_went_to_the_server_is_not_encoded() -> None:
+    # A response left as it is hands the app's own iterable to the server; a replacement start
+    # made while it is iterated cannot have its body encoded, so its headers go as they are.
+    bodies: list[_FailingBody] = []
+
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", [*HTML_TYPE, ("Content-Length", "4")])
+        bodies.append(_FailingBody(start_response))
+        return bodies[0]
+
+    result = call_wsgi(CompressionMiddleware(app, encodings=("gzip",)), headers=GZIP)
+    assert result.status == 500
+    assert result.header("content-encoding") is None
+    assert result.body == HTML
+    assert bodies[0].closed
+
+
 def test_file_wrapper_is_read_in_blocks() -> None:
     page = HTML * 40  # 48 KB
 
