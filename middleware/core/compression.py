@@ -525,16 +525,12 @@ class CompressionPolicy:
         # response when it wishes that response to be selectively reused for subsequent
         # requests." The same URL answers differently by Accept-Encoding, encoded or not.
         identity: Any
-        app_headers: Any = None
-        if text:
-            if varies:
-                app_headers = _from_text(headers)
-                identity = _to_text(merge_vary(app_headers, _VARY_NAMES))
-            else:
-                identity = [*headers, _TEXT_VARY_FIELD]
+        if not varies:
+            identity = [*headers, _TEXT_VARY_FIELD if text else _VARY_FIELD]
+        elif text:
+            identity = _to_text(merge_vary(_from_text(headers), _VARY_NAMES))
         else:
-            app_headers = headers
-            identity = merge_vary(list(headers), _VARY_NAMES) if varies else [*headers, _VARY_FIELD]
+            identity = merge_vary(list(headers), _VARY_NAMES)
         if status in _UNTOUCHED_STATUSES or blocked:
             return identity
         if cache_control is not None and _no_transform(cache_control, text):
@@ -553,10 +549,7 @@ class CompressionPolicy:
         codec = self.negotiate(get_list(request_headers, b"accept-encoding"))
         if codec is None:
             return identity
-        if text:
-            app_headers = app_headers or _from_text(headers)
-        else:
-            app_headers = list(app_headers)
+        app_headers = _from_text(headers) if text else list(headers)
         return ResponseCompressor(
             codec, app_headers, length, self.minimum_size, stream=media is _STREAM
         )
