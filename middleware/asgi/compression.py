@@ -95,7 +95,7 @@ class _Compression:
                 if state is not _WAITING:
                     raise RuntimeError("The response has already started.")
                 headers = message.get("headers", ())
-                decided = policy.head(message["status"], headers, scope["headers"])
+                decided = policy.head(message["status"], headers, scope["headers"], False)
                 if decided.__class__ is ResponseCompressor:
                     encoding = state = _Encoding(decided, send, policy.thread_minimum_size)
                     return encoding.start(message, scope["method"] == "HEAD")

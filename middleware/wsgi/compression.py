@@ -41,6 +41,7 @@ from ._environ import (
     WSGIApp,
     check_app,
     native,
+    status_code,
     status_line,
 )
 
@@ -79,7 +80,7 @@ class _Compression:
             if state.__class__ is _Compressing:
                 exchange: _Compressing = state
                 return exchange(status, headers, exc_info)
-            decided = policy.head(int(status[:3]), headers, accept, text=True)
+            decided = policy.head(status_code(status), headers, accept, True)
             if decided.__class__ is not ResponseCompressor:
                 if state is _WAITING:
                     state = _AS_IS
@@ -200,7 +201,7 @@ class _Compressing(Exchange):
     def __call__(
         self, status: str, headers: NativeHeaders, exc_info: ExcInfo | None = None
     ) -> Write:
-        decided = self.policy.head(int(status[:3]), headers, self.request_headers, text=True)
+        decided = self.policy.head(status_code(status), headers, self.request_headers, True)
         return self.begin(status, decided, exc_info)
 
     def begin(

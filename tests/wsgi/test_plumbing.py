@@ -337,3 +337,14 @@ def test_accept_encoding_lists_are_shared_per_value_and_bounded() -> None:
             (b"accept-encoding", f"gzip;q=0.{n}".encode())
         ]
     assert len(wsgi_compression._ACCEPT_HEADERS) <= wsgi_compression._ACCEPT_HEADERS_ENTRIES
+
+
+def test_status_codes_are_read_from_any_reason_phrase_and_the_cache_stays_bounded() -> None:
+    assert plumbing.status_code("404 Not Found") == 404
+    assert plumbing.status_code("404 Not Found") == 404  # remembered
+    assert plumbing.status_code("299 Whatever The App Says") == 299
+    for n in range(3 * plumbing._STATUS_CODES_ENTRIES):
+        assert plumbing.status_code(f"200 Invented {n}") == 200
+    assert len(plumbing._STATUS_CODES) <= plumbing._STATUS_CODES_ENTRIES
+    with pytest.raises(ValueError):
+        plumbing.status_code("OK")
