@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import zlib
 from enum import Enum
+from functools import cached_property
 from typing import Any, Protocol
 
 import brotli
@@ -50,7 +51,7 @@ class Coding(Enum):
     BR = "br"
     GZIP = "gzip"
 
-    @property
+    @cached_property
     def token(self) -> bytes:
         """The coding's name as it appears in Content-Encoding."""
         return self.value.encode("ascii")

@@ -790,21 +790,28 @@ def _identity_headers(headers: Headers) -> Headers:
 
 def _encoded_headers(headers: Headers, token: bytes, length: int | None) -> Headers:
     out: Headers = []
+    varies = False
     for name, value in headers:
         name = name.lower()
         if name == b"content-length" or name == b"accept-ranges":
             # Byte ranges and lengths of the unencoded body do not describe the encoded one.
             continue
-        if name == b"etag" and not value.startswith(b"W/"):
-            # RFC 9110 §8.8.1: "if the origin server sends the same validator for a
-            # representation with a gzip content coding applied as it does for a representation
-            # with no content coding, then that validator is weak."
-            value = b"W/" + value
+        if name == b"etag":
+            if not value.startswith(b"W/"):
+                # RFC 9110 §8.8.1: "if the origin server sends the same validator for a
+                # representation with a gzip content coding applied as it does for a
+                # representation with no content coding, then that validator is weak."
+                value = b"W/" + value
+        elif name == b"vary":
+            varies = True
         out.append((name, value))
     out.append((b"content-encoding", token))
     if length is not None:
         out.append((b"content-length", b"%d" % length))
-    return merge_vary(out, _VARY_NAMES)
+    if varies:
+        return merge_vary(out, _VARY_NAMES)
+    out.append(_VARY_FIELD)
+    return out
 
 
 def _no_transform(cache_control: Any, text: bool) -> bool:
