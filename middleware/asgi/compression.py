@@ -212,7 +212,9 @@ class _Encoding:
 
     __slots__ = ("held", "response", "send", "thread_minimum_size")
 
-    def __init__(self, response: ResponseCompressor, send: Send, thread_minimum_size: int | None):
+    def __init__(
+        self, response: ResponseCompressor, send: Send, thread_minimum_size: int | None
+    ) -> None:
         self.response = response
         self.send = send
         self.thread_minimum_size = thread_minimum_size
