@@ -826,7 +826,9 @@ def _reference_decode(plan: Plan) -> bytes | None:
     codings = [v for n, v in plan.headers if n == b"content-encoding"]
     data = plan.encoded_body
     try:
-        for coding in reversed([c.strip().lower() for c in b",".join(codings).split(b",")]):
+        # RFC 9110 §5.6.1: empty list members (", br") are ignored, as the middleware does.
+        tokens = [c.strip(b" \t").lower() for c in b",".join(codings).split(b",")]
+        for coding in reversed([token for token in tokens if token]):
             if coding in (b"gzip", b"x-gzip"):
                 data = gzip.decompress(data)
             elif coding == b"deflate":
