@@ -498,7 +498,9 @@ class CompressionPolicy:
                 if length_field is None:
                     length_field = value
                 elif length_field != value:
-                    length_field = b"-"  # conflicting fields: the length is unknown
+                    # Conflicting fields: the length is unknown (an empty value of the same
+                    # spelling, so a third field still compares str with str).
+                    length_field = value[:0]
             elif code == _CACHE_CONTROL:
                 cache_control = (
                     value if cache_control is None else cache_control + _comma(text) + value

@@ -142,6 +142,20 @@ def test_app_header_list_not_mutated() -> None:
     assert app_headers == before
 
 
+@pytest.mark.parametrize("text", [False, True], ids=["bytes", "text"])
+def test_conflicting_content_lengths_mean_an_unknown_length(text: bool) -> None:
+    fields = [("content-type", "text/html"), *(("content-length", n) for n in ("9", "13", "9"))]
+    headers: Any = fields if text else _raw(tuple(fields))
+    decided = CompressionPolicy.from_options(minimum_size=10).head(
+        200, headers, [(b"accept-encoding", b"gzip")], text
+    )
+    # Not "known to be small" (one of them says 9): the first body piece decides instead.
+    assert isinstance(decided, ResponseCompressor)
+    assert decided.start(head=False) is None
+    wire = decided.body(HTML, more=False)
+    assert gzip.decompress(wire) == HTML
+
+
 @pytest.mark.parametrize(
     ("headers", "expected"),
     [
