@@ -331,3 +331,45 @@ def test_no_transform_anywhere_in_cache_control_keeps_the_body_unencoded(
     items = directives + ([no_transform] if no_transform is not None else [])
     value = ", ".join(items).encode() if items else None
     assert _held(b"text/html", value) is (no_transform is None)
+
+
+# --- the two spellings of a response head -------------------------------------------------------
+
+FIELD_NAMES = st.sampled_from(
+    ["Content-Type", "content-type", "CONTENT-TYPE", "Content-Length", "Cache-Control", "Vary",
+     "Content-Encoding", "Content-Range", "ETag", "Accept-Ranges", "X-Other"]
+)  # fmt: skip
+FIELD_VALUES = st.sampled_from(
+    ["text/html; charset=utf-8", "image/png", "text/event-stream", "13", "5000", "0", "\u00b2",
+     "public", "no-transform", "Accept-Encoding", "Cookie", "*", "gzip", '"v1"', "bytes"]
+)  # fmt: skip
+
+
+@settings(max_examples=300)
+@given(
+    st.sampled_from([103, 200, 204, 206, 304, 404, 500]),
+    st.lists(st.tuples(FIELD_NAMES, FIELD_VALUES), max_size=6),
+    st.sampled_from([b"gzip", b"br, zstd", b"identity", b"gzip;q=0"]),
+)
+def test_native_strings_and_bytes_get_the_same_decision(
+    status: int, fields: list[tuple[str, str]], accept: bytes
+) -> None:
+    # WSGI hands the core native strings (text=True), ASGI lower-case bytes: one response head
+    # must be decided alike, whichever spelling it arrives in.
+    policy = CompressionPolicy.from_options()
+    request_headers = [(b"accept-encoding", accept)]
+    as_bytes = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in fields]
+    from_text = policy.head(status, list(fields), request_headers, True)
+    from_bytes = policy.head(status, as_bytes, request_headers)
+    if isinstance(from_bytes, ResponseCompressor):
+        assert isinstance(from_text, ResponseCompressor)
+        assert from_text.start(head=False) == from_bytes.start(head=False)
+        body = b"<p>" + b"same bytes either way " * 40
+        assert from_text.body(body, more=False) == from_bytes.body(body, more=False)
+        assert from_text.headers == from_bytes.headers
+    else:
+        assert not isinstance(from_text, ResponseCompressor)
+        spelled = [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in from_text]
+        assert spelled == from_bytes
+        if from_bytes is as_bytes:
+            assert from_text == fields  # left as it is: the same list, unconverted
