@@ -41,9 +41,7 @@ except ImportError:  # anyio comes with Starlette, not with every ASGI app
 
 __all__ = ["CompressionMiddleware", "GZipMiddleware"]
 
-_PENDING = Phase.PENDING
 _HELD = Phase.HELD
-_IDENTITY = Phase.IDENTITY
 _COMPRESSING = Phase.COMPRESSING
 _DONE = Phase.DONE
 _ZEROCOPY = "http.response.zerocopysend"

@@ -217,7 +217,7 @@ class Phase(Enum):
     """Where a ResponseCompressor is in its response."""
 
     PENDING = "pending"
-    """Waiting for the response start."""
+    """Made by ``CompressionPolicy.head``; ``start`` not called yet."""
     HELD = "held"
     """Start seen; the first body piece decides (is it the whole body, and how large?)."""
     IDENTITY = "identity"
