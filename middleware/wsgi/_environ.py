@@ -40,7 +40,6 @@ __all__ = [
     "check_app",
     "header",
     "native",
-    "raw",
     "response_header",
     "status_code",
     "status_line",
@@ -97,35 +96,6 @@ def status_line(code: int) -> str:
         return f"{code} {HTTPStatus(code).phrase}"
     except ValueError:
         return f"{code} Unknown"
-
-
-# Response header names repeat from one response to the next ("Content-Type"): each name's
-# lower-case bytes are remembered, so converting a name is one dict look-up. Bounded, so that
-# an app inventing names cannot grow it without limit.
-_RAW_NAMES: dict[str, bytes] = {}
-_RAW_NAMES_ENTRIES = 1024
-
-
-def _raw_name(name: str) -> bytes:
-    converted = name.lower().encode("latin-1")
-    if len(_RAW_NAMES) < _RAW_NAMES_ENTRIES:
-        _RAW_NAMES[name] = converted
-    return converted
-
-
-def raw(headers: NativeHeaders) -> Headers:
-    """WSGI's native-string headers as the core's lower-case bytes pairs.
-
-    PEP 3333: header names and values are native strings "translatable to bytes via the
-    Latin-1 encoding"; this is the one encode the WSGI side pays at the core boundary.
-    """
-    name_of = _RAW_NAMES.get
-    # A plain loop: on CPython 3.11 a list comprehension is a function call of its own.
-    out: Headers = []
-    append = out.append
-    for name, value in headers:
-        append((name_of(name) or _raw_name(name), value.encode("latin-1")))
-    return out
 
 
 def native(headers: Headers) -> NativeHeaders:
