@@ -286,6 +286,9 @@ class _Compressing(Exchange):
         for chunk in iterable:
             response = self.response
             if response is None:
+                if not self.forwarded:
+                    # Nothing has decided the headers: answered as a crash, as on ASGI.
+                    raise RuntimeError("The app sent a body before the response start.")
                 yield chunk
                 continue
             out = response.body(chunk, True)

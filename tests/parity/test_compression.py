@@ -214,3 +214,29 @@ class _FailFirst:
 
     def __next__(self) -> bytes:
         raise RuntimeError("crashed on purpose")
+
+
+def _body_before_start_wsgi(environ: Any, start_response: Any) -> Any:
+    yield b"too early"  # a generator app that forgot start_response before its first chunk
+    start_response("200 OK", [("Content-Type", "text/plain")])
+
+
+async def _body_before_start_asgi(scope: Any, receive: Any, send: Any) -> None:
+    await send({"type": "http.response.body", "body": b"too early", "more_body": False})
+
+
+@pytest.mark.parametrize("protocol", ["wsgi", "asgi"])
+def test_a_body_before_the_start_is_answered_as_a_crash(protocol: str) -> None:
+    # An app bug, caught before anything left: the client gets the plain 500 (with this
+    # layer's Vary), never the early bytes under headers nobody decided.
+    if protocol == "wsgi":
+        result = call_wsgi(
+            WsgiCompression(_body_before_start_wsgi), headers=[("accept-encoding", "gzip")]
+        )
+    else:
+        result = call_asgi(
+            AsgiCompression(_body_before_start_asgi), headers=[("accept-encoding", "gzip")]
+        )
+    assert result.status == 500
+    assert result.body == b"Internal Server Error"
+    assert result.header("vary") == "Accept-Encoding"
