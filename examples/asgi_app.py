@@ -18,6 +18,7 @@ import logging
 import os
 from typing import Any
 
+from examples._secret import session_secret
 from middleware import Middleware, timing
 from middleware.asgi import (
     CompressionMiddleware,
@@ -30,7 +31,7 @@ from middleware.asgi import (
 )
 
 ORIGIN = "https://app.example"
-SECRET = os.environ.get("SESSION_SECRET", "example-only-secret-change-me")
+SECRET = session_secret()
 
 # The first layer is the outermost: the access log sees the final status and bytes, and the
 # crash 500 that an inner layer answers still gets CORS, Server-Timing and the request ID.

@@ -12,8 +12,10 @@ each middleware did; it is a demonstration, not a load test.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import logging
+import secrets
 import socket
 import sys
 import threading
@@ -27,6 +29,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
+import itsdangerous
 import uvicorn
 
 import middleware.asgi
@@ -35,6 +38,11 @@ from middleware import Middleware, timing
 
 # The stack, outermost first, declared once for both protocols.
 ORIGIN = "https://app.example"
+# A new random key for each run: no key in the source, so nobody can forge the demo's sessions
+# (they end with the run; the other examples read theirs from $SESSION_SECRET).
+SECRET = secrets.token_urlsafe(32)
+# The key earlier versions of the demo and examples fell back to; the tour shows it is refused.
+OLD_PUBLIC_KEY = "demo-only-secret-change-me"
 LAYERS: list[tuple[str, dict[str, Any]]] = [
     ("RequestLoggingMiddleware", {"format": "combined"}),
     ("TimingMiddleware", {"timing_allow_origin": "*"}),
@@ -48,7 +56,7 @@ LAYERS: list[tuple[str, dict[str, Any]]] = [
             "expose_headers": ["X-Request-ID", "Server-Timing"],
         },
     ),
-    ("SessionMiddleware", {"secret_key": "demo-only-secret-change-me"}),
+    ("SessionMiddleware", {"secret_key": SECRET}),
     ("CompressionMiddleware", {"minimum_size": 500}),
 ]
 
@@ -242,6 +250,13 @@ def tour(urls: dict[str, str]) -> list[str]:
             print(f"    Set-Cookie: {cookie[:60]}...")
             expect(visits == [1, 2, 3], f"{protocol}: session kept across requests")
             expect("HttpOnly" in cookie and "SameSite=Lax" in cookie, f"{protocol}: cookie flags")
+            forged = forge_session({"visits": 41}, OLD_PUBLIC_KEY)
+            after = visits_with(base, forged)
+            print(f"  /session with a cookie signed by the old public key -> visits {after}")
+            expect(after == 1, f"{protocol}: a session forged with the old public key is refused")
+            signed = forge_session({"visits": 41}, SECRET)
+            kept = visits_with(base, signed)
+            expect(kept == 42, f"{protocol}: the same cookie signed with this run's key is read")
             crash = client.get(base + "/crash", headers={"origin": ORIGIN})
             print(f"  GET /crash -> {crash.status_code} {crash.text!r}")
             expect(crash.status_code == 500, f"{protocol}: crash answered with a plain 500")
@@ -256,6 +271,18 @@ def tour(urls: dict[str, str]) -> list[str]:
             for line in ACCESS[-3:]:
                 print(f"    {line}")
     return failures
+
+
+def forge_session(data: dict[str, Any], key: str) -> str:
+    """A session cookie as anyone holding ``key`` could sign it (Starlette's format)."""
+    payload = base64.b64encode(json.dumps(data).encode())
+    return itsdangerous.TimestampSigner(key).sign(payload).decode()
+
+
+def visits_with(base: str, cookie: str) -> int:
+    """The visit count ``/session`` answers to a client holding only ``cookie``."""
+    answer = httpx.get(base + "/session", headers={"cookie": f"session={cookie}"}, timeout=10)
+    return int(answer.json()["visits"])
 
 
 def main() -> int:
@@ -274,6 +301,10 @@ def main() -> int:
     asgi_server = serve_asgi(asgi_port)
     urls = {"wsgi": f"http://127.0.0.1:{wsgi_port}", "asgi": f"http://127.0.0.1:{asgi_port}"}
     print("Stack (outermost first): " + json.dumps([name for name, _ in LAYERS]))
+    print(
+        "Sessions are signed with a random key made for this run: they end when it ends "
+        "(the other examples read a key from $SESSION_SECRET)."
+    )
     failures = tour(urls)
     print(f"\n{'all checks passed' if not failures else f'{len(failures)} check(s) failed'}")
     try:

@@ -22,6 +22,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware import Middleware
 from fastapi.responses import HTMLResponse, StreamingResponse
 
+from examples._secret import session_secret
 from middleware import timing
 from middleware.asgi import (
     CompressionMiddleware,
@@ -32,7 +33,7 @@ from middleware.asgi import (
 )
 
 ORIGIN = "https://app.example"
-SECRET = os.environ.get("SESSION_SECRET", "example-only-secret-change-me")
+SECRET = session_secret()
 CORS = {
     "allow_origins": [ORIGIN],
     "allow_methods": ["GET", "POST"],

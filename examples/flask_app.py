@@ -24,6 +24,7 @@ from collections.abc import Iterator
 
 from flask import Flask, Response, request
 
+from examples._secret import session_secret
 from middleware import timing
 from middleware.wsgi import (
     CompressionMiddleware,
@@ -35,7 +36,7 @@ from middleware.wsgi import (
 )
 
 ORIGIN = "https://app.example"
-SECRET = os.environ.get("SESSION_SECRET", "example-only-secret-change-me")
+SECRET = session_secret()
 
 app = Flask(__name__)
 

@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, StreamingResponse
 from starlette.routing import Route
 
+from examples._secret import session_secret
 from middleware import Middleware, timing
 from middleware.asgi import (
     CompressionMiddleware,
@@ -36,7 +37,7 @@ from middleware.asgi import (
 )
 
 ORIGIN = "https://app.example"
-SECRET = os.environ.get("SESSION_SECRET", "example-only-secret-change-me")
+SECRET = session_secret()
 CORS = {
     "allow_origins": [ORIGIN],
     "allow_methods": ["GET", "POST"],

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from examples._secret import session_secret
 from middleware import Middleware, timing
 from middleware.wsgi import (
     CompressionMiddleware,
@@ -31,7 +32,7 @@ from middleware.wsgi import (
 )
 
 ORIGIN = "https://app.example"
-SECRET = os.environ.get("SESSION_SECRET", "example-only-secret-change-me")
+SECRET = session_secret()
 
 # The first layer is the outermost: the access log sees the final status and bytes, and the
 # crash 500 that an inner layer answers still gets CORS, Server-Timing and the request ID.

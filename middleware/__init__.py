@@ -9,4 +9,6 @@ from . import request_id, timing
 from ._compose import Middleware
 from .stores import MemoryStore, RedisStore
 
+__version__ = "0.1.0"
+
 __all__ = ["MemoryStore", "Middleware", "RedisStore", "request_id", "timing"]

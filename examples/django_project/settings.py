@@ -1,4 +1,4 @@
-"""Settings kept minimal: no database, no installed apps, no Django middleware.
+"""Settings kept minimal: no database, no installed apps, Django's CommonMiddleware only.
 
 The five middleware are not listed in ``MIDDLEWARE``: they wrap the whole handler in ``wsgi.py``
 and ``asgi.py``, so they also see Django's own error pages and answer CORS preflights before
@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import os
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-only-secret-change-me")
+from examples._secret import session_secret
+
+# Django's own key and the session cookies' key: from $SESSION_SECRET, never from the source.
+SECRET_KEY = session_secret()
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 ROOT_URLCONF = "examples.django_project.urls"
 # runserver serves this, so the development server runs the same stack as production.
 WSGI_APPLICATION = "examples.django_project.wsgi.application"
 INSTALLED_APPS: list[str] = []
-MIDDLEWARE: list[str] = []
+# As `django-admin startproject` writes it, CommonMiddleware sets Content-Length on every
+# response that is not streamed, so compression knows a 13-byte JSON body is too small to pay.
+MIDDLEWARE = ["django.middleware.common.CommonMiddleware"]
 DATABASES: dict[str, dict[str, str]] = {}
 USE_TZ = True
 

@@ -13,8 +13,13 @@ each under a different server.
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import re
+import secrets
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,9 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import itsdangerous
 import pytest
 
-from tests.integration.servers import running
+from tests.integration.servers import ROOT, running
 
 pytestmark = pytest.mark.integration
 
@@ -53,6 +59,20 @@ MATRIX = [
 
 LOG_WAIT_SECONDS = 5
 
+# The key this run's servers sign sessions with, and the one every example fell back to when
+# $SESSION_SECRET was unset, before the examples refused to start without one.
+SESSION_SECRET = secrets.token_urlsafe(32)
+OLD_FALLBACK_KEY = "example-only-secret-change-me"
+EXAMPLE_MODULES = [
+    "examples.wsgi_app",
+    "examples.asgi_app",
+    "examples.flask_app",
+    "examples.starlette_app",
+    "examples.fastapi_app",
+    "examples.django_project.wsgi",
+    "examples.django_project.asgi",
+]
+
 # Middleware bugs these checks found (shown in process in test_findings.py), by test and row:
 # {(test name, row id): reason}. Empty since Django's capitalised ASGI header names are
 # lower-cased at the ASGI edge (middleware/asgi/_scope.py).
@@ -75,7 +95,8 @@ def served(
 ) -> Iterator[Served]:
     server, target = request.param
     access_log = tmp_path_factory.mktemp("access") / "access.log"
-    with running(server, target, env={"ACCESS_LOG": str(access_log)}) as base:
+    env = {"ACCESS_LOG": str(access_log), "SESSION_SECRET": SESSION_SECRET}
+    with running(server, target, env=env) as base:
         yield Served(target, base, access_log)
 
 
@@ -115,6 +136,16 @@ def test_compressed_with_each_coding(served: Served) -> None:
         streamed = client.get("/stream", headers={"accept-encoding": "gzip"})
         assert streamed.headers["content-encoding"] == "gzip"
         assert streamed.text.splitlines() == [json.dumps({"n": n}) for n in range(5)]
+
+
+def test_a_tiny_body_is_not_compressed(served: Served) -> None:
+    # {"visits": 1} is 13 bytes: compressed it would be about 39 (Content-Length tells the
+    # middleware so; Django's CommonMiddleware sets it as in a default project).
+    with served.client() as client:
+        answer = client.get("/session", headers={"accept-encoding": "gzip"})
+    assert answer.json() == {"visits": 1}
+    assert "content-encoding" not in answer.headers
+    assert answer.num_bytes_downloaded == len(answer.content) < 20
 
 
 def test_stream_arrives_chunk_by_chunk(served: Served) -> None:
@@ -182,6 +213,48 @@ def test_session_kept_by_a_cookie_jar(served: Served) -> None:
         tampered = cookie.split(";")[0][:-4] + "AAAA"
         answer = stranger.get("/session", headers={"cookie": tampered})
         assert answer.json() == {"visits": 1}  # a bad signature gives a fresh session
+
+
+def _signed(data: dict[str, int], key: str) -> str:
+    """A session cookie as anyone holding ``key`` could sign it (Starlette's format)."""
+    payload = base64.b64encode(json.dumps(data).encode())
+    return "session=" + itsdangerous.TimestampSigner(key).sign(payload).decode()
+
+
+def test_a_session_forged_with_the_old_fallback_key_is_refused(served: Served) -> None:
+    with served.client() as client:
+        forged = client.get(
+            "/session", headers={"cookie": _signed({"visits": 41}, OLD_FALLBACK_KEY)}
+        )
+        assert forged.json() == {"visits": 1}
+    with served.client() as client:
+        # The same cookie signed with the key the server was given is read: the check can fail.
+        signed = client.get("/session", headers={"cookie": _signed({"visits": 41}, SESSION_SECRET)})
+        assert signed.json() == {"visits": 42}
+
+
+@pytest.mark.parametrize("value", [None, "", "   \t"], ids=["unset", "empty", "whitespace"])
+@pytest.mark.parametrize("module", EXAMPLE_MODULES)
+def test_an_example_without_a_key_refuses_to_start(module: str, value: str | None) -> None:
+    env = {name: text for name, text in os.environ.items() if name != "SESSION_SECRET"}
+    if value is not None:
+        env["SESSION_SECRET"] = value
+    started = subprocess.run(
+        [sys.executable, "-c", f"import {module}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert started.returncode == 2
+    assert started.stdout == ""
+    line = "is not set" if value is None else "is empty"
+    assert started.stderr == (
+        f"SESSION_SECRET {line}: make a key with "
+        'python -c "import secrets; print(secrets.token_urlsafe(32))" and export it as '
+        "SESSION_SECRET.\n"
+    )
 
 
 def test_access_log_has_the_request_id_the_response_carried(served: Served) -> None:
