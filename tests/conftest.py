@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -44,3 +45,20 @@ class Server:
 @pytest.fixture(params=["wsgi", "asgi"])
 def serve(request: pytest.FixtureRequest) -> Server:
     return Server(request.param)
+
+
+# CI installs redis-server and Chromium; there, a test that skips for want of one of them would
+# hide a broken set-up behind a green run, so .ci/run sets MIDDLEWARE_REQUIRE_SERVICES=1 and such
+# a skip fails instead. On a laptop without them, they skip as usual.
+SERVICE_SKIPS = ("redis-server", "chromium")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("MIDDLEWARE_REQUIRE_SERVICES") == "1":
+        reason = str(report.longrepr)
+        if any(service in reason for service in SERVICE_SKIPS):
+            report.outcome = "failed"
+            report.longrepr = f"skipped in CI, where it must run: {reason}"

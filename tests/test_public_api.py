@@ -142,3 +142,11 @@ def test_timing_bad_configuration_fails_at_construction(
         module.TimingMiddleware(
             wsgi_app(Reply()) if module is wsgi else asgi_app(Reply()), **options
         )
+
+
+def test_one_version_in_the_code_and_the_distribution() -> None:
+    import importlib.metadata
+
+    import middleware
+
+    assert middleware.__version__ == importlib.metadata.version("gateway-middleware")
