@@ -6,6 +6,10 @@
   layer sent ``http.response.start``, the layer sends a plain 500 through its own send
   wrapper, so it and every outer layer add their headers, then re-raises the original
   exception for the server to log. After the start went out, the exception simply propagates.
+- ``store_failure`` tells a layer that an exception is not a crash: a session store's failure
+  is answered with 503 by the SessionMiddleware outside the layer (SPEC "Store failures"), so
+  the layers inside it send no 500 and let it pass to that one, which neither logs a
+  traceback nor re-raises.
 
 Each layer wraps ``send`` in a plain function that returns the server's awaitable, so a
 message costs no coroutine of the layer's own unless the layer must act after the send.
@@ -22,6 +26,7 @@ from asgiref.compatibility import guarantee_single_callable
 
 from .._apps import app_kind, mismatch
 from ..core.responses import CRASH_BODY, CRASH_STATUS, crash_headers
+from ..core.session_store import StoreError
 
 __all__ = [
     "ASGIApp",
@@ -32,6 +37,7 @@ __all__ = [
     "check_app",
     "file_size",
     "send_crash",
+    "store_failure",
 ]
 
 Scope: TypeAlias = MutableMapping[str, Any]
@@ -90,3 +96,11 @@ async def send_crash(send: Send) -> None:
     """Send the plain 500 that answers an app crash."""
     await send({"type": "http.response.start", "status": CRASH_STATUS, "headers": crash_headers()})
     await send({"type": "http.response.body", "body": CRASH_BODY, "more_body": False})
+
+
+def store_failure(scope: Scope, error: BaseException) -> bool:
+    """Whether ``error`` is the session store's failure that the SessionMiddleware outside
+    this layer answers with 503: handled there, so not a crash for this layer to answer."""
+    return (
+        isinstance(error, StoreError) and getattr(scope.get("session"), "failure", None) is not None
+    )

@@ -31,7 +31,16 @@ from ..core.compression import (
     decoded_request_headers,
 )
 from ..core.headers import Headers, get_list
-from ._scope import ASGIApp, Message, Receive, Scope, Send, check_app, send_crash
+from ._scope import (
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    check_app,
+    send_crash,
+    store_failure,
+)
 
 _anyio_run_sync: Callable[..., Any] | None
 try:
@@ -116,10 +125,13 @@ class _Compression:
 
         try:
             await self.app(scope, receive, sender)
-        except Exception:
+        except Exception as exc:
             # "Crashes keep their headers": nothing left this layer yet (the start may be
             # held), so the crash answer goes out here, through this layer afresh (its Vary
-            # rule applies, as on WSGI), and outer layers add their headers.
+            # rule applies, as on WSGI), and outer layers add their headers. A store failure
+            # is the SessionMiddleware's to answer (503), outside this layer.
+            if store_failure(scope, exc):
+                raise
             if state is _WAITING or (state.__class__ is _Encoding and state.holding):
                 if state is not _WAITING:
                     state.release()

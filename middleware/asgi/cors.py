@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Iterable
 from typing import Any
 
 from ..core.cors import CORSPolicy, Preflight
-from ._scope import Message, Receive, Scope, Send, check_app, send_crash
+from ._scope import Message, Receive, Scope, Send, check_app, send_crash, store_failure
 
 __all__ = ["CORSMiddleware"]
 
@@ -105,11 +105,11 @@ class CORSMiddleware:
 
         try:
             await self.app(scope, receive, send_cors)
-        except Exception:
+        except Exception as exc:
             # SPEC "Crashes keep their headers": a plain 500 through this layer, so it carries
             # the CORS headers (and outer layers add theirs), then the exception goes on to the
             # server unchanged.
-            if not started:
+            if not started and not store_failure(scope, exc):
                 await send_crash(send_cors)
             raise
 

@@ -33,7 +33,16 @@ from ..core.request_logging import (
     log_entry,
     logged_headers,
 )
-from ._scope import Message, Receive, Scope, Send, check_app, file_size, send_crash
+from ._scope import (
+    Message,
+    Receive,
+    Scope,
+    Send,
+    check_app,
+    file_size,
+    send_crash,
+    store_failure,
+)
 
 __all__ = ["RequestLoggingMiddleware"]
 
@@ -101,10 +110,10 @@ class RequestLoggingMiddleware:
         token = _current.set(rid)
         try:
             await self.app(scope, receive, logged_send)
-        except Exception:
+        except Exception as exc:
             if response.outcome is not Outcome.DISCONNECTED:
                 response.outcome = Outcome.ERROR
-            if response.code is None:
+            if response.code is None and not store_failure(scope, exc):
                 # "Crashes keep their headers": the 500 goes out through this layer.
                 await send_crash(logged_send)
             raise

@@ -21,7 +21,7 @@ from typing import Any
 from .. import timing
 from .._callbacks import call_quietly
 from ..core.timing import Metric, TimingPolicy, Timings
-from ._scope import Message, Receive, Scope, Send, check_app, send_crash
+from ._scope import Message, Receive, Scope, Send, check_app, send_crash, store_failure
 
 __all__ = ["TimingMiddleware"]
 
@@ -80,8 +80,8 @@ class TimingMiddleware:
 
         try:
             await self.app(scope, receive, timed_send)
-        except Exception:
-            if recorder.app_ms is None:
+        except Exception as exc:
+            if recorder.app_ms is None and not store_failure(scope, exc):
                 await send_crash(timed_send)
             raise
         finally:

@@ -10,7 +10,9 @@ All protocol translation and all WSGI rules live here, once, so the feature adap
 - "Crashes keep their headers" (SPEC): when the app raises before any body byte left this
   layer, the exchange answers a plain 500 through its own ``start_response`` path, so this
   layer and every layer outside it add their headers, logs the traceback once on
-  ``middleware.errors``, and marks ``environ["middleware.error"]`` for the access log.
+  ``middleware.errors``, and marks ``environ["middleware.error"]`` for the access log. A
+  session store's failure is no crash (SPEC "Store failures"): the SessionMiddleware outside
+  the layer answers it with 503, so the layers inside it end their exchange and pass it on.
 - The inner iterable's ``close()`` is called exactly once, whatever happens.
 - A layer whose app returned another layer's exchange, and that has no per-chunk work, hands
   that exchange to the server (``hand_over``) and runs its own end there (``after_close``),
@@ -30,6 +32,7 @@ from .._apps import app_kind, mismatch
 from ..core.headers import Headers
 from ..core.outcome import Outcome
 from ..core.responses import CRASH_BODY, crash_headers
+from ..core.session_store import StoreError
 
 __all__ = [
     "Environ",
@@ -266,6 +269,17 @@ class Exchange:
                 close()
 
     def _answer_crash(self) -> None:
+        """Answer the exception being handled with the plain 500, or pass a store failure on."""
+        error = sys.exc_info()[1]
+        if store_failure(self.environ, error):
+            # Nothing will close this exchange once the exception leaves it: end it here, so
+            # its layer's close work (timing's on_complete, the access record) still runs.
+            self.outcome = Outcome.ERROR
+            self.close()
+            raise error  # type: ignore[misc]
+        self._answer_500()
+
+    def _answer_500(self) -> None:
         self.outcome = Outcome.ERROR
         self.environ[_ERROR_KEY] = True
         exc_info = sys.exc_info()
@@ -286,6 +300,15 @@ def _run_hooks(hooks: list[Callable[[], object]], index: int) -> None:
     finally:
         if index + 1 < len(hooks):
             _run_hooks(hooks, index + 1)
+
+
+def store_failure(environ: Environ, error: BaseException | None) -> bool:
+    """Whether ``error`` is the session store's failure that the SessionMiddleware outside
+    this layer answers with 503: handled there, so not a crash for this layer to answer."""
+    return (
+        isinstance(error, StoreError)
+        and getattr(environ.get("middleware.session"), "failure", None) is not None
+    )
 
 
 def app_failed(environ: Environ) -> bool:

@@ -92,8 +92,9 @@ class RequestLoggingMiddleware:
             # The app raised and no 500 could answer it: it wrote its body with write() first
             # (the server refuses a 500 once headers went out), or it raised a BaseException
             # the crash rule leaves alone. The server gets the exception; the record says so.
-            exchange.outcome = Outcome.ERROR
-            call_quietly(exchange.log)
+            if not exchange.closed:  # a store failure passed on has closed (and logged) it
+                exchange.outcome = Outcome.ERROR
+                call_quietly(exchange.log)
             raise
         finally:
             _current.reset(token)

@@ -278,7 +278,9 @@ class _StoredExchange(_SessionExchange):
             or self.session.failure is None
             or not isinstance(sys.exc_info()[1], StoreError)
         ):
-            super()._answer_crash()
+            # A crash, or a store failure after the start left: this layer is the one that
+            # would answer the 503, so it is never passed on from here.
+            self._answer_500()
             return
         # The app let the store's error through: no crash, the store is down. The decision
         # turns this response into the 503 (and logs it once, on middleware.sessions).
