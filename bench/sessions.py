@@ -26,6 +26,13 @@ a Redis round trip is spent waiting on another process, which CPU time would not
 Note what each does per request: ours reads a record only when there is a valid signed ID and
 writes only when the session changed; starsessions writes the record back and sends a
 Set-Cookie on every response that loaded a non-empty session, reads included.
+
+Per-key commits (``--commits [--baseline PATH]``): the overhead of a session write (the app
+reads a three-key session and changes one key) with ``MemoryStore`` and ``RedisStore`` on both
+protocols, wall clock, minus the raw app. With ``--baseline``, the same measurement also runs
+against another checkout, e.g. the last commit that wrote whole records
+(``git worktree add /tmp/old-sessions <commit>``): each tree is measured in its own process,
+the two alternately, best of eight runs, and the table gives per-key / whole record.
 """
 
 from __future__ import annotations
@@ -34,13 +41,17 @@ import asyncio
 import base64
 import gc
 import json
+import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# --commits runs its measurements in child processes; BENCH_MIDDLEWARE_ROOT points a child at
+# another checkout (the baseline), whose ``middleware`` package is then the one imported.
+sys.path.insert(0, os.environ.get("BENCH_MIDDLEWARE_ROOT", str(Path(__file__).parent.parent)))
 
 from bench._harness import make_environ, make_scope, ratio
 
@@ -495,10 +506,115 @@ def run_stores_section(quick: bool) -> None:
         asyncio.run(stores_section(quick, server.url))
 
 
+# -- per-key commits vs whole-record writes ------------------------------------------------
+
+COMMIT_ROWS = ("asgi memory", "asgi redis", "wsgi memory", "wsgi redis")
+
+
+async def commit_costs(redis_url: str, quick: bool) -> dict[str, float]:
+    """Write overhead in wall-clock µs per request (a write through each store minus the raw
+    app), for the ``middleware`` package this process imported."""
+    from middleware.asgi.sessions import SessionMiddleware as AsgiSessions
+    from middleware.stores import MemoryStore, RedisStore
+    from middleware.wsgi.sessions import SessionMiddleware as WsgiSessions
+
+    n, rounds = (100, 5) if quick else (200, 12)
+    clock = time.perf_counter
+    stores = {
+        "memory": MemoryStore(),
+        "redis": RedisStore(redis_url, prefix=f"bench-commits-{os.getpid()}:"),
+    }
+    asgi: dict[str, Callable[[], Any]] = {
+        "raw": asgi_batch(raw_asgi, make_scope(headers=COMMON), n, clock)
+    }
+    wsgi: dict[str, Callable[[], Any]] = {
+        "raw": wsgi_batch(raw_wsgi, make_environ("/", {"HTTP_HOST": "app.example"}), n, clock)
+    }
+    for name, store in stores.items():
+        # One session per store, written once; every measured request reads it and changes
+        # one of its three keys.
+        cookie = await _login_asgi(
+            _writer_asgi(lambda app, s=store: AsgiSessions(app, secret_key=SECRET, store=s))
+        )
+        scope = make_scope(headers=[*COMMON, (b"cookie", cookie.encode())])
+        asgi[name] = asgi_batch(
+            AsgiSessions(store_asgi_app("write"), secret_key=SECRET, store=store), scope, n, clock
+        )
+        environ = make_environ("/", {"HTTP_HOST": "app.example", "HTTP_COOKIE": cookie})
+        wsgi[name] = wsgi_batch(
+            WsgiSessions(store_wsgi_app("write"), secret_key=SECRET, store=store),
+            environ,
+            n,
+            clock,
+        )
+    costs = {}
+    for protocol, variants in (("asgi", asgi), ("wsgi", wsgi)):
+        best = await ameasure(variants, rounds, asynchronous=protocol == "asgi")
+        for name in stores:
+            costs[f"{protocol} {name}"] = best[name] - best["raw"]
+    await stores["redis"].aclose()
+    stores["redis"].close()
+    return costs
+
+
+def _child_costs(redis_url: str, root: str | None, quick: bool) -> dict[str, float]:
+    """``commit_costs`` in a child process importing ``middleware`` from ``root``."""
+    env = dict(os.environ)
+    if root is not None:
+        env["BENCH_MIDDLEWARE_ROOT"] = root
+    command = [sys.executable, __file__, "--commit-costs", redis_url]
+    if quick:
+        command.append("--quick")
+    output = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    costs: dict[str, float] = json.loads(output.stdout)
+    return costs
+
+
+def run_commits_section(quick: bool, baseline: str | None) -> None:
+    """Session write overhead with per-key commits (this tree) beside whole-record writes
+    (``baseline``: a checkout from before per-key commits), each run in its own process,
+    alternately, best of several runs."""
+    from tests.integration.redis_server import REDIS_SERVER, RedisServer
+
+    if REDIS_SERVER is None:
+        print("(redis-server is not installed: --commits needs it)\n")
+        return
+    trees = {"per-key": None} if baseline is None else {"whole record": baseline, "per-key": None}
+    best: dict[str, dict[str, float]] = {label: {} for label in trees}
+    with RedisServer() as server:
+        for _ in range(2 if quick else 8):
+            for label, root in trees.items():
+                for row, cost in _child_costs(server.url, root, quick).items():
+                    best[label][row] = min(best[label].get(row, float("inf")), cost)
+    print("### Session write overhead: per-key commits vs whole-record writes (wall clock)\n")
+    labels = list(trees)
+    header = " | ".join(f"{label} µs" for label in labels)
+    ratio_column = baseline is not None
+    print(f"| write through | {header} |" + (" per-key / whole record |" if ratio_column else ""))
+    print("|---|" + "---:|" * (len(labels) + ratio_column))
+    for row in COMMIT_ROWS:
+        cells = " | ".join(f"{best[label][row]:.1f}" for label in labels)
+        extra = (
+            f" {best['per-key'][row] / best['whole record'][row]:.2f}x |" if ratio_column else ""
+        )
+        print(f"| {row} | {cells} |" + extra)
+    print()
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
     if "--stores" in sys.argv:
         run_stores_section(quick)
+        return
+    if "--commit-costs" in sys.argv:
+        redis_url = sys.argv[sys.argv.index("--commit-costs") + 1]
+        print(json.dumps(asyncio.run(commit_costs(redis_url, quick))))
+        return
+    if "--commits" in sys.argv:
+        baseline = None
+        if "--baseline" in sys.argv:
+            baseline = sys.argv[sys.argv.index("--baseline") + 1]
+        run_commits_section(quick, baseline)
         return
     n, rounds = (200, 10) if quick else (300, 60)
     nf, rounds_f = (20, 5) if quick else (40, 30)
