@@ -88,7 +88,7 @@ class RequestLoggingMiddleware:
         # One pass over the request headers finds the ID and what the record will need.
         found = logged_headers(scope["headers"], policy.header_index)
         # An outer RequestLoggingMiddleware already named this request: one ID per request.
-        # (Repeated ID lines arrive joined by ",", as a WSGI server joins them.)
+        # (Repeated ID lines arrive joined by ",", as gunicorn joins them into the environ.)
         rid = _current.get() or policy.request_id(found[0])
         header = (policy.header_name, rid.encode("latin-1"))
         response = _Response()

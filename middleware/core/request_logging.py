@@ -276,11 +276,17 @@ def accept_request_id(
 
     Safe means 1 to 200 visible ASCII characters (0x21-0x7E): nothing that could split a log
     line or a header, and short enough to index. ``incoming`` is the header value decoded as
-    latin-1 (several field lines joined by ``","``, as WSGI servers join them).
+    latin-1. Several field lines arrive as one value, joined by ``","`` (gunicorn, the ASGI
+    adapter) or ``", "`` (waitress); spaces and tabs next to a comma are list syntax (RFC 9110
+    §5.6.1), not part of the ID, and are dropped first: two lines ``one`` and ``two`` give the
+    ID ``one,two`` whichever server joined them.
     """
+    if not trust or not incoming:
+        return generate()
+    if "," in incoming and (" " in incoming or "\t" in incoming):
+        incoming = _without_list_whitespace(incoming)
     if (
-        trust
-        and incoming
+        incoming
         and len(incoming) <= MAX_REQUEST_ID_LENGTH
         and incoming.isascii()
         and incoming.isprintable()
@@ -290,12 +296,23 @@ def accept_request_id(
     return generate()
 
 
+def _without_list_whitespace(value: str) -> str:
+    # Linear (no regular expression that could backtrack over a long run of spaces); only the
+    # whitespace beside a comma goes, so "a b" stays unsafe.
+    parts = value.split(",")
+    inner = [part.strip(" \t") for part in parts]
+    inner[0] = parts[0].rstrip(" \t")
+    inner[-1] = parts[-1].lstrip(" \t")
+    return ",".join(inner)
+
+
 RequestHeaders = tuple[str | None, str | None, str | None, str | None, str | None]
 
 # Where each header the log needs lands in a RequestHeaders tuple; the request-ID header,
 # whose name is configured, takes index 0. Fields at these indexes are lists whose repeated
-# lines combine with "," (RFC 9110 §5.3), as WSGI servers join them into the environ, so both
-# protocols see the same value; of a repeated User-Agent or Referer the first is kept.
+# lines combine with "," (RFC 9110 §5.3), as gunicorn joins them into the environ (waitress
+# joins with ", ", which accept_request_id reads alike), so both protocols see the same value;
+# of a repeated User-Agent or Referer the first is kept.
 _LOGGED = {b"user-agent": 1, b"referer": 2, b"forwarded": 3, b"x-forwarded-for": 4}
 _LISTS = frozenset({0, 3, 4})
 

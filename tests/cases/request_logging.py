@@ -72,6 +72,26 @@ REQUEST_ID_CASES = [
     RequestIdCase(id="nul-new", headers=(("X-Request-ID", "a\x00b"),), kept=None),
     RequestIdCase(id="del-new", headers=(("X-Request-ID", "a\x7fb"),), kept=None),
     RequestIdCase(id="latin1-new", headers=(("X-Request-ID", "caf\xe9"),), kept=None),
+    # Repeated lines are one value: joined by "," by gunicorn and by the ASGI adapter, by ", " by
+    # waitress; whitespace beside a comma is list syntax, so every server gives "one,two".
+    RequestIdCase(
+        id="repeated-lines-joined-kept",
+        headers=(("X-Request-ID", "one"), ("X-Request-ID", "two")),
+        kept="one,two",
+    ),
+    RequestIdCase(
+        id="waitress-join-kept-without-the-space",
+        headers=(("X-Request-ID", "one, two"),),
+        kept="one,two",
+    ),
+    RequestIdCase(
+        id="whitespace-beside-commas-dropped",
+        headers=(("X-Request-ID", "one \t,\t two,three"),),
+        kept="one,two,three",
+    ),
+    RequestIdCase(
+        id="space-not-beside-a-comma-new", headers=(("X-Request-ID", "o ne,two"),), kept=None
+    ),
     RequestIdCase(
         id="untrusted-new",
         headers=(("X-Request-ID", "abc"),),
