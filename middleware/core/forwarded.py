@@ -3,8 +3,11 @@
 A proxy reports the address it received a request from by appending it to ``Forwarded`` (or
 the older ``X-Forwarded-For``). Only the hops appended by proxies you run can be believed: a
 client can send either header with any content. So the headers are read only when the peer (the
-address the server saw) is a trusted proxy, and walked right to left, past the trusted hops, to
-the first address that is not a trusted proxy: that is the client.
+address the server reports: ``REMOTE_ADDR``, the ASGI ``client``) is a trusted proxy, and walked
+right to left, past the trusted hops, to the first address that is not a trusted proxy: that is
+the client. Some servers act on these headers first (uvicorn rewrites the client from
+``X-Forwarded-For``, waitress removes both headers by default): SECURITY.md says what reaches
+this code under each server.
 
     >>> trusted = TrustedProxies.build(["10.0.0.0/8"])
     >>> client_address("10.0.0.7", trusted=trusted, x_forwarded_for="6.6.6.6, 203.0.113.9")

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,8 +35,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def command(server: str, target: str, port: int) -> list[str]:
-    """The command line that serves ``target`` ("module:attribute") with ``server``."""
+def command(server: str, target: str, port: int, options: Sequence[str] = ()) -> list[str]:
+    """The command line that serves ``target`` ("module:attribute") with ``server``.
+
+    ``options`` are extra command-line options for the server, put before the target.
+    """
     bind = f"127.0.0.1:{port}"
     gunicorn = [str(BIN / "gunicorn"), "--bind", bind, "--workers", "1", "--log-level", "warning"]
     commands = {
@@ -58,7 +61,8 @@ def command(server: str, target: str, port: int) -> list[str]:
         "hypercorn": [str(BIN / "hypercorn"), "--bind", bind, "--log-level", "warning", target],
         "gunicorn-uvicorn": [*gunicorn, "--worker-class", "uvicorn_worker.UvicornWorker", target],
     }
-    return commands[server]
+    *line, app = commands[server]
+    return [*line, *options, app]
 
 
 def _wait_for(port: int, process: subprocess.Popen[bytes]) -> None:
@@ -75,13 +79,15 @@ def _wait_for(port: int, process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def running(server: str, target: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Serve ``target`` with ``server`` on a free port; yield its base URL."""
+def running(
+    server: str, target: str, env: dict[str, str] | None = None, options: Sequence[str] = ()
+) -> Iterator[str]:
+    """Serve ``target`` with ``server`` (plus ``options``) on a free port; yield its base URL."""
     port = free_port()
     log = tempfile.TemporaryFile()
     environment = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     process = subprocess.Popen(
-        command(server, target, port),
+        command(server, target, port, options),
         cwd=ROOT,
         env=environment,
         stdout=log,
