@@ -10,7 +10,9 @@ The decisions are ``middleware.core.compression``'s; this module only moves ASGI
 (is that message the whole body? then it gets an exact Content-Length, or none if it is too
 small to compress). Each body message leaves compressed and flushed at once. A pathsend
 response goes out uncompressed with its own start; trailers, early hints, debug and unknown
-messages are forwarded. A client that disconnects, or an app that raises, releases the encoder.
+messages are forwarded. A client that disconnects, or an app that raises, releases the encoder;
+once the app's ``receive()`` returned ``http.disconnect``, nothing more is encoded: the app's
+later body messages go to the server (which drops them) with empty bodies.
 
 Options: see ``CompressionMiddleware`` and ``GZipMiddleware`` below (the same as the WSGI twins).
 """
@@ -123,8 +125,20 @@ class _Compression:
             # know: forwarded in place, never dropped.
             return send(message)
 
+        async def watched_receive() -> Message:
+            nonlocal state
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                # The client left: nothing more is encoded for nobody (SPEC, "A client
+                # disconnect leaves no task or compressor behind").
+                if state is _WAITING:
+                    state = _AS_IS
+                elif state.__class__ is _Encoding:
+                    state.gone = True
+            return message
+
         try:
-            await self.app(scope, receive, sender)
+            await self.app(scope, watched_receive, sender)
         except Exception as exc:
             # "Crashes keep their headers": nothing left this layer yet (the start may be
             # held), so the crash answer goes out here, through this layer afresh (its Vary
@@ -220,7 +234,7 @@ class _Encoding:
     """A response whose body goes through a ResponseCompressor: its start is held until the
     first body message when the core says so, then each body message leaves encoded."""
 
-    __slots__ = ("held", "response", "send", "thread_minimum_size")
+    __slots__ = ("gone", "held", "response", "send", "thread_minimum_size")
 
     def __init__(
         self, response: ResponseCompressor, send: Send, thread_minimum_size: int | None
@@ -229,6 +243,9 @@ class _Encoding:
         self.send = send
         self.thread_minimum_size = thread_minimum_size
         self.held: Message | None = None  # the app's start message, while the core holds it
+        # Set when the app's receive() says the client left. The encoder is released by the
+        # next message, not by receive(): another task may be encoding in a worker thread.
+        self.gone = False
 
     @property
     def holding(self) -> bool:
@@ -248,6 +265,8 @@ class _Encoding:
         return self.send(message)
 
     def body(self, message: Message) -> Awaitable[None]:
+        if self.gone:
+            return self._abandoned(message)
         response = self.response
         if response.phase is _COMPRESSING and self.thread_minimum_size is None:
             more = message.get("more_body", False)
@@ -272,7 +291,19 @@ class _Encoding:
             message = {"type": "http.response.body", "body": data, "more_body": more}
         await self.send(message)
 
+    async def _abandoned(self, message: Message) -> None:
+        """After the client left: the app's messages still reach the server (which drops
+        them), emptied, so nothing is encoded for nobody."""
+        self.response.release()
+        if self.held is not None:
+            await self._send_held(None)
+        more = message.get("more_body", False)
+        await self.send({"type": "http.response.body", "body": b"", "more_body": more})
+
     async def file(self, message: Message) -> None:
+        if self.gone:
+            await self._abandoned(message)
+            return
         response = self.response
         if message["type"] == "http.response.pathsend" and response.phase is _COMPRESSING:
             # The start already promised an encoded body (a stream type or HEAD decided it
@@ -299,6 +330,9 @@ class _Encoding:
         response = self.response
         with open(path, "rb") as file:
             while block := await _in_thread(file.read, _FILE_BLOCK):
+                if self.gone:
+                    response.release()
+                    break
                 data = response.body(block, True)
                 await self.send({"type": "http.response.body", "body": data, "more_body": True})
         tail = response.body(b"", False)

@@ -6,9 +6,12 @@
 
 One record per HTTP request on the ``middleware.access`` logger at INFO, written when the
 response ended: after the last body message (so a streamed body is inside the duration and a
-background task after it is not), or when the client left, or when the app failed. The request
-ID is echoed on the response and is available through ``middleware.request_id.get()`` in the
-app and in every task or thread started with the request's context. Other scopes pass through.
+background task after it is not), or when the client left, or when the app failed. The client
+has left once the app's ``receive()`` returned ``http.disconnect`` before the response ended:
+the record then says "disconnected" with the bytes sent before it, whatever the server does
+with later sends (uvicorn and hypercorn drop them silently). The request ID is echoed on the
+response and is available through ``middleware.request_id.get()`` in the app and in every task
+or thread started with the request's context. Other scopes pass through.
 
 Options: ``logger``, ``format`` (``"combined"``, ``"json"`` or a callable taking the access
 record), ``request_id_header``, ``trust_request_id``, ``exclude_paths``, ``trusted_proxies``;
@@ -107,9 +110,19 @@ class RequestLoggingMiddleware:
                 response.trailers = bool(message.get("trailers"))
             return _send_tracked(send, message, response)
 
+        async def logged_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.disconnect" and response.outcome is None:
+                # The app now knows the client left, so what it sends from here on reaches
+                # nobody, whatever the server does with it (uvicorn and hypercorn drop it
+                # silently): the record says "disconnected", with the bytes sent before.
+                response.outcome = Outcome.DISCONNECTED
+                response.ended_at = perf_counter()
+            return message
+
         token = _current.set(rid)
         try:
-            await self.app(scope, receive, logged_send)
+            await self.app(scope, logged_receive, logged_send)
         except Exception as exc:
             if response.outcome is not Outcome.DISCONNECTED:
                 response.outcome = Outcome.ERROR
@@ -199,6 +212,15 @@ async def _send_tracked(send: Send, message: Message, response: _Response) -> No
     else:
         size = 0
         last = kind == "http.response.trailers" and not message.get("more_trailers", False)
+    outcome = response.outcome
+    if outcome is Outcome.DISCONNECTED:
+        # The app heard the client leave: nothing more is counted.
+        await send(message)
+        return
+    if last and outcome is None:
+        # Decided before the send: a disconnect that another task's receive() hears while
+        # this last message is on its way came after the response.
+        response.outcome = Outcome.COMPLETED
     try:
         await send(message)
     except Exception:
@@ -207,6 +229,5 @@ async def _send_tracked(send: Send, message: Message, response: _Response) -> No
         raise
     # Counted once sent: bytes the client never got are not in the record.
     response.sent += size
-    if last and response.outcome is None:
+    if last and outcome is None:
         response.ended_at = perf_counter()
-        response.outcome = Outcome.COMPLETED
