@@ -25,8 +25,9 @@ Options (``from_options``; ``for_gzip`` takes Starlette's GZipMiddleware options
   patterns allowed. Responses without a Content-Type are never compressed.
 - ``exclude_paths``: request paths left alone entirely; an entry ending in ``/`` is a prefix.
 - ``decompress_requests`` (False) and ``max_request_size`` (10 MiB): decode request bodies sent
-  with a Content-Encoding, answering 413 past the size, 415 for an unknown coding, 400 for a
-  corrupt stream.
+  with a Content-Encoding, answering 413 past the size (received or decoded, at any coding of a
+  chain) or past 1024 gzip members or zstd frames, 415 for an unknown coding, 400 for a corrupt
+  stream or a chain of more than two codings. The work is linear in the size.
 """
 
 from __future__ import annotations
@@ -37,7 +38,15 @@ from enum import Enum
 from typing import Any, Literal, overload
 
 from middleware.core import codecs
-from middleware.core.codecs import Codec, Coding, DecodeError, Decoder, Encoder, LimitExceeded
+from middleware.core.codecs import (
+    Codec,
+    Coding,
+    DecodeError,
+    Decoder,
+    Encoder,
+    LimitExceeded,
+    TooManyMembers,
+)
 from middleware.core.headers import (
     Headers,
     get_list,
@@ -141,8 +150,10 @@ _CACHE_KEY_LIMIT = 1024
 # Real Accept-Encoding values are under 100 bytes; parsing a 10 KB one costs about 2 ms. A value
 # this long is not read at all: the response goes out unencoded, which every client accepts.
 _ACCEPT_ENCODING_LIMIT = 1024
-# A request body may carry a chain of codings; each decoder holds its own window, so a long chain
-# of "gzip, gzip, gzip, ..." would be a cheap way to make the server allocate.
+# A request body may carry a chain of codings. Each coding may decode up to max_request_size
+# bytes and hold its own window, so a chain multiplies the work and memory one small body can
+# ask for: "gzip, gzip, gzip, ..." would be a cheap way to make the server spin and allocate.
+# Longer chains are refused (400) before any byte is read.
 _MAX_REQUEST_CODINGS = 2
 
 _VARY_NAMES = (b"Accept-Encoding",)
@@ -561,7 +572,8 @@ class CompressionPolicy:
         return path in self.exact_paths or path.startswith(self.path_prefixes)
 
     def request(self, request_headers: Headers) -> RequestDecoder | Rejection | None:
-        """How to read this request's body: None (as it is), a decoder, or a rejection (415, 413).
+        """How to read this request's body: None (as it is), a decoder, or a rejection (400 for
+        more than two codings, 415 for an unknown one, 413 for a declared length over the limit).
 
         RFC 9110 §8.4: "If one or more encodings have been applied to a representation, the
         sender that applied the encodings MUST generate a Content-Encoding header field that
@@ -577,7 +589,7 @@ class CompressionPolicy:
         if not tokens:
             return None
         if len(tokens) > _MAX_REQUEST_CODINGS:
-            return UNSUPPORTED_ENCODING
+            return TOO_MANY_CODINGS
         chain: list[Decoder] = []
         for token in reversed(tokens):
             decoder = codecs.decoder_for(token)
@@ -853,14 +865,26 @@ UNSUPPORTED_ENCODING = _rejection(
     (b"accept-encoding", b", ".join(codecs.decodable_tokens())),
 )
 CORRUPT_BODY = _rejection(400, b"Request body could not be decoded.\n")
+# No client stacks more than two codings; a 415 would be wrong, as its Accept-Encoding would list
+# the very codings the request used.
+TOO_MANY_CODINGS = _rejection(400, b"Request Content-Encoding has too many codings.\n")
+# RFC 9110 §15.5.14: 413 "indicates that the server is refusing to process a request because the
+# request content is larger than the server is willing or able to process": here, in members.
+TOO_MANY_MEMBERS = _rejection(413, b"Request body has too many gzip members or zstd frames.\n")
 
 
 class RequestDecoder:
     """Decodes one request body, never holding or returning more than ``limit`` bytes.
 
     ``feed`` each received piece and ``end`` after the last; both return decoded bytes, or a
-    Rejection to send instead of calling the app (413 past the limit, 400 for a corrupt or
-    truncated stream). After a rejection every call returns the same rejection.
+    Rejection to send instead of calling the app (413 past the limit or past
+    ``codecs.MAX_MEMBERS`` gzip members or zstd frames, 400 for a corrupt or truncated stream).
+    After a rejection every call returns the same rejection.
+
+    The work is linear in the bytes received plus the bytes each coding of the chain puts out,
+    each capped at ``limit``, at a cost per byte that no shape of body can raise much: the
+    decoders take their input in bounded slices and count gzip members and zstd frames
+    (``bench/decoding_bombs.py`` measures every shape known).
     """
 
     __slots__ = ("_chain", "_limit", "_produced", "_received", "rejection")
@@ -887,6 +911,8 @@ class RequestDecoder:
                 produced[stage] += len(data)
         except LimitExceeded:
             return self._reject(TOO_LARGE)
+        except TooManyMembers:
+            return self._reject(TOO_MANY_MEMBERS)
         except DecodeError:
             return self._reject(CORRUPT_BODY)
         return data

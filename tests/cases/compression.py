@@ -11,6 +11,8 @@ encoded body actually sent.
 
 ``CASES``: negotiation, every skip rule and every header rule of SPEC's Compression section.
 ``REQUEST_CASES``: request bodies under ``decompress_requests``.
+``BOMB_CASES``: request bodies built to make the decoders work (issue 16), 10 MiB each, built
+when a test asks for them.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from typing import Any
 import brotli
 import pytest
 import zstandard
+
+from middleware.core.codecs import MAX_MEMBERS
+from tests.cases.decoding_bombs import SHAPES, MiB, in_br, zstd_skippable_frames
 
 Pairs = tuple[tuple[str, str], ...]
 
@@ -501,6 +506,10 @@ def request(id: str, **kw: Any) -> Any:
 TOO_LARGE = b"Request body too large.\n"
 UNSUPPORTED = b"Unsupported request Content-Encoding.\n"
 CORRUPT = b"Request body could not be decoded.\n"
+TOO_MANY_CODINGS = b"Request Content-Encoding has too many codings.\n"
+TOO_MANY_MEMBERS = b"Request body has too many gzip members or zstd frames.\n"
+EMPTY_GZIP = gzip.compress(b"", mtime=0)
+EMPTY_ZSTD = zstandard.ZstdCompressor().compress(b"")
 
 REQUEST_CASES = [
     request("gzip-decoded", body=gzip.compress(FORM), app_body=FORM),
@@ -549,11 +558,42 @@ REQUEST_CASES = [
         "unknown-coding-415", content_encoding="compress", body=FORM, status=415, answer=UNSUPPORTED
     ),
     request(
-        "too-many-codings-415",
+        "too-many-codings-400",
         content_encoding="gzip, gzip, gzip",
         body=gzip.compress(gzip.compress(gzip.compress(FORM))),
-        status=415,
-        answer=UNSUPPORTED,
+        status=400,
+        answer=TOO_MANY_CODINGS,
+    ),
+    request(
+        "too-many-unknown-codings-400",
+        content_encoding="compress, compress, compress",
+        body=FORM,
+        status=400,
+        answer=TOO_MANY_CODINGS,
+    ),
+    request(
+        "gzip-members-at-the-cap-decoded",
+        body=EMPTY_GZIP * (MAX_MEMBERS - 1) + gzip.compress(FORM),
+        app_body=FORM,
+    ),
+    request(
+        "gzip-members-past-the-cap-413",
+        body=EMPTY_GZIP * MAX_MEMBERS + gzip.compress(FORM),
+        status=413,
+        answer=TOO_MANY_MEMBERS,
+    ),
+    request(
+        "zstd-frames-at-the-cap-decoded",
+        content_encoding="zstd",
+        body=EMPTY_ZSTD * (MAX_MEMBERS - 1) + zstandard.ZstdCompressor().compress(FORM),
+        app_body=FORM,
+    ),
+    request(
+        "zstd-frames-past-the-cap-413",
+        content_encoding="zstd",
+        body=zstd_skippable_frames(8 * MAX_MEMBERS) + zstandard.ZstdCompressor().compress(FORM),
+        status=413,
+        answer=TOO_MANY_MEMBERS,
     ),
     request("corrupt-400", body=b"\x1f\x8b this is not gzip", status=400, answer=CORRUPT),
     request("truncated-400", body=gzip.compress(FORM)[:-12], status=400, answer=CORRUPT),
@@ -595,4 +635,138 @@ REQUEST_CASES = [
         answer=TOO_LARGE,
     ),
     request("empty-body-decoded", body=b"", app_body=b""),
+]
+
+
+# --- Decoding bombs (issue 16) ------------------------------------------------------------------
+
+BOMB_SIZE = 10 * MiB  # the default max_request_size: the most any coding of a body may put out
+# Wall-clock seconds allowed for any one of them, in process. The whole run of one takes well
+# under 0.3 s; before the fix, the first took minutes.
+BOMB_SECONDS = 2.0
+_ZEROS = b"\0" * (BOMB_SIZE + 1)
+
+
+def _reference(coding: str, stream: bytes) -> bytes:
+    """What the app gets once a valid stream in ``coding`` is decoded."""
+    if coding == "deflate":
+        return zlib.decompress(stream)
+    if coding == "br":
+        return brotli.decompress(stream)  # type: ignore[no-any-return]
+    assert coding == "zstd"  # one frame
+    return zstandard.ZstdDecompressor().decompressobj().decompress(stream)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BombCase:
+    """A body of ``BOMB_SIZE`` bytes of one bomb shape (``decoding_bombs.SHAPES``), sent as it is
+    or inside br (``chained``: a few dozen bytes on the wire), or a ``build``-made nested body.
+    ``status`` 200 means the app gets the decoded body."""
+
+    shape: str = ""
+    chained: bool = False
+    content_encoding: str = ""
+    build: Any = None
+    status: int
+    answer: bytes = b""
+
+    def request_case(self) -> RequestCase:
+        if self.build is not None:
+            body, app_body = self.build()
+            return RequestCase(
+                content_encoding=self.content_encoding,
+                body=body,
+                status=self.status,
+                app_body=app_body,
+                answer=self.answer,
+            )
+        coding, build = SHAPES[self.shape]
+        stream = build(BOMB_SIZE)
+        return RequestCase(
+            content_encoding=f"{coding}, br" if self.chained else coding,
+            body=in_br(stream) if self.chained else stream,
+            status=self.status,
+            app_body=_reference(coding, stream) if self.status == 200 else None,
+            answer=self.answer,
+        )
+
+
+def bomb(id: str, **kw: Any) -> Any:
+    return pytest.param(BombCase(**kw), id=id)
+
+
+def _issue_16() -> tuple[bytes, None]:
+    # The report's request: 41 bytes that decode to 10 MiB of empty gzip members.
+    return in_br(SHAPES["gzip empty members"][1](BOMB_SIZE), quality=11), None
+
+
+BOMB_CASES = [
+    bomb(
+        "issue-16-gzip-br-41-bytes-413",
+        content_encoding="gzip, br",
+        build=_issue_16,
+        status=413,
+        answer=TOO_MANY_MEMBERS,
+    ),
+    bomb("gzip-empty-members-413", shape="gzip empty members", status=413, answer=TOO_MANY_MEMBERS),
+    bomb("zstd-empty-frames-413", shape="zstd empty frames", status=413, answer=TOO_MANY_MEMBERS),
+    bomb(
+        "zstd-empty-frames-in-br-413",
+        shape="zstd empty frames",
+        chained=True,
+        status=413,
+        answer=TOO_MANY_MEMBERS,
+    ),
+    bomb(
+        "zstd-skippable-frames-413",
+        shape="zstd skippable frames",
+        status=413,
+        answer=TOO_MANY_MEMBERS,
+    ),
+    bomb(
+        "zstd-skippable-frames-in-br-413",
+        shape="zstd skippable frames",
+        chained=True,
+        status=413,
+        answer=TOO_MANY_MEMBERS,
+    ),
+    # Valid streams that decode to little: decoded, in work linear in their size.
+    bomb("deflate-tiny-blocks-decoded", shape="deflate tiny blocks", status=200),
+    bomb(
+        "deflate-tiny-blocks-in-br-decoded", shape="deflate tiny blocks", chained=True, status=200
+    ),
+    bomb("zstd-tiny-blocks-decoded", shape="zstd tiny blocks", status=200),
+    bomb("zstd-tiny-blocks-in-br-decoded", shape="zstd tiny blocks", chained=True, status=200),
+    bomb("br-tiny-blocks-decoded", shape="br tiny blocks", status=200),
+    bomb("br-tiny-blocks-in-br-decoded", shape="br tiny blocks", chained=True, status=200),
+    bomb("br-metadata-blocks-decoded", shape="br metadata blocks", status=200),
+    bomb("br-metadata-blocks-in-br-decoded", shape="br metadata blocks", chained=True, status=200),
+    # Nested codings: each coding of the chain may put out max_request_size bytes, no more.
+    bomb(
+        "gzip-in-gzip-at-the-limit-decoded",
+        content_encoding="gzip, gzip",
+        build=lambda: (gzip.compress(gzip.compress(_ZEROS[:BOMB_SIZE])), _ZEROS[:BOMB_SIZE]),
+        status=200,
+    ),
+    bomb(
+        "gzip-in-gzip-over-the-limit-413",
+        content_encoding="gzip, gzip",
+        build=lambda: (gzip.compress(gzip.compress(_ZEROS)), None),
+        status=413,
+        answer=TOO_LARGE,
+    ),
+    bomb(
+        "gzip-bomb-in-zstd-413",
+        content_encoding="gzip, zstd",
+        build=lambda: (zstandard.ZstdCompressor().compress(gzip.compress(_ZEROS * 10)), None),
+        status=413,
+        answer=TOO_LARGE,
+    ),
+    bomb(
+        "br-bomb-in-br-413",
+        content_encoding="br, br",
+        build=lambda: (brotli.compress(brotli.compress(_ZEROS * 10, quality=1)), None),
+        status=413,
+        answer=TOO_LARGE,
+    ),
 ]

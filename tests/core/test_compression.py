@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import time
 import tracemalloc
 import zlib
 from typing import Any
@@ -26,6 +27,8 @@ from middleware.core.compression import (
 )
 from middleware.core.headers import Headers
 from tests.cases.compression import (
+    BOMB_CASES,
+    BOMB_SECONDS,
     CASES,
     ENCODED_LENGTH,
     HTML,
@@ -33,6 +36,7 @@ from tests.cases.compression import (
     NDJSON,
     REQUEST_CASES,
     SSE,
+    BombCase,
     Case,
     Pairs,
     RequestCase,
@@ -594,6 +598,66 @@ def test_zstd_frames_concatenated() -> None:
     assert decoder is not None
     assert decoder.feed(frames, 100) == b"one two"
     decoder.end()
+
+
+@pytest.mark.parametrize("piece", [65_536, 1 << 30], ids=["64-KiB", "whole"])
+@pytest.mark.parametrize("case", BOMB_CASES)
+def test_decoding_bomb_answered_in_bounded_work(case: BombCase, piece: int) -> None:
+    # Issue 16: 41 bytes ("gzip, br") cost minutes of CPU. Every shape now gets its documented
+    # answer in a small fraction of the budget, whether the body arrives whole or as a server
+    # hands it over.
+    request = case.request_case()
+    started = time.perf_counter()
+    status, headers, body = _decode_request(request, piece)
+    elapsed = time.perf_counter() - started
+    assert status == request.status
+    assert body == (request.app_body if status == 200 else request.answer)
+    assert elapsed < BOMB_SECONDS, f"{elapsed:.2f} s"
+
+
+@pytest.mark.parametrize("coding", [b"gzip", b"zstd"])
+def test_members_are_counted_across_feeds(coding: bytes) -> None:
+    empty = gzip.compress(b"") if coding == b"gzip" else zstandard.ZstdCompressor().compress(b"")
+    decoder = decoder_for(coding)
+    assert decoder is not None
+    for _ in range(codecs.MAX_MEMBERS):
+        assert decoder.feed(empty, 100) == b""
+    decoder.end()
+    with pytest.raises(codecs.TooManyMembers):
+        decoder.feed(empty, 100)
+
+
+def test_decoders_take_their_input_in_bounded_slices(monkeypatch: pytest.MonkeyPatch) -> None:
+    # What a decoder is handed at once (a chain's whole intermediate stream) reaches zlib and
+    # brotli in slices, so nothing past a slice is ever copied for a member's unused data.
+    seen: list[int] = []
+
+    class Spy:
+        def __init__(self, stream: Any) -> None:
+            self._stream = stream
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._stream, name)
+
+        def decompress(self, data: Any, *args: Any) -> Any:
+            seen.append(len(data))
+            return self._stream.decompress(data, *args)
+
+        def process(self, data: Any, **kwargs: Any) -> Any:
+            seen.append(len(data))
+            return self._stream.process(data, **kwargs)
+
+    real_zlib = zlib.decompressobj
+    monkeypatch.setattr(codecs.zlib, "decompressobj", lambda wbits: Spy(real_zlib(wbits)))
+    real_brotli = brotli.Decompressor
+    monkeypatch.setattr(codecs.brotli, "Decompressor", lambda: Spy(real_brotli()))
+    body = bytes(range(256)) * 4096  # 1 MiB, incompressible enough to stay large
+    for coding, encoded in [(b"gzip", gzip.compress(body)), (b"br", brotli.compress(body))]:
+        seen.clear()
+        decoder = decoder_for(coding)
+        assert decoder is not None
+        assert decoder.feed(encoded, len(body)) == body
+        assert seen and max(seen) <= codecs.DECODE_SLICE
 
 
 def test_decoded_request_headers() -> None:
