@@ -110,13 +110,25 @@ _ENCODE = _encoder()
 _SCAN: Callable[[str, int], tuple[Any, int]] = _json_decoder.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
-def dumps_json(data: dict[str, Any]) -> bytes:
-    """``data`` as compact ASCII JSON (a server-side store's record)."""
+def dumps_json(data: Any) -> bytes:
+    """``data`` as compact ASCII JSON (a cookie's payload, or one value of a store's record)."""
     try:
         text = "".join(_ENCODE(data, 0))
     except (TypeError, ValueError, RecursionError) as exc:
         raise UnserializableSession(f"{type(exc).__name__}: {exc}") from None
     return text.encode("ascii")
+
+
+def dumps_name(key: object) -> bytes:
+    """``key`` as the JSON string that names it in an object (a store's record member).
+
+    json's rules for keys apply: a string is quoted, 1 becomes ``"1"``, None ``"null"``; any
+    other type is unserializable.
+    """
+    if type(key) is str:
+        return _json_encoder.encode_basestring_ascii(key).encode("ascii")
+    # b'{"<name>":0}' without its first byte and its last three.
+    return dumps_json({key: 0})[1:-3]
 
 
 def dumps(data: dict[str, Any]) -> bytes:

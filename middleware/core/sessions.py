@@ -218,13 +218,15 @@ class SessionConfig:
 STORE_METHODS = (
     "get",
     "add",
-    "replace",
+    "update",
     "touch",
+    "forward",
     "delete",
     "aget",
     "aadd",
-    "areplace",
+    "aupdate",
     "atouch",
+    "aforward",
     "adelete",
 )
 
@@ -251,6 +253,8 @@ class EventKind(Enum):
     STORE_FAILED = "store_failed"
     GONE = "gone"
     BAD_RECORD = "bad_record"
+    MERGED = "merged"  # saved under the new ID of a session regenerated meanwhile
+    DROPPED = "dropped"  # not saved: the session was regenerated meanwhile
 
     @property
     def level(self) -> int:
@@ -268,6 +272,8 @@ _LEVELS = {
     EventKind.STORE_FAILED: 40,
     EventKind.GONE: 20,
     EventKind.BAD_RECORD: 30,
+    EventKind.MERGED: 20,
+    EventKind.DROPPED: 30,
 }
 
 

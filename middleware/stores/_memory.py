@@ -7,7 +7,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from ._base import Store
+from ..core.session_store import merged
+from ._base import Changes, Members, Moved, Record, Store
 
 __all__ = ["MemoryStore"]
 
@@ -17,10 +18,12 @@ class MemoryStore(Store):
     ``max_entries``, each expiring ``ttl`` seconds after it was last written or touched.
 
     One process only: every worker process has its own, so use it with a single process (or
-    for tests and development) and ``RedisStore`` behind several. Thread-safe (one lock held
-    for a dict operation), so WSGI worker threads share it; its async face calls the same
-    code directly, which never waits on I/O. Records are bytes, so no request ever shares a
-    mutable object with another.
+    for tests and development) and ``RedisStore`` behind several. Thread-safe: each method
+    holds one lock while it reads and changes a record, so a request's changed members are
+    applied to the record as it is at that moment, never to a copy another request replaced
+    meanwhile. Its async face calls the same code directly, which never waits on I/O. Values
+    are bytes and records are copied in and out, so no request ever shares a mutable object
+    with another.
 
     ``clock`` (seconds, monotonic by default) is there for tests.
     """
@@ -36,7 +39,7 @@ class MemoryStore(Store):
         self._clock = clock
         self._lock = threading.Lock()
         # key -> (expiry time, record); the order is the order of last use, oldest first.
-        self._records: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._records: OrderedDict[str, tuple[float, Members | Moved]] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"MemoryStore(max_entries={self.max_entries})"
@@ -45,17 +48,19 @@ class MemoryStore(Store):
         """How many records are held, expired ones not yet dropped included."""
         return len(self._records)
 
-    def _live(self, key: str, now: float) -> tuple[float, bytes] | None:
+    def _live(self, key: str, now: float) -> Members | Moved | None:
         # Called with the lock held: the record under key, dropped when it has expired.
         entry = self._records.get(key)
-        if entry is not None and entry[0] <= now:
+        if entry is None:
+            return None
+        if entry[0] <= now:
             del self._records[key]
             return None
-        return entry
+        return entry[1]
 
-    def _put(self, key: str, value: bytes, ttl: int, now: float) -> None:
+    def _put(self, key: str, record: Members | Moved, ttl: int, now: float) -> None:
         records = self._records
-        records[key] = (now + ttl, value)
+        records[key] = (now + ttl, record)
         records.move_to_end(key)
         while len(records) > self.max_entries:
             records.popitem(last=False)
@@ -67,59 +72,82 @@ class MemoryStore(Store):
                 break
             records.popitem(last=False)
 
-    def get(self, key: str) -> bytes | None:
+    def get(self, key: str) -> Record:
         with self._lock:
-            entry = self._live(key, self._clock())
-            if entry is None:
+            record = self._live(key, self._clock())
+            if record is None:
                 return None
             self._records.move_to_end(key)
-            return entry[1]
+            return record if isinstance(record, Moved) else dict(record)
 
-    def add(self, key: str, value: bytes, ttl: int) -> bool:
+    def add(self, key: str, members: Members, ttl: int) -> bool:
         with self._lock:
             now = self._clock()
             if self._live(key, now) is not None:
                 return False
-            self._put(key, value, ttl, now)
+            self._put(key, dict(members), ttl, now)
             return True
 
-    def replace(self, key: str, value: bytes, ttl: int) -> bool:
+    def update(self, key: str, changes: Changes, ttl: int) -> int | Moved | None:
         with self._lock:
             now = self._clock()
-            if self._live(key, now) is None:
-                return False
-            self._put(key, value, ttl, now)
-            return True
+            record = self._live(key, now)
+            if record is None or isinstance(record, Moved):
+                return record
+            members = merged(record, changes)
+            if not members:
+                del self._records[key]
+                return 0
+            self._put(key, members, ttl, now)
+            return len(members)
 
-    def touch(self, key: str, ttl: int) -> bool:
+    def touch(self, key: str, ttl: int) -> bool | Moved:
         with self._lock:
             now = self._clock()
-            entry = self._live(key, now)
-            if entry is None:
+            record = self._live(key, now)
+            if record is None:
                 return False
-            self._put(key, entry[1], ttl, now)
+            if isinstance(record, Moved):
+                return record
+            self._put(key, record, ttl, now)
             return True
 
-    def delete(self, key: str) -> None:
+    def forward(self, key: str, to: str, ttl: int) -> Record:
         with self._lock:
+            now = self._clock()
+            record = self._live(key, now)
+            if record is None or isinstance(record, Moved):
+                return record
+            self._put(key, Moved(to), ttl, now)
+            return record
+
+    def delete(self, key: str) -> Moved | None:
+        with self._lock:
+            record = self._live(key, self._clock())
+            if isinstance(record, Moved):
+                return record
             self._records.pop(key, None)
+            return None
 
     def clear(self) -> None:
         """Delete every record."""
         with self._lock:
             self._records.clear()
 
-    async def aget(self, key: str) -> bytes | None:
+    async def aget(self, key: str) -> Record:
         return self.get(key)
 
-    async def aadd(self, key: str, value: bytes, ttl: int) -> bool:
-        return self.add(key, value, ttl)
+    async def aadd(self, key: str, members: Members, ttl: int) -> bool:
+        return self.add(key, members, ttl)
 
-    async def areplace(self, key: str, value: bytes, ttl: int) -> bool:
-        return self.replace(key, value, ttl)
+    async def aupdate(self, key: str, changes: Changes, ttl: int) -> int | Moved | None:
+        return self.update(key, changes, ttl)
 
-    async def atouch(self, key: str, ttl: int) -> bool:
+    async def atouch(self, key: str, ttl: int) -> bool | Moved:
         return self.touch(key, ttl)
 
-    async def adelete(self, key: str) -> None:
-        self.delete(key)
+    async def aforward(self, key: str, to: str, ttl: int) -> Record:
+        return self.forward(key, to, ttl)
+
+    async def adelete(self, key: str) -> Moved | None:
+        return self.delete(key)

@@ -3,13 +3,86 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 from ..core.session_store import StoreError
-from ._base import Store
+from ._base import Changes, Members, Moved, Record, Store
 
 __all__ = ["RedisStore"]
+
+# A session's record is a hash: one field per member, its name a JSON string (b'"user"'), its
+# value JSON. The old ID of a regenerated session holds a hash with this one field instead,
+# whose value is the new ID; a member name always starts with a quote, so it is never this.
+_MOVED_TO = b"moved-to"
+
+# Each script reads and writes KEYS[1] and nothing else, so on Redis Cluster it runs in that
+# key's slot; steps that involve two session IDs (following a forwarding record, regenerate())
+# are separate commands, one key each.
+_PRELUDE = "local MOVED_TO = 'moved-to'\n"
+
+# ARGV: ttl, then name, value pairs.
+_ADD = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+
+# ARGV: ttl, how many names to delete, those names, then name, value pairs to write.
+_UPDATE = """
+local moved = redis.call('HGET', KEYS[1], MOVED_TO)
+if moved then return {'moved', moved} end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone'} end
+local deletes = tonumber(ARGV[2])
+for i = 3, 2 + deletes do redis.call('HDEL', KEYS[1], ARGV[i]) end
+for i = 3 + deletes, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+local left = redis.call('HLEN', KEYS[1])
+if left > 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return {'left', left}
+"""
+
+# ARGV: ttl.
+_TOUCH = """
+local moved = redis.call('HGET', KEYS[1], MOVED_TO)
+if moved then return {'moved', moved} end
+return {'touched', redis.call('EXPIRE', KEYS[1], ARGV[1])}
+"""
+
+# ARGV: the new ID, the forwarding record's ttl.
+_FORWARD = """
+local moved = redis.call('HGET', KEYS[1], MOVED_TO)
+if moved then return {'moved', moved} end
+local members = redis.call('HGETALL', KEYS[1])
+if #members == 0 then return {'gone'} end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], MOVED_TO, ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return {'held', members}
+"""
+
+_DELETE = """
+local moved = redis.call('HGET', KEYS[1], MOVED_TO)
+if moved then return moved end
+redis.call('DEL', KEYS[1])
+return false
+"""
+
+
+class _Scripts(NamedTuple):
+    """The scripts registered with one client (redis-py loads them on first use)."""
+
+    add: Any
+    update: Any
+    touch: Any
+    forward: Any
+    delete: Any
+
+
+def _register(client: Any) -> _Scripts:
+    sources = (_ADD, _UPDATE, _TOUCH, _FORWARD, _DELETE)
+    return _Scripts(*(client.register_script(_PRELUDE + source) for source in sources))
+
 
 # For a client built from a URL: a dead Redis fails a request within seconds instead of
 # holding it (and a WSGI thread) for minutes, and one retry replaces a pooled connection that
@@ -62,11 +135,15 @@ class RedisStore(Store):
     - a ``redis.asyncio.Redis`` client (or cluster): ASGI only, used as is on its event loop;
       the WSGI middleware refuses it at construction.
 
-    A passed client is the caller's to configure and to close. Values are the session's JSON,
-    never pickle. Writes use ``SET ... NX`` (a new ID), ``SET ... XX`` (an existing session:
-    a session deleted meanwhile by a logout on another server is not written back) and
-    ``EXPIRE`` (a refresh); every Redis error becomes a ``StoreError``, which the middleware
-    answers with a 503.
+    A passed client is the caller's to configure and to close. A record is a hash, one field
+    per key of the session: the key as a JSON string, the value as JSON (never pickle). A read
+    is one ``HGETALL``; a write is one Lua script on that one key: a new session's fields only
+    if the key is free, an existing session's changed fields (``HSET``/``HDEL``) only if it is
+    still there (a session deleted meanwhile by a logout on another server is not written
+    back), and the time to live renewed. ``regenerate()`` replaces the old hash with a
+    forwarding field (``moved-to``) that expires after ``FORWARD_TTL`` seconds, then adds the
+    new one. No command or script touches two keys, so the store works on Redis Cluster. Every
+    Redis error becomes a ``StoreError``, which the middleware answers with a 503.
     """
 
     def __init__(self, url_or_client: Any, *, prefix: str = "session:") -> None:
@@ -77,8 +154,9 @@ class RedisStore(Store):
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         self._url: str | None = None
         self._client: Any = None
-        self._async_client: Any = None
-        self._aclients: dict[asyncio.AbstractEventLoop, Any] = {}
+        self._scripts: _Scripts | None = None
+        self._async_client: tuple[Any, _Scripts] | None = None
+        self._aclients: dict[asyncio.AbstractEventLoop, tuple[Any, _Scripts]] = {}
         if isinstance(url_or_client, str):
             if not url_or_client:
                 raise ValueError("url_or_client must not be an empty URL.")
@@ -91,7 +169,7 @@ class RedisStore(Store):
             self._client = url_or_client
             self._where = _describe(url_or_client)
         elif isinstance(url_or_client, (redis.asyncio.Redis, redis.asyncio.RedisCluster)):
-            self._async_client = url_or_client
+            self._async_client = (url_or_client, _register(url_or_client))
             self._where = _describe(url_or_client)
             self.supports_sync = False
         else:
@@ -99,6 +177,8 @@ class RedisStore(Store):
                 "url_or_client must be a redis:// URL, a redis.Redis client or a "
                 f"redis.asyncio.Redis client, got {url_or_client!r}."
             )
+        if self._client is not None:
+            self._scripts = _register(self._client)
 
     def __repr__(self) -> str:
         return f"RedisStore({self._where!r}, prefix={self.prefix!r})"
@@ -108,47 +188,55 @@ class RedisStore(Store):
 
     # -- the synchronous face (WSGI) --------------------------------------------------------
 
-    def _sync(self) -> Any:
-        if self._client is None:
+    def _sync(self) -> tuple[Any, _Scripts]:
+        if self._client is None or self._scripts is None:
             raise TypeError(
                 "This RedisStore was given a redis.asyncio client, which only the ASGI "
                 "middleware can use; pass a URL or a redis.Redis client for WSGI."
             )
-        return self._client
+        return self._client, self._scripts
 
-    def get(self, key: str) -> bytes | None:
-        client = self._sync()
+    def get(self, key: str) -> Record:
+        client, _ = self._sync()
         try:
-            value = client.get(self.prefix + key)
+            return _record(client.hgetall(self.prefix + key))
         except self._errors as exc:
-            raise self._failed(exc) from exc
-        return _bytes(value)
-
-    def add(self, key: str, value: bytes, ttl: int) -> bool:
-        client = self._sync()
-        try:
-            return bool(client.set(self.prefix + key, value, ex=ttl, nx=True))
-        except self._errors as exc:
+            if _wrong_type(exc):
+                return None
             raise self._failed(exc) from exc
 
-    def replace(self, key: str, value: bytes, ttl: int) -> bool:
-        client = self._sync()
+    def add(self, key: str, members: Members, ttl: int) -> bool:
+        _, scripts = self._sync()
         try:
-            return bool(client.set(self.prefix + key, value, ex=ttl, xx=True))
+            return bool(scripts.add([self.prefix + key], _add_args(members, ttl)))
         except self._errors as exc:
             raise self._failed(exc) from exc
 
-    def touch(self, key: str, ttl: int) -> bool:
-        client = self._sync()
+    def update(self, key: str, changes: Changes, ttl: int) -> int | Moved | None:
+        _, scripts = self._sync()
         try:
-            return bool(client.expire(self.prefix + key, ttl))
+            return _left(scripts.update([self.prefix + key], _update_args(changes, ttl)))
         except self._errors as exc:
             raise self._failed(exc) from exc
 
-    def delete(self, key: str) -> None:
-        client = self._sync()
+    def touch(self, key: str, ttl: int) -> bool | Moved:
+        _, scripts = self._sync()
         try:
-            client.delete(self.prefix + key)
+            return _touched(scripts.touch([self.prefix + key], [ttl]))
+        except self._errors as exc:
+            raise self._failed(exc) from exc
+
+    def forward(self, key: str, to: str, ttl: int) -> Record:
+        _, scripts = self._sync()
+        try:
+            return _held(scripts.forward([self.prefix + key], [to, ttl]))
+        except self._errors as exc:
+            raise self._failed(exc) from exc
+
+    def delete(self, key: str) -> Moved | None:
+        _, scripts = self._sync()
+        try:
+            return _moved(scripts.delete([self.prefix + key]))
         except self._errors as exc:
             raise self._failed(exc) from exc
 
@@ -159,15 +247,16 @@ class RedisStore(Store):
 
     # -- the asynchronous face (ASGI) -------------------------------------------------------
 
-    def _async(self) -> Any:
-        """The asyncio client for the running loop, or None to run the sync face in a thread."""
+    def _async(self) -> tuple[Any, _Scripts] | None:
+        """The asyncio client for the running loop and its scripts, or None to run the sync
+        face in a thread."""
         if self._async_client is not None:
             return self._async_client
         if self._url is None:
             return None
         loop = asyncio.get_running_loop()
-        client = self._aclients.get(loop)
-        if client is None:
+        found = self._aclients.get(loop)
+        if found is None:
             # An asyncio connection belongs to the loop that opened it: a new loop (a test's,
             # a thread's) gets its own client; those of closed loops are forgotten.
             for old in [old for old in self._aclients if old.is_closed()]:
@@ -176,53 +265,62 @@ class RedisStore(Store):
             client = redis.asyncio.Redis.from_url(
                 self._url, retry=_retry(redis, asynchronous=True), **_URL_OPTIONS
             )
-            self._aclients[loop] = client
-        return client
+            found = self._aclients[loop] = (client, _register(client))
+        return found
 
-    async def aget(self, key: str) -> bytes | None:
-        client = self._async()
-        if client is None:
+    async def aget(self, key: str) -> Record:
+        found = self._async()
+        if found is None:
             return await super().aget(key)
         try:
-            value = await client.get(self.prefix + key)
+            return _record(await found[0].hgetall(self.prefix + key))
         except self._errors as exc:
+            if _wrong_type(exc):
+                return None
             raise self._failed(exc) from exc
-        return _bytes(value)
 
-    async def aadd(self, key: str, value: bytes, ttl: int) -> bool:
-        client = self._async()
-        if client is None:
-            return await super().aadd(key, value, ttl)
+    async def aadd(self, key: str, members: Members, ttl: int) -> bool:
+        found = self._async()
+        if found is None:
+            return await super().aadd(key, members, ttl)
         try:
-            return bool(await client.set(self.prefix + key, value, ex=ttl, nx=True))
+            return bool(await found[1].add([self.prefix + key], _add_args(members, ttl)))
         except self._errors as exc:
             raise self._failed(exc) from exc
 
-    async def areplace(self, key: str, value: bytes, ttl: int) -> bool:
-        client = self._async()
-        if client is None:
-            return await super().areplace(key, value, ttl)
+    async def aupdate(self, key: str, changes: Changes, ttl: int) -> int | Moved | None:
+        found = self._async()
+        if found is None:
+            return await super().aupdate(key, changes, ttl)
         try:
-            return bool(await client.set(self.prefix + key, value, ex=ttl, xx=True))
+            return _left(await found[1].update([self.prefix + key], _update_args(changes, ttl)))
         except self._errors as exc:
             raise self._failed(exc) from exc
 
-    async def atouch(self, key: str, ttl: int) -> bool:
-        client = self._async()
-        if client is None:
+    async def atouch(self, key: str, ttl: int) -> bool | Moved:
+        found = self._async()
+        if found is None:
             return await super().atouch(key, ttl)
         try:
-            return bool(await client.expire(self.prefix + key, ttl))
+            return _touched(await found[1].touch([self.prefix + key], [ttl]))
         except self._errors as exc:
             raise self._failed(exc) from exc
 
-    async def adelete(self, key: str) -> None:
-        client = self._async()
-        if client is None:
-            await super().adelete(key)
-            return
+    async def aforward(self, key: str, to: str, ttl: int) -> Record:
+        found = self._async()
+        if found is None:
+            return await super().aforward(key, to, ttl)
         try:
-            await client.delete(self.prefix + key)
+            return _held(await found[1].forward([self.prefix + key], [to, ttl]))
+        except self._errors as exc:
+            raise self._failed(exc) from exc
+
+    async def adelete(self, key: str) -> Moved | None:
+        found = self._async()
+        if found is None:
+            return await super().adelete(key)
+        try:
+            return _moved(await found[1].delete([self.prefix + key]))
         except self._errors as exc:
             raise self._failed(exc) from exc
 
@@ -231,9 +329,71 @@ class RedisStore(Store):
         shutdown, e.g. in a lifespan handler; a passed client is left to its owner)."""
         if self._url is None:
             return
-        client = self._aclients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.aclose()
+        found = self._aclients.pop(asyncio.get_running_loop(), None)
+        if found is not None:
+            await found[0].aclose()
+
+
+# -- arguments and replies ------------------------------------------------------------------
+
+
+def _add_args(members: Members, ttl: int) -> list[bytes | int]:
+    args: list[bytes | int] = [ttl]
+    for name, value in members.items():
+        args += (name, value)
+    return args
+
+
+def _update_args(changes: Changes, ttl: int) -> list[bytes | int]:
+    args: list[bytes | int] = [ttl, len(changes.deleted), *changes.deleted]
+    for name, value in changes.written.items():
+        args += (name, value)
+    return args
+
+
+def _wrong_type(exc: BaseException) -> bool:
+    # A key of another type under our prefix (a record written as one JSON string by a build
+    # from before per-key commits): no session, never an error; it expires on its own.
+    return str(exc).startswith("WRONGTYPE")
+
+
+def _record(reply: Any) -> Record:
+    if not reply:
+        return None
+    members = {_bytes(name): _bytes(value) for name, value in reply.items()}
+    moved = members.get(_MOVED_TO)
+    if moved is not None:
+        return Moved(moved.decode("ascii"))
+    return members
+
+
+def _moved(reply: Any) -> Moved | None:
+    return None if reply is None else Moved(_bytes(reply).decode("ascii"))
+
+
+def _left(reply: Any) -> int | Moved | None:
+    tag = _bytes(reply[0])
+    if tag == b"moved":
+        return _moved(reply[1])
+    if tag == b"gone":
+        return None
+    return int(reply[1])
+
+
+def _touched(reply: Any) -> bool | Moved:
+    if _bytes(reply[0]) == b"moved":
+        return Moved(_bytes(reply[1]).decode("ascii"))
+    return bool(reply[1])
+
+
+def _held(reply: Any) -> Record:
+    tag = _bytes(reply[0])
+    if tag == b"moved":
+        return _moved(reply[1])
+    if tag == b"gone":
+        return None
+    flat = [_bytes(item) for item in reply[1]]
+    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 def _retry(redis: Any, *, asynchronous: bool) -> Any:
@@ -243,9 +403,9 @@ def _retry(redis: Any, *, asynchronous: bool) -> Any:
     return retry(NoBackoff(), 1)
 
 
-def _bytes(value: object) -> bytes | None:
+def _bytes(value: object) -> bytes:
     # A client made with decode_responses=True answers str.
-    if value is None or isinstance(value, bytes):
+    if isinstance(value, bytes):
         return value
     if isinstance(value, str):
         return value.encode("utf-8")

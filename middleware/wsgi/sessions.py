@@ -48,7 +48,7 @@ from typing import Any, cast
 from ..core import session_store
 from ..core.outcome import Outcome
 from ..core.responses import CRASH_BODY, plain_headers
-from ..core.session_store import StoredSession, StoreError
+from ..core.session_store import Record, StoredSession, StoreError
 from ..core.sessions import (
     Session,
     SessionCommit,
@@ -135,7 +135,7 @@ class SessionMiddleware:
             new_id=new_session_id,
         )
         self._store = cast("Store", store)
-        self._fetch: Callable[[str], bytes | None] | None = (
+        self._fetch: Callable[[str], Record] | None = (
             None if store is None else partial(fetch, self._store)
         )
 

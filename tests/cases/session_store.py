@@ -24,7 +24,8 @@ from typing import Any
 
 import itsdangerous
 
-from middleware.core.session_codec import MAX_TOKEN_LENGTH
+from middleware.core.session_codec import MAX_TOKEN_LENGTH, dumps_json, dumps_name
+from middleware.core.session_store import Members, Moved, Record, record_json
 from tests.cases.sessions import MAX_AGE, OLD_SECRET, SECRET, USER
 
 KEYS = (SECRET, OLD_SECRET)
@@ -51,8 +52,22 @@ def _data(payload: str) -> bytes | None:
     return raw if isinstance(value, dict) else None
 
 
+def members(record: bytes) -> Members:
+    """A JSON object (a cookie session's data) as a store's record, member by member."""
+    return {dumps_name(key): dumps_json(value) for key, value in json.loads(record).items()}
+
+
+def data(record: Record) -> Any:
+    """The session data a store's record holds (None when there is no record)."""
+    if record is None:
+        return None
+    assert not isinstance(record, Moved), record
+    return json.loads(record_json(record))
+
+
 def store_token(token: str, seed: Any) -> str:
-    """``token`` (a cookie session's) as a store session's; ``seed(id, record)`` stores data."""
+    """``token`` (a cookie session's) as a store session's; ``seed(id, record)`` stores the
+    data (a JSON object's bytes)."""
     if len(token) > MAX_TOKEN_LENGTH or token.count(".") < 2:
         return token
     value, _, signature = token.rpartition(".")

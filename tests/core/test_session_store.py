@@ -8,17 +8,24 @@ from typing import Any
 import pytest
 
 from middleware.core.headers import Headers
-from middleware.core.session_codec import BadCookie
+from middleware.core.session_codec import BadCookie, UnserializableSession, dumps_name
 from middleware.core.session_store import (
     ID_LENGTH,
     UNAVAILABLE_BODY,
     UNAVAILABLE_STATUS,
+    Changes,
+    Members,
+    Moved,
+    Record,
+    Saved,
     StoredSession,
     StoreError,
     StoreOps,
     WriteKind,
     close,
     is_session_id,
+    merged,
+    record_json,
     respond,
     settle,
 )
@@ -34,18 +41,20 @@ from tests.core.test_sessions import NOW, Clock
 OLD_ID = "o" * ID_LENGTH
 NEW_ID = "n" * ID_LENGTH
 DATA = {"user": "alice", "cart": [1, 2]}
-RECORD = json.dumps(DATA).encode()
+# A record is the session's JSON object member by member: names and values are JSON.
+RECORD: Members = {b'"user"': b'"alice"', b'"cart"': b"[1,2]"}
+NO_CHANGES = Changes({}, ())
 
 
 class Fetch:
     """A fake store read: records by ID, every call counted, failing on demand."""
 
-    def __init__(self, records: dict[str, bytes] | None = None) -> None:
+    def __init__(self, records: dict[str, Record] | None = None) -> None:
         self.records = {OLD_ID: RECORD} if records is None else records
         self.calls: list[str] = []
         self.error: StoreError | None = None
 
-    def __call__(self, session_id: str) -> bytes | None:
+    def __call__(self, session_id: str) -> Record:
         self.calls.append(session_id)
         if self.error is not None:
             raise self.error
@@ -170,14 +179,14 @@ def test_first_touch_fetches_once() -> None:
 
 
 def test_write_before_any_read_fetches_first() -> None:
-    # Writing blind would replace the record with this one key: the record is read first.
+    # Writing blind could not tell which members changed: the record is read first.
     fetch = Fetch()
     stored = session(header(), fetch)
     stored["theme"] = "dark"
     assert fetch.calls == [OLD_ID]
     commit = respond(stored, 200)
     assert commit is not None and commit.store is not None
-    assert json.loads(commit.store.value) == {**DATA, "theme": "dark"}
+    assert commit.store.changes == Changes({b'"theme"': b'"dark"'}, ())
 
 
 def test_preloaded_record_is_used_without_fetch() -> None:
@@ -205,34 +214,132 @@ def test_unknown_id_starts_empty_and_is_never_reused() -> None:
     stored["user"] = "mallory"
     commit = respond(stored, 200)
     assert commit is not None
-    assert commit.store == StoreOps(WriteKind.ADD, NEW_ID, b'{"user":"mallory"}', MAX_AGE, None)
+    added = Changes({b'"user"': b'"mallory"'}, ())
+    assert commit.store == StoreOps(WriteKind.ADD, NEW_ID, added, MAX_AGE)
     assert new_id_in(commit) == NEW_ID
 
 
-def test_unreadable_record_starts_empty_and_moves_to_a_new_id() -> None:
-    stored = session(header(), Fetch({OLD_ID: b"\x80 not json"}))
+@pytest.mark.parametrize(
+    "record",
+    [
+        pytest.param({b'"a"': b"\x80 not json"}, id="value-not-json"),
+        pytest.param({b"a": b"1"}, id="name-not-a-json-string"),
+        pytest.param({b'"a"': b"1,"}, id="value-with-trailing-comma"),
+    ],
+)
+def test_unreadable_record_starts_empty_and_moves_to_a_new_id(record: Members) -> None:
+    stored = session(header(), Fetch({OLD_ID: record}))
     assert dict(stored) == {}
     stored["a"] = 1
     commit = respond(stored, 200)
     assert commit is not None
-    assert commit.store == StoreOps(WriteKind.ADD, NEW_ID, b'{"a":1}', MAX_AGE, OLD_ID)
+    added = Changes({b'"a"': b"1"}, ())
+    assert commit.store == StoreOps(WriteKind.ADD, NEW_ID, added, MAX_AGE, OLD_ID)
     assert [(e.kind, e.level) for e in commit.events] == [(EventKind.BAD_RECORD, 30)]
 
 
 def test_unreadable_record_read_only_is_reported_at_close() -> None:
-    stored = session(header(), Fetch({OLD_ID: b"[1, 2]"}))
+    stored = session(header(), Fetch({OLD_ID: {b"1": b"2"}}))
     assert dict(stored) == {}
     respond(stored, 200)
     assert close(stored) == ()
-    stored = session(header(), Fetch({OLD_ID: b"[1, 2]"}))
+    stored = session(header(), Fetch({OLD_ID: {b"1": b"2"}}))
     assert dict(stored) == {}
     assert [e.kind for e in close(stored)] == [EventKind.BAD_RECORD]
+
+
+# -- records, member by member ---------------------------------------------------------------
+
+
+def test_record_json_and_merged() -> None:
+    assert json.loads(record_json(RECORD)) == DATA
+    assert record_json({}) == b"{}"
+    changes = Changes({b'"theme"': b'"dark"', b'"user"': b'"bob"'}, (b'"cart"', b'"gone"'))
+    result = merged(RECORD, changes)
+    assert result == {b'"user"': b'"bob"', b'"theme"': b'"dark"'}
+    assert RECORD == {b'"user"': b'"alice"', b'"cart"': b"[1,2]"}  # a new record
+
+
+@pytest.mark.parametrize(
+    ("key", "name"),
+    [
+        ("user", b'"user"'),
+        ('quote"and\\back', b'"quote\\"and\\\\back"'),
+        ("Zoë ✓", b'"Zo\\u00eb \\u2713"'),
+        ("", b'""'),
+        (1, b'"1"'),
+        (1.5, b'"1.5"'),
+        (True, b'"true"'),
+        (None, b'"null"'),
+    ],
+)
+def test_member_names_are_json_strings(key: object, name: bytes) -> None:
+    # json's rules for keys: the record reads back as json.loads would read the whole object.
+    assert dumps_name(key) == name
+    assert json.loads(b"{" + name + b":0}") == {json.loads(name): 0}
+
+
+def test_unserializable_member_name() -> None:
+    with pytest.raises(UnserializableSession):
+        dumps_name((1, 2))
+
+
+def _commit_of(action: Any, records: dict[str, Record] | None = None, **kwargs: Any) -> Any:
+    stored = session(header(**kwargs), Fetch(records))
+    action(stored)
+    commit = respond(stored, 200)
+    assert commit is not None
+    return commit
+
+
+@pytest.mark.parametrize(
+    ("action", "changes"),
+    [
+        pytest.param(
+            lambda s: s.update(theme="dark"), Changes({b'"theme"': b'"dark"'}, ()), id="add-key"
+        ),
+        pytest.param(
+            lambda s: s.__setitem__("user", "bob"),
+            Changes({b'"user"': b'"bob"'}, ()),
+            id="replace-key",
+        ),
+        pytest.param(lambda s: s.pop("cart"), Changes({}, (b'"cart"',)), id="delete-key"),
+        pytest.param(
+            lambda s: s.__setitem__("user", "alice"), NO_CHANGES, id="same-value-nothing-written"
+        ),
+        pytest.param(
+            lambda s: (s["cart"].append(3), setattr(s, "modified", True)),
+            Changes({b'"cart"': b"[1,2,3]"}, ()),
+            id="in-place-change-marked-modified",
+        ),
+        pytest.param(
+            lambda s: (s.pop("cart"), s.__setitem__("cart", [1, 2])),
+            NO_CHANGES,
+            id="deleted-then-set-back",
+        ),
+        pytest.param(
+            lambda s: s.popitem(), Changes({}, (b'"cart"',)), id="popitem-deletes-the-last"
+        ),
+    ],
+)
+def test_a_write_commits_only_the_members_it_changed(action: Any, changes: Changes) -> None:
+    commit = _commit_of(action)
+    assert commit.store == StoreOps(WriteKind.UPDATE, OLD_ID, changes, MAX_AGE)
+    assert commit.set_cookie is None  # the same ID: the cookie is left alone
+
+
+def test_every_member_is_encoded_alike() -> None:
+    # A record written by another member-by-member writer with other spacing is rewritten only
+    # where the app changed something: an unchanged value re-encodes to its stored bytes.
+    spaced: Members = {b'"cart"': b"[1, 2]", b'"user"': b'"alice"'}
+    commit = _commit_of(lambda s: s.update(theme="dark"), {OLD_ID: spaced})
+    assert commit.store.changes == Changes({b'"cart"': b"[1,2]", b'"theme"': b'"dark"'}, ())
 
 
 # -- decisions -------------------------------------------------------------------------
 
 
-def _decide(action: str, cookie: bytes | None, records: dict[str, bytes]) -> Any:
+def _decide(action: str, cookie: bytes | None, records: dict[str, Record]) -> Any:
     stored = session(cookie, Fetch(records))
     {
         "read": lambda: stored.get("user"),
@@ -242,16 +349,17 @@ def _decide(action: str, cookie: bytes | None, records: dict[str, bytes]) -> Any
         "clear": stored.clear,
         "pop-all": lambda: [stored.pop(key) for key in list(stored)],
         "clear-then-write": lambda: (stored.clear(), stored.update(flash="bye")),
+        "regenerate-then-clear": lambda: (stored.regenerate(), stored.clear()),
         "unset-modified": lambda: (stored.update(user="x"), setattr(stored, "modified", False)),
     }[action]()
     return respond(stored, 200, b"Accept-Encoding")
 
 
-BOB = json.dumps({**DATA, "user": "bob"}, separators=(",", ":")).encode()
-COMPACT = json.dumps(DATA, separators=(",", ":")).encode()
+BOB = Changes({b'"user"': b'"bob"'}, ())
+EVERYTHING = Changes(RECORD, ())
 
 
-KNOWN = {OLD_ID: RECORD}
+KNOWN: dict[str, Record] = {OLD_ID: RECORD}
 
 
 @pytest.mark.parametrize(
@@ -262,7 +370,7 @@ KNOWN = {OLD_ID: RECORD}
         pytest.param(
             "read",
             header(age=MAX_AGE // 2 + 1),
-            StoreOps(WriteKind.TOUCH, OLD_ID, b"", MAX_AGE, None),
+            StoreOps(WriteKind.TOUCH, OLD_ID, NO_CHANGES, MAX_AGE),
             OLD_ID,
             id="read-past-half-age-touches",
         ),
@@ -270,35 +378,35 @@ KNOWN = {OLD_ID: RECORD}
         pytest.param(
             "write",
             header(),
-            StoreOps(WriteKind.REPLACE, OLD_ID, BOB, MAX_AGE, None),
+            StoreOps(WriteKind.UPDATE, OLD_ID, BOB, MAX_AGE),
             None,
-            id="write-replaces-same-id-cookie-unchanged",
+            id="write-updates-same-id-cookie-unchanged",
         ),
         pytest.param(
             "write",
             header(age=MAX_AGE // 2 + 1),
-            StoreOps(WriteKind.REPLACE, OLD_ID, BOB, MAX_AGE, None),
+            StoreOps(WriteKind.UPDATE, OLD_ID, BOB, MAX_AGE),
             OLD_ID,
             id="write-past-half-age-re-signs",
         ),
         pytest.param(
             "write",
             None,
-            StoreOps(WriteKind.ADD, NEW_ID, b'{"user":"bob"}', MAX_AGE, None),
+            StoreOps(WriteKind.ADD, NEW_ID, BOB, MAX_AGE),
             NEW_ID,
             id="write-new-visitor",
         ),
         pytest.param(
             "regenerate",
             header(),
-            StoreOps(WriteKind.ADD, NEW_ID, COMPACT, MAX_AGE, OLD_ID),
+            StoreOps(WriteKind.MOVE, NEW_ID, NO_CHANGES, MAX_AGE, source=OLD_ID),
             NEW_ID,
-            id="regenerate-moves-data",
+            id="regenerate-moves-the-record",
         ),
         pytest.param(
             "write-regenerate",
             header(),
-            StoreOps(WriteKind.ADD, NEW_ID, BOB, MAX_AGE, OLD_ID),
+            StoreOps(WriteKind.MOVE, NEW_ID, BOB, MAX_AGE, source=OLD_ID),
             NEW_ID,
             id="login-write-then-regenerate",
         ),
@@ -312,22 +420,29 @@ KNOWN = {OLD_ID: RECORD}
         pytest.param(
             "clear",
             header(),
-            StoreOps(None, "", b"", MAX_AGE, OLD_ID),
+            StoreOps(None, "", NO_CHANGES, MAX_AGE, OLD_ID),
             "delete",
             id="clear-deletes-record",
         ),
         pytest.param(
+            "regenerate-then-clear",
+            header(),
+            StoreOps(None, "", NO_CHANGES, MAX_AGE, OLD_ID),
+            "delete",
+            id="clear-wins-over-regenerate",
+        ),
+        pytest.param(
             "pop-all",
             header(),
-            StoreOps(None, "", b"", MAX_AGE, OLD_ID),
-            "delete",
-            id="emptied-deletes-record",
+            StoreOps(WriteKind.UPDATE, OLD_ID, Changes({}, (b'"user"', b'"cart"')), MAX_AGE),
+            None,
+            id="emptied-deletes-its-members",
         ),
         pytest.param("clear", header(NEW_ID), None, "delete", id="clear-unknown-id"),
         pytest.param(
             "clear-then-write",
             header(),
-            StoreOps(WriteKind.ADD, NEW_ID, b'{"flash":"bye"}', MAX_AGE, OLD_ID),
+            StoreOps(WriteKind.ADD, NEW_ID, Changes({b'"flash"': b'"bye"'}, ()), MAX_AGE, OLD_ID),
             NEW_ID,
             id="clear-then-write-revokes-old-id",
         ),
@@ -376,9 +491,17 @@ def test_5xx_saves_nothing() -> None:
     assert [e.kind for e in commit.events] == [EventKind.DISCARDED]
 
 
-def test_unserializable_fails_the_request() -> None:
+@pytest.mark.parametrize(
+    "action",
+    [
+        pytest.param(lambda s: s.__setitem__("when", {1j}), id="value"),
+        pytest.param(lambda s: s.__setitem__((1, 2), "x"), id="key"),
+        pytest.param(lambda s: (s.clear(), s.__setitem__("when", {1j})), id="new-record"),
+    ],
+)
+def test_unserializable_fails_the_request(action: Any) -> None:
     stored = session(header())
-    stored["when"] = {1j}
+    action(stored)
     commit = respond(stored, 200)
     assert commit is not None and commit.status == 500 and commit.store is None
     assert [e.kind for e in commit.events] == [EventKind.UNSERIALIZABLE]
@@ -406,16 +529,59 @@ def test_respond_runs_once() -> None:
     assert respond(stored, 200) is None
 
 
+# -- the old ID of a regenerated session --------------------------------------------------------
+
+
+FORWARDED: dict[str, Record] = {OLD_ID: Moved(NEW_ID)}
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        pytest.param(lambda s: s.update(cart=[9]), id="write"),
+        pytest.param(lambda s: s.clear(), id="clear"),
+        pytest.param(lambda s: s.regenerate(), id="regenerate"),
+    ],
+)
+def test_the_old_id_reads_empty_and_its_changes_are_dropped(action: Any) -> None:
+    # A request that comes with the old cookie after the move (a late one, or whoever planted
+    # the old ID) gets nothing, writes nothing, and leaves the new cookie alone.
+    stored = session(header(age=MAX_AGE // 2 + 1), Fetch(FORWARDED))
+    assert dict(stored) == {}
+    action(stored)
+    commit = respond(stored, 200)
+    assert commit is not None
+    assert (commit.store, commit.set_cookie, commit.status) == (None, None, 200)
+    ((event,),) = [commit.events]
+    assert (event.kind, event.level) == (EventKind.DROPPED, 30)
+    assert event.message == (
+        "Session changes not saved: the session ID was replaced by regenerate() before this "
+        "request read it. This response leaves the cookie alone."
+    )
+
+
+def test_the_old_id_only_read_is_not_refreshed() -> None:
+    stored = session(header(age=MAX_AGE // 2 + 1), Fetch(FORWARDED))
+    assert stored.get("user") is None
+    commit = respond(stored, 200)
+    assert commit is not None and (commit.store, commit.set_cookie, commit.events) == (
+        None,
+        None,
+        (),
+    )
+
+
 # -- settling what the store answered -------------------------------------------------------
 
 
-def _written(action: str = "write") -> tuple[StoredSession, Any]:
-    stored = session(header())
+def _written(action: str = "write", *, age: int = 0) -> tuple[StoredSession, Any]:
+    stored = session(header(age=age))
     if action == "write":
         stored["user"] = "bob"
-    elif action == "read-old":
-        stored = session(header(age=MAX_AGE // 2 + 1))
+    elif action == "read":
         stored.get("user")
+    elif action == "clear":
+        stored.clear()
     else:
         stored.regenerate()
     commit = respond(stored, 200)
@@ -423,17 +589,20 @@ def _written(action: str = "write") -> tuple[StoredSession, Any]:
     return stored, commit
 
 
+OLD = MAX_AGE // 2 + 1  # a cookie old enough to be re-signed
+
+
 def test_settle_done_keeps_the_decision() -> None:
     stored, commit = _written()
-    assert settle(stored, commit, True) is commit
+    assert settle(stored, commit, Saved.DONE) is commit
 
 
-@pytest.mark.parametrize("action", ["write", "read-old"])
-def test_record_deleted_meanwhile_stays_deleted(action: str) -> None:
+@pytest.mark.parametrize(("action", "age"), [("write", 0), ("read", OLD), ("regenerate", 0)])
+def test_record_deleted_meanwhile_stays_deleted(action: str, age: int) -> None:
     # A logout on another server deleted the record after this request fetched it: writing
-    # it back would undo the logout.
-    stored, commit = _written(action)
-    settled = settle(stored, commit, False)
+    # it back (or moving it to a new ID) would undo the logout.
+    stored, commit = _written(action, age=age)
+    settled = settle(stored, commit, Saved.GONE)
     assert settled.store is None and settled.status == 200
     assert settled.set_cookie == DELETE.encode()
     ((event,),) = [settled.events]
@@ -441,9 +610,49 @@ def test_record_deleted_meanwhile_stays_deleted(action: str) -> None:
     assert "logged out elsewhere" in event.message
 
 
+@pytest.mark.parametrize("age", [0, OLD])
+def test_emptied_record_deletes_the_cookie(age: int) -> None:
+    stored = session(header(age=age))
+    for key in list(stored):
+        del stored[key]
+    commit = respond(stored, 200)
+    assert commit is not None
+    settled = settle(stored, commit, Saved.EMPTIED)
+    assert (settled.set_cookie, settled.events, settled.store) == (DELETE.encode(), (), None)
+
+
+@pytest.mark.parametrize("age", [0, OLD])
+def test_merged_into_the_new_id_leaves_the_cookie_alone(age: int) -> None:
+    # Another request regenerated the session while this one ran: the changes went to the new
+    # ID, and the response must not replace (nor re-sign, nor delete) the new cookie.
+    stored, commit = _written(age=age)
+    settled = settle(stored, commit, Saved.MERGED)
+    assert (settled.status, settled.set_cookie, settled.store) == (200, None, None)
+    ((event,),) = [settled.events]
+    assert (event.kind, event.level) == (EventKind.MERGED, 20)
+    assert "saved under the new ID" in event.message
+
+
+@pytest.mark.parametrize("action", ["write", "clear", "regenerate"])
+def test_dropped_changes_are_a_warning_and_leave_the_cookie_alone(action: str) -> None:
+    stored, commit = _written(action)
+    settled = settle(stored, commit, Saved.DROPPED)
+    assert (settled.status, settled.set_cookie, settled.store) == (200, None, None)
+    ((event,),) = [settled.events]
+    assert (event.kind, event.level) == (EventKind.DROPPED, 30)
+    assert "moved the session to a new ID (regenerate())" in event.message
+
+
+def test_a_refresh_of_a_moved_id_is_silent() -> None:
+    stored, commit = _written("read", age=OLD)
+    assert commit.store.write is WriteKind.TOUCH
+    settled = settle(stored, commit, Saved.DROPPED)
+    assert (settled.set_cookie, settled.events) == (None, ())
+
+
 def test_taken_new_id_is_a_store_failure() -> None:
     stored, commit = _written("regenerate")
-    settled = settle(stored, commit, False)
+    settled = settle(stored, commit, Saved.TAKEN)
     assert (settled.status, settled.body) == (UNAVAILABLE_STATUS, UNAVAILABLE_BODY)
 
 
@@ -541,7 +750,7 @@ def test_read_only_session_reads_and_reports_changes_as_lost() -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        pytest.param({"store": object()}, "which has no get, add, replace", id="not-a-store"),
+        pytest.param({"store": object()}, "which has no get, add, update", id="not-a-store"),
         pytest.param({"store": FakeStore()}, "new_id must be a function", id="no-new-id"),
     ],
 )

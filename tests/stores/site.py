@@ -5,11 +5,14 @@ Routes (the answer is text/plain):
 - ``/login?name``: ``session["user"] = name`` then ``regenerate()``, as a login should;
 - ``/whoami``: the user, or ``-``;
 - ``/count``: increments ``session["n"]`` and answers it;
+- ``/set?key&value``: reads the session, then sets ``session[key] = value``;
+- ``/read``: the session's keys and values, ``key=value`` joined by ``&``, sorted;
 - ``/logout``: ``clear()``;
 - ``/swallow``: reads the session, answering ``degraded`` if the store fails;
 - anything else: does not touch the session.
 
-``hook``, when set, runs between the read and the write of ``/count`` (to race a logout).
+``hook``, when set, runs between the read and the write of ``/count``, ``/set`` and ``/login``
+(to race another request against this one). It runs once: it is cleared before it runs.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ class Site:
 
     def handle(self, session: Any, path: str, query: str) -> bytes:
         if path == "/login":
+            session.get("user")
+            self._run_hook()
             session["user"] = parse_qs(query)["name"][0]
             session.regenerate()
             return b"welcome"
@@ -38,10 +43,17 @@ class Site:
             return str(session.get("user", "-")).encode()
         if path == "/count":
             n = session.get("n", 0) + 1
-            if self.hook is not None:
-                self.hook()
+            self._run_hook()
             session["n"] = n
             return str(n).encode()
+        if path == "/set":
+            fields = parse_qs(query)
+            session.get("user")
+            self._run_hook()
+            session[fields["key"][0]] = fields["value"][0]
+            return b"set"
+        if path == "/read":
+            return "&".join(f"{k}={v}" for k, v in sorted(session.items())).encode()
         if path == "/logout":
             session.clear()
             return b"bye"
@@ -51,6 +63,11 @@ class Site:
             except StoreError:
                 return b"degraded"
         return b"static"
+
+    def _run_hook(self) -> None:
+        hook, self.hook = self.hook, None
+        if hook is not None:
+            hook()
 
     def wsgi(self, store: Store) -> Any:
         def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:

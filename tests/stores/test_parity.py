@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
 import time
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ import pytest
 from middleware.asgi.sessions import SessionMiddleware as AsgiSessions
 from middleware.stores import MemoryStore, RedisStore, Store
 from middleware.wsgi.sessions import SessionMiddleware as WsgiSessions
-from tests.cases.session_store import STORE_EXPECTED, session_id, store_cookie
+from tests.cases.session_store import STORE_EXPECTED, data, members, session_id, store_cookie
 from tests.cases.sessions import (
     ACTIONS,
     BAD_COOKIES,
@@ -52,7 +51,7 @@ class Runner:
         self.seeded: list[str] = []
 
     def seed(self, key: str, record: bytes) -> None:
-        assert self.store.add(key, record, MAX_AGE)
+        assert self.store.add(key, members(record), MAX_AGE)
         self.seeded.append(key)
 
     def cookie(self, header: str | None) -> list[tuple[str, str]]:
@@ -75,8 +74,7 @@ class Runner:
         return asyncio.run(one())
 
     def record(self, token: str) -> Any:
-        raw = self.store.get(session_id(token))
-        return None if raw is None else json.loads(raw)
+        return data(self.store.get(session_id(token)))
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +122,7 @@ def test_session_cases(run: Runner, case: Case, caplog: pytest.LogCaptureFixture
         assert result.header_all("set-cookie") == []
         if case.data is not None:
             # Saved under the same ID: the cookie the client holds is still the right one.
-            assert json.loads(run.store.get(run.seeded[0]) or b"") == case.data
+            assert data(run.store.get(run.seeded[0])) == case.data
     elif case.set_cookie == "delete":
         assert result.header_all("set-cookie") == [DELETE]
         # Emptying the session revoked it: no record is left under the cookie's ID.
@@ -196,4 +194,4 @@ def test_change_after_the_headers_left_is_lost(
             "Session changed after the response headers were sent; the change is lost.",
         )
     ]
-    assert "late" not in json.loads(run.store.get(run.seeded[0]) or b"{}")
+    assert "late" not in data(run.store.get(run.seeded[0]))

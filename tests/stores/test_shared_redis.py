@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import redis
 
+from middleware.core.session_store import FORWARD_TTL
 from middleware.stores import RedisStore
 from tests.cases.session_store import session_id
 from tests.drivers import Result, acall, call_wsgi
@@ -116,8 +117,11 @@ async def test_login_regenerates_the_id_against_fixation(
     login = await servers.get(protocol, "/login", planted, "name=victim")
     victim = cookie(login)
     assert victim is not None and victim != planted
-    # The data moved (the count came along), the planted ID is gone from Redis.
-    assert not raw.exists(planted_key)
+    # The data moved (the count came along); under the planted ID, Redis keeps only where the
+    # session went, for a minute, and never hands that out.
+    victim_id = session_id(victim.removeprefix("session="))
+    assert raw.hgetall(planted_key) == {b"moved-to": victim_id.encode()}
+    assert 0 < raw.ttl(planted_key) <= FORWARD_TTL
     assert (await servers.get(OTHER[protocol], "/count", victim)).body == b"2"
     for either in ("wsgi", "asgi"):
         assert (await servers.get(either, "/whoami", planted)).body == b"-"
@@ -142,6 +146,89 @@ async def test_a_logout_racing_a_write_is_not_undone(
     assert level == logging.INFO
     assert message.startswith("Session was deleted from the store while this request ran")
     assert (await servers.get(OTHER[protocol], "/whoami", pair)).body == b"-"
+
+
+def race(servers: Servers, path: str, query: str, pair: str | None) -> list[Result]:
+    """Set the site's hook to run ``path`` through the WSGI server; its results land here."""
+    results: list[Result] = []
+    servers.site.hook = lambda: results.append(
+        call_wsgi(servers.wsgi_app, "GET", path, query, headers(pair))
+    )
+    return results
+
+
+@pytest.mark.parametrize("protocol", ["wsgi", "asgi"])
+async def test_writes_to_different_keys_at_once_both_stay(servers: Servers, protocol: str) -> None:
+    pair = cookie(await servers.get("wsgi", "/login", None, "name=alice"))
+    # While /set?key=cart runs on one server (between its read and its write), another
+    # request of the same session sets theme on the WSGI one.
+    inner = race(servers, "/set", "key=theme&value=dark", pair)
+    outer = await servers.get(protocol, "/set", pair, "key=cart&value=3")
+    assert inner[0].header_all("set-cookie") == outer.header_all("set-cookie") == []
+    read = await servers.get(OTHER[protocol], "/read", pair)
+    assert read.body == b"cart=3&theme=dark&user=alice"
+
+
+@pytest.mark.parametrize("protocol", ["wsgi", "asgi"])
+async def test_the_same_key_goes_to_the_last_writer(servers: Servers, protocol: str) -> None:
+    pair = cookie(await servers.get("wsgi", "/login", None, "name=alice"))
+    race(servers, "/set", "key=theme&value=dark", pair)
+    await servers.get(protocol, "/set", pair, "key=theme&value=light")  # commits last
+    assert (await servers.get(protocol, "/read", pair)).body == b"theme=light&user=alice"
+
+
+@pytest.mark.parametrize("protocol", ["wsgi", "asgi"])
+async def test_a_login_while_a_write_is_in_flight_does_not_sign_out(
+    servers: Servers, raw: redis.Redis, protocol: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    old = cookie(await servers.get(protocol, "/set", None, "key=cart&value=1"))
+    # /set?key=theme has read the session when /login regenerates it on the WSGI server.
+    login = race(servers, "/login", "name=alice", old)
+    with caplog.at_level(logging.INFO, logger="middleware.sessions"):
+        in_flight = await servers.get(protocol, "/set", old, "key=theme&value=dark")
+    new = cookie(login[0])
+    assert new is not None and new != old
+    # The in-flight response neither deletes nor replaces the new cookie ...
+    assert in_flight.header_all("set-cookie") == []
+    assert cookie(in_flight, new) == new
+    # ... its change went to the new ID, and the old ID reads as empty, not revived.
+    assert (await servers.get(protocol, "/read", new)).body == b"cart=1&theme=dark&user=alice"
+    assert (await servers.get(OTHER[protocol], "/read", old)).body == b""
+    old_key = f"session:{session_id(old.removeprefix('session='))}"
+    assert raw.hgetall(old_key) == {b"moved-to": session_id(new.removeprefix("session=")).encode()}
+    ((level, message),) = [(r.levelno, r.getMessage()) for r in caplog.records]
+    assert level == logging.INFO
+    assert message.startswith("Session was moved to a new ID by regenerate() while this request")
+
+
+@pytest.mark.parametrize("protocol", ["wsgi", "asgi"])
+async def test_a_write_committed_during_a_login_moves_with_it(
+    servers: Servers, protocol: str
+) -> None:
+    old = cookie(await servers.get(protocol, "/set", None, "key=cart&value=1"))
+    # /login has read the session when /set?key=theme commits on the WSGI server.
+    race(servers, "/set", "key=theme&value=dark", old)
+    new = cookie(await servers.get(protocol, "/login", old, "name=alice"))
+    assert (await servers.get(protocol, "/read", new)).body == b"cart=1&theme=dark&user=alice"
+
+
+@pytest.mark.parametrize("protocol", ["wsgi", "asgi"])
+async def test_the_old_id_after_a_login_reads_empty_and_writes_nothing(
+    servers: Servers, raw: redis.Redis, protocol: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Whoever planted the old ID (or a request sent before the login's answer arrived) gets
+    # an empty session, and cannot write into the new one.
+    old = cookie(await servers.get(protocol, "/set", None, "key=cart&value=1"))
+    new = cookie(await servers.get("wsgi", "/login", old, "name=victim"))
+    with caplog.at_level(logging.INFO, logger="middleware.sessions"):
+        late = await servers.get(protocol, "/set", old, "key=user&value=mallory")
+    assert late.header_all("set-cookie") == []
+    assert (await servers.get(protocol, "/read", new)).body == b"cart=1&user=victim"
+    ((level, message),) = [(r.levelno, r.getMessage()) for r in caplog.records]
+    assert level == logging.WARNING
+    assert "replaced by regenerate() before this request read it" in message
+    for either in ("wsgi", "asgi"):
+        assert (await servers.get(either, "/read", old)).body == b""
 
 
 async def test_concurrent_writes_to_different_sessions(servers: Servers, raw: redis.Redis) -> None:
