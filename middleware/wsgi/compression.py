@@ -119,7 +119,8 @@ class CompressionMiddleware(_Compression):
     ``zstd_level``: codec settings. ``compressible_types``: the media types compressed
     (replaces the default list). ``exclude_paths``: paths never touched (a trailing ``/`` makes
     a prefix). ``decompress_requests``: decode request bodies sent with a Content-Encoding,
-    up to ``max_request_size`` decoded bytes (413 past it, 415 unknown coding, 400 corrupt).
+    up to ``max_request_size`` decoded bytes (413 past it or past 1024 gzip members or zstd
+    frames, 415 unknown coding, 400 corrupt or more than two codings), in linear work.
     """
 
     __slots__ = ()

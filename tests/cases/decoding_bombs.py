@@ -44,7 +44,9 @@ def deflate_tiny_blocks(size: int) -> bytes:
     """A zlib stream ("deflate") of one-byte blocks, each ended by a full flush: 7 bytes per
     decoded byte."""
     encoder = zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS)
-    first, piece, again = [encoder.compress(b"a") + encoder.flush(zlib.Z_FULL_FLUSH) for _ in "abc"]
+    first, piece, again = [
+        encoder.compress(b"a") + encoder.flush(zlib.Z_FULL_FLUSH) for _ in range(3)
+    ]
     # The end: the empty last block a final flush writes, and the Adler-32 of what was encoded.
     tail_size = 6
     stream = _repeat(first, piece, again, b"", size - tail_size)
@@ -56,15 +58,15 @@ def zstd_tiny_blocks(size: int) -> bytes:
     """One zstd frame of one-byte blocks (a block flush after every byte): 4 bytes per byte."""
     encoder = zstandard.ZstdCompressor().compressobj()
     flush = zstandard.COMPRESSOBJ_FLUSH_BLOCK
-    pieces = [encoder.compress(b"a") + encoder.flush(flush) for _ in range(3)]
-    return _repeat(*pieces, encoder.flush(), size)
+    first, piece, again = [encoder.compress(b"a") + encoder.flush(flush) for _ in range(3)]
+    return _repeat(first, piece, again, encoder.flush(), size)
 
 
 def brotli_tiny_blocks(size: int) -> bytes:
     """One brotli stream of one-byte meta-blocks (a flush after every byte): 4 bytes per byte."""
     encoder = brotli.Compressor(quality=4)
-    pieces = [encoder.process(b"a") + encoder.flush() for _ in range(3)]
-    return _repeat(*pieces, encoder.finish(), size)
+    first, piece, again = [encoder.process(b"a") + encoder.flush() for _ in range(3)]
+    return _repeat(first, piece, again, encoder.finish(), size)
 
 
 def zstd_empty_frames(size: int) -> bytes:
