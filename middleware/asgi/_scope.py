@@ -1,7 +1,13 @@
 """ASGI 3 plumbing shared by every ASGI adapter.
 
 - ``check_app`` accepts ASGI 3 apps, adapts ASGI 2 apps through asgiref, and turns a WSGI
-  app into a TypeError that names the WSGI twin.
+  app into a TypeError that names the WSGI twin. An app that is not one of these layers (the
+  innermost layer's app, or a foreign middleware) has its response start checked before any
+  layer sees it: a header name or value with CR, LF or NUL, which a server must refuse, makes
+  ``send`` raise ValueError into the app, so the layer answers it as a crash (below) and the
+  access record says 500. The layers' own headers are valid by construction (validated
+  options, sanitised metric descriptions, request IDs of visible ASCII), so one check per
+  response, at the app's edge, covers the whole head; see ``_checked_head``.
 - ``send_crash`` implements "Crashes keep their headers" (SPEC): when the app raises before a
   layer sent ``http.response.start``, the layer sends a plain 500 through its own send
   wrapper, so it and every outer layer add their headers, then re-raises the original
@@ -25,6 +31,7 @@ from typing import Any, TypeAlias
 from asgiref.compatibility import guarantee_single_callable
 
 from .._apps import app_kind, mismatch
+from ..core.headers import forbidden_field, refused_head
 from ..core.responses import CRASH_BODY, CRASH_STATUS, crash_headers
 from ..core.session_store import StoreError
 
@@ -54,11 +61,46 @@ def check_app(app: Any, cls_name: str) -> ASGIApp:
         raise mismatch(cls_name, "asgi", app)
     if not callable(app):
         raise TypeError(f"middleware.asgi.{cls_name} needs an ASGI application, got {app!r}.")
+    if getattr(app, "_middleware_protocol", None) == "asgi":
+        # Another layer of this package: it checks its own app's head.
+        return app  # type: ignore[no-any-return]
     if kind == "asgi2":
-        return guarantee_single_callable(app)  # type: ignore[no-any-return,no-untyped-call]
-    if type(app).__module__.startswith("django."):
-        return _LowerCaseResponseHeaders(app)
-    return app  # type: ignore[no-any-return]
+        app = guarantee_single_callable(app)  # type: ignore[no-untyped-call]
+    elif type(app).__module__.startswith("django."):
+        app = _LowerCaseResponseHeaders(app)
+    return _checked_head(app)
+
+
+def _checked_head(app: ASGIApp) -> ASGIApp:
+    """``app`` with its ``http.response.start`` checked before the layer sees it.
+
+    SPEC (Request logging): a response head that the server must refuse (CR, LF or NUL in a
+    header name or value set by the app) is treated as a crash on both protocols. ``send``
+    raises into the app, as a strict server's would; the app's exception then reaches the
+    layer before any start did, so the layer answers the plain 500 that keeps every layer's
+    headers, and re-raises for the server to log. Closures, not objects, and no coroutine of
+    their own: about 0.35 µs per response besides the check, 0.03 µs per body message.
+    """
+
+    def checked_app(scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        if scope["type"] != "http":
+            return app(scope, receive, send)
+
+        def checked_send(message: Message) -> Awaitable[None]:
+            if message["type"] == "http.response.start":
+                headers = message.get("headers", ())
+                if type(headers) is not list:
+                    # Any iterable is allowed; a list can be read twice.
+                    message = dict(message)
+                    message["headers"] = headers = list(headers)
+                field = forbidden_field(headers)
+                if field is not None:
+                    raise ValueError(refused_head(*field))
+            return send(message)
+
+        return app(scope, receive, checked_send)
+
+    return checked_app
 
 
 class _LowerCaseResponseHeaders:

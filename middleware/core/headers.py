@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from itertools import chain
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -156,3 +157,42 @@ def _qvalue(raw: bytes) -> float | None:
 def latin1(value: str) -> bytes:
     """Encode a native string for the wire, as PEP 3333 requires of header values."""
     return value.encode("latin-1")
+
+
+# RFC 9110 §5.5: "Field values containing CR, LF, or NUL characters are invalid and dangerous
+# [...] a recipient of CR, LF, or NUL within a field value MUST either reject the message or
+# replace each of those characters with SP." Servers refuse such a response head (uvicorn
+# closes the connection, hypercorn sends a bare 500), so the middleware must not report it as
+# sent: the adapters answer it as an app crash.
+def forbidden_field(headers: Headers) -> tuple[bytes, bytes] | None:
+    """The first field whose name or value holds CR, LF or NUL, or None."""
+    # One join for the whole head and three byte look-ups (memchr): about 0.25 µs for a small
+    # head, checked once per response; almost every head is clean.
+    joined = b"".join(chain.from_iterable(headers))
+    if 13 not in joined and 10 not in joined and 0 not in joined:
+        return None
+    for name, value in headers:
+        field = name + value
+        if 13 in field or 10 in field or 0 in field:
+            return name, value
+    return None  # pragma: no cover - the join found one, so the loop does
+
+
+def forbidden_native_field(headers: list[tuple[str, str]]) -> tuple[str, str] | None:
+    """``forbidden_field`` for WSGI's native-string headers (no conversion to bytes)."""
+    joined = "".join(chain.from_iterable(headers))
+    if "\r" not in joined and "\n" not in joined and "\x00" not in joined:
+        return None
+    for name, value in headers:
+        field = name + value
+        if "\r" in field or "\n" in field or "\x00" in field:
+            return name, value
+    return None  # pragma: no cover - the join found one, so the loop does
+
+
+def refused_head(name: str | bytes, value: str | bytes) -> str:
+    """The message of the ValueError that answers a head with a forbidden field as a crash."""
+    return (
+        f"The app's response header {name[:100]!r} (value {value[:100]!r}) holds CR, LF or "
+        "NUL, which a server must refuse; the response is answered as a crash (500)."
+    )

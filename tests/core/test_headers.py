@@ -13,6 +13,8 @@ from middleware.core.cookies import (
     normalize_same_site,
     parse_cookies,
 )
+from tests.cases.response_heads import HEAD_CASES, HeadCase
+from tests.cases.response_heads import params as head_params
 
 SAMPLE = [(b"content-type", b"text/html"), (b"vary", b"Cookie"), (b"vary", b"Origin")]
 
@@ -160,3 +162,22 @@ def test_same_site_normalised_or_rejected() -> None:
     with pytest.raises(ValueError, match="same_site must be 'lax', 'strict' or 'none', got 'x'"):
         normalize_same_site("x")
     assert check_cookie_name("session") == "session"
+
+
+@pytest.mark.parametrize("case", head_params(HEAD_CASES))
+def test_forbidden_field(case: HeadCase) -> None:
+    native = [(name, value) for name, value in case.headers]
+    raw = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in native]
+    if case.refused is None:
+        assert h.forbidden_native_field(native) is None
+        assert h.forbidden_field(raw) is None
+    else:
+        name, value = case.refused
+        assert h.forbidden_native_field(native) == (name, value)
+        assert h.forbidden_field(raw) == (name.lower().encode("latin-1"), value.encode("latin-1"))
+
+
+def test_refused_head_names_the_field_briefly() -> None:
+    message = h.refused_head(b"x-note", b"a\r\n" + b"x" * 500)
+    assert message.startswith("The app's response header b'x-note' (value b'a\\r\\nxxx")
+    assert "CR, LF or NUL" in message and len(message) < 300
