@@ -3,7 +3,7 @@
 One header type crosses the core boundary: ``Headers = list[tuple[bytes, bytes]]`` with
 lower-case names, in wire order, duplicates kept. That is what ASGI already carries, so the ASGI
 adapters pay nothing; the WSGI adapters pay one latin-1 encode/decode at their edge (measured in
-the README's architecture section).
+docs/layout.md, "What crosses the core boundary").
 
     >>> headers = [(b"content-type", b"text/html"), (b"vary", b"Cookie")]
     >>> get(headers, b"content-type")

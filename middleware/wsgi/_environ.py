@@ -152,7 +152,7 @@ def header(environ: Environ, name: str) -> bytes | None:
 
 def response_header(headers: NativeHeaders, name: str) -> bytes | None:
     """The first value of response header ``name`` (lower-case) as bytes, without converting
-    the whole list (converting five headers costs about 1.4 µs each way; see the README)."""
+    the whole list (converting five headers costs about 1.4 µs each way; see docs/layout.md)."""
     for key, value in headers:
         if len(key) == len(name) and key.lower() == name:
             return value.encode("latin-1")
