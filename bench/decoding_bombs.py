@@ -158,10 +158,19 @@ def main() -> None:
             f"| {per_n:.2f} | {per_sent:,.1f} | {versus:.2f}x |"
         )
     print()
-    worst = max(rows, key=lambda row: row[3][-1])
+    real = [row for row in rows if not row[0].endswith("cap lifted")]
+    worst = max(real, key=lambda row: row[3][-1])
     print(
-        f"Slowest: {worst[0]} ({worst[3][-1] * 1000:.0f} ms at 10 MiB, "
+        f"Slowest with the cap: {worst[0]} ({worst[3][-1] * 1000:.0f} ms at 10 MiB, "
         f"{worst[3][-1] / legit_gzip[-1]:.1f}x the legitimate gzip body)."
+    )
+    print()
+    print(
+        "Every row grows about 4x from 2.5 to 10 MiB (linear), or stays flat where the member "
+        "cap answers 413 first; an outer br layer adds its own linear decoding. The legitimate "
+        "zstd body grows more at 10 MiB, exactly the limit: zstd's decoder has no output cap, so "
+        "its input slices shrink as the output nears the limit (so that one slice cannot overshoot "
+        "it by much), down to 64 bytes; still linear, at one slice per 64 input bytes at worst."
     )
     print()
     print(f"(ran in {time.perf_counter() - started:.0f} s)")
