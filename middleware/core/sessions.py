@@ -448,7 +448,7 @@ class Session(dict[str, Any]):
     @modified.setter
     def modified(self, value: bool) -> None:
         if value:
-            self._change()
+            self._change_unseen()
         elif self._loaded:
             self._modified = False
 
@@ -459,13 +459,18 @@ class Session(dict[str, Any]):
 
     def mark_modified(self) -> None:
         """Mark the session changed, so it is saved."""
+        self._change_unseen()
+
+    def _change_unseen(self) -> None:
+        # A change the dict could not see (inside a value). A cookie carries the whole session
+        # anyway; a store session then compares every key with what it read.
         self._change()
 
     def regenerate(self) -> None:
         """Issue a fresh cookie for the same data (call it at login, against fixation).
 
         A cookie session has no ID to replace: it is re-signed with a new timestamp. With a
-        server-side store the data moves to a new ID and the old one is deleted.
+        server-side store the data moves to a new ID and the old one forwards to it briefly.
         """
         self._change()
 

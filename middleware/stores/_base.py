@@ -173,28 +173,24 @@ def _touched(touched: bool | Moved) -> Saved:
 def perform(store: Store, ops: StoreOps) -> Saved | StoreError:
     """Run ``ops`` (the write, then the delete once the write succeeded) for ``settle``."""
     try:
-        return _perform(store, ops)
+        write = ops.write
+        if write is WriteKind.UPDATE:
+            left = store.update(ops.id, ops.changes, ops.ttl)
+            if isinstance(left, Moved):
+                return _followed(store.update(left.to, ops.changes, ops.ttl))
+            return _updated(left)
+        if write is WriteKind.MOVE:
+            return _move(store, ops)
+        if write is WriteKind.TOUCH:
+            return _touched(store.touch(ops.id, ops.ttl))
+        if write is WriteKind.ADD and not store.add(ops.id, ops.changes.written, ops.ttl):
+            return Saved.TAKEN
+        if ops.delete is not None and store.delete(ops.delete) is not None and write is None:
+            # clear() on an ID regenerate() had moved: the new session is not this request's.
+            return Saved.DROPPED
+        return Saved.DONE
     except Exception as exc:
         return _error(store, exc)
-
-
-def _perform(store: Store, ops: StoreOps) -> Saved:
-    write = ops.write
-    if write is WriteKind.UPDATE:
-        left = store.update(ops.id, ops.changes, ops.ttl)
-        if isinstance(left, Moved):
-            return _followed(store.update(left.to, ops.changes, ops.ttl))
-        return _updated(left)
-    if write is WriteKind.MOVE:
-        return _move(store, ops)
-    if write is WriteKind.TOUCH:
-        return _touched(store.touch(ops.id, ops.ttl))
-    if write is WriteKind.ADD and not store.add(ops.id, ops.changes.written, ops.ttl):
-        return Saved.TAKEN
-    if ops.delete is not None and store.delete(ops.delete) is not None and write is None:
-        # clear() on an ID regenerate() had moved: the new session is not this request's.
-        return Saved.DROPPED
-    return Saved.DONE
 
 
 def _move(store: Store, ops: StoreOps) -> Saved:
@@ -216,27 +212,23 @@ def _move(store: Store, ops: StoreOps) -> Saved:
 async def aperform(store: Store, ops: StoreOps) -> Saved | StoreError:
     """``perform`` through the store's asynchronous face."""
     try:
-        return await _aperform(store, ops)
+        write = ops.write
+        if write is WriteKind.UPDATE:
+            left = await store.aupdate(ops.id, ops.changes, ops.ttl)
+            if isinstance(left, Moved):
+                return _followed(await store.aupdate(left.to, ops.changes, ops.ttl))
+            return _updated(left)
+        if write is WriteKind.MOVE:
+            return await _amove(store, ops)
+        if write is WriteKind.TOUCH:
+            return _touched(await store.atouch(ops.id, ops.ttl))
+        if write is WriteKind.ADD and not await store.aadd(ops.id, ops.changes.written, ops.ttl):
+            return Saved.TAKEN
+        if ops.delete is not None and await store.adelete(ops.delete) is not None and write is None:
+            return Saved.DROPPED
+        return Saved.DONE
     except Exception as exc:
         return _error(store, exc)
-
-
-async def _aperform(store: Store, ops: StoreOps) -> Saved:
-    write = ops.write
-    if write is WriteKind.UPDATE:
-        left = await store.aupdate(ops.id, ops.changes, ops.ttl)
-        if isinstance(left, Moved):
-            return _followed(await store.aupdate(left.to, ops.changes, ops.ttl))
-        return _updated(left)
-    if write is WriteKind.MOVE:
-        return await _amove(store, ops)
-    if write is WriteKind.TOUCH:
-        return _touched(await store.atouch(ops.id, ops.ttl))
-    if write is WriteKind.ADD and not await store.aadd(ops.id, ops.changes.written, ops.ttl):
-        return Saved.TAKEN
-    if ops.delete is not None and await store.adelete(ops.delete) is not None and write is None:
-        return Saved.DROPPED
-    return Saved.DONE
 
 
 async def _amove(store: Store, ops: StoreOps) -> Saved:

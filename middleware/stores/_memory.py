@@ -7,7 +7,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from ..core.session_store import merged
 from ._base import Changes, Members, Moved, Record, Store
 
 __all__ = ["MemoryStore"]
@@ -78,7 +77,7 @@ class MemoryStore(Store):
             if record is None:
                 return None
             self._records.move_to_end(key)
-            return record if isinstance(record, Moved) else dict(record)
+            return record if isinstance(record, Moved) else record.copy()
 
     def add(self, key: str, members: Members, ttl: int) -> bool:
         with self._lock:
@@ -94,12 +93,15 @@ class MemoryStore(Store):
             record = self._live(key, now)
             if record is None or isinstance(record, Moved):
                 return record
-            members = merged(record, changes)
-            if not members:
+            # The store's own copy (get() hands out others): changed in place.
+            for name in changes.deleted:
+                record.pop(name, None)
+            record.update(changes.written)
+            if not record:
                 del self._records[key]
                 return 0
-            self._put(key, members, ttl, now)
-            return len(members)
+            self._put(key, record, ttl, now)
+            return len(record)
 
     def touch(self, key: str, ttl: int) -> bool | Moved:
         with self._lock:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, NamedTuple
+import hashlib
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..core.session_store import StoreError
@@ -16,73 +17,84 @@ __all__ = ["RedisStore"]
 # whose value is the new ID; a member name always starts with a quote, so it is never this.
 _MOVED_TO = b"moved-to"
 
-# Each script reads and writes KEYS[1] and nothing else, so on Redis Cluster it runs in that
-# key's slot; steps that involve two session IDs (following a forwarding record, regenerate())
-# are separate commands, one key each.
-_PRELUDE = "local MOVED_TO = 'moved-to'\n"
 
-# ARGV: ttl, then name, value pairs.
-_ADD = """
+class _Script:
+    """A Lua script on one key, run by its SHA1 (EVALSHA) and loaded into Redis when missing.
+
+    Each script reads and writes KEYS[1] and nothing else, so on Redis Cluster it runs in that
+    key's slot; steps that involve two session IDs (following a forwarding record,
+    regenerate()) are separate commands, one key each. Each answers one value.
+    """
+
+    def __init__(self, source: str) -> None:
+        self.source = "local MOVED_TO = 'moved-to'\n" + source
+        self.sha = hashlib.sha1(self.source.encode("ascii")).hexdigest()
+
+    def run(self, client: Any, key: str, args: list[Any]) -> Any:
+        try:
+            return client.evalsha(self.sha, 1, key, *args)
+        except _redis().exceptions.NoScriptError:
+            # A new or restarted Redis (or another cluster node) has not seen it yet.
+            client.script_load(self.source)
+            return client.evalsha(self.sha, 1, key, *args)
+
+    async def arun(self, client: Any, key: str, args: list[Any]) -> Any:
+        try:
+            return await client.evalsha(self.sha, 1, key, *args)
+        except _redis().exceptions.NoScriptError:
+            await client.script_load(self.source)
+            return await client.evalsha(self.sha, 1, key, *args)
+
+
+# ARGV: ttl, then name, value pairs. Answers 1 (added) or 0 (the key is taken).
+_ADD = _Script("""
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 return 1
-"""
+""")
 
-# ARGV: ttl, how many names to delete, those names, then name, value pairs to write.
-_UPDATE = """
+# ARGV: ttl, how many names to delete, those names, then name, value pairs to write. Answers
+# how many fields are left, -1 when there is no record, or the ID a forwarding record names.
+_UPDATE = _Script("""
 local moved = redis.call('HGET', KEYS[1], MOVED_TO)
-if moved then return {'moved', moved} end
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone'} end
+if moved then return moved end
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local deletes = tonumber(ARGV[2])
 for i = 3, 2 + deletes do redis.call('HDEL', KEYS[1], ARGV[i]) end
 for i = 3 + deletes, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 local left = redis.call('HLEN', KEYS[1])
 if left > 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return {'left', left}
-"""
+return left
+""")
 
-# ARGV: ttl.
-_TOUCH = """
+# ARGV: ttl. Answers 1 (touched), 0 (no record), or the ID a forwarding record names.
+_TOUCH = _Script("""
 local moved = redis.call('HGET', KEYS[1], MOVED_TO)
-if moved then return {'moved', moved} end
-return {'touched', redis.call('EXPIRE', KEYS[1], ARGV[1])}
-"""
+if moved then return moved end
+return redis.call('EXPIRE', KEYS[1], ARGV[1])
+""")
 
-# ARGV: the new ID, the forwarding record's ttl.
-_FORWARD = """
+# ARGV: the new ID, the forwarding record's ttl. Answers the fields it replaced (a list of
+# names and values), nil when there was no record, or the ID a forwarding record names.
+_FORWARD = _Script("""
 local moved = redis.call('HGET', KEYS[1], MOVED_TO)
-if moved then return {'moved', moved} end
+if moved then return moved end
 local members = redis.call('HGETALL', KEYS[1])
-if #members == 0 then return {'gone'} end
+if #members == 0 then return false end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], MOVED_TO, ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
-return {'held', members}
-"""
+return members
+""")
 
-_DELETE = """
+# Answers nil (deleted, or nothing there), or the ID a forwarding record names (left as is).
+_DELETE = _Script("""
 local moved = redis.call('HGET', KEYS[1], MOVED_TO)
 if moved then return moved end
 redis.call('DEL', KEYS[1])
 return false
-"""
-
-
-class _Scripts(NamedTuple):
-    """The scripts registered with one client (redis-py loads them on first use)."""
-
-    add: Any
-    update: Any
-    touch: Any
-    forward: Any
-    delete: Any
-
-
-def _register(client: Any) -> _Scripts:
-    sources = (_ADD, _UPDATE, _TOUCH, _FORWARD, _DELETE)
-    return _Scripts(*(client.register_script(_PRELUDE + source) for source in sources))
-
+""")
 
 # For a client built from a URL: a dead Redis fails a request within seconds instead of
 # holding it (and a WSGI thread) for minutes, and one retry replaces a pooled connection that
@@ -154,9 +166,8 @@ class RedisStore(Store):
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         self._url: str | None = None
         self._client: Any = None
-        self._scripts: _Scripts | None = None
-        self._async_client: tuple[Any, _Scripts] | None = None
-        self._aclients: dict[asyncio.AbstractEventLoop, tuple[Any, _Scripts]] = {}
+        self._async_client: Any = None
+        self._aclients: dict[asyncio.AbstractEventLoop, Any] = {}
         if isinstance(url_or_client, str):
             if not url_or_client:
                 raise ValueError("url_or_client must not be an empty URL.")
@@ -169,7 +180,7 @@ class RedisStore(Store):
             self._client = url_or_client
             self._where = _describe(url_or_client)
         elif isinstance(url_or_client, (redis.asyncio.Redis, redis.asyncio.RedisCluster)):
-            self._async_client = (url_or_client, _register(url_or_client))
+            self._async_client = url_or_client
             self._where = _describe(url_or_client)
             self.supports_sync = False
         else:
@@ -177,8 +188,6 @@ class RedisStore(Store):
                 "url_or_client must be a redis:// URL, a redis.Redis client or a "
                 f"redis.asyncio.Redis client, got {url_or_client!r}."
             )
-        if self._client is not None:
-            self._scripts = _register(self._client)
 
     def __repr__(self) -> str:
         return f"RedisStore({self._where!r}, prefix={self.prefix!r})"
@@ -188,16 +197,16 @@ class RedisStore(Store):
 
     # -- the synchronous face (WSGI) --------------------------------------------------------
 
-    def _sync(self) -> tuple[Any, _Scripts]:
-        if self._client is None or self._scripts is None:
+    def _sync(self) -> Any:
+        if self._client is None:
             raise TypeError(
                 "This RedisStore was given a redis.asyncio client, which only the ASGI "
                 "middleware can use; pass a URL or a redis.Redis client for WSGI."
             )
-        return self._client, self._scripts
+        return self._client
 
     def get(self, key: str) -> Record:
-        client, _ = self._sync()
+        client = self._sync()
         try:
             return _record(client.hgetall(self.prefix + key))
         except self._errors as exc:
@@ -206,37 +215,37 @@ class RedisStore(Store):
             raise self._failed(exc) from exc
 
     def add(self, key: str, members: Members, ttl: int) -> bool:
-        _, scripts = self._sync()
+        client = self._sync()
         try:
-            return bool(scripts.add([self.prefix + key], _add_args(members, ttl)))
+            return bool(_ADD.run(client, self.prefix + key, _add_args(members, ttl)))
         except self._errors as exc:
             raise self._failed(exc) from exc
 
     def update(self, key: str, changes: Changes, ttl: int) -> int | Moved | None:
-        _, scripts = self._sync()
+        client = self._sync()
         try:
-            return _left(scripts.update([self.prefix + key], _update_args(changes, ttl)))
+            return _left(_UPDATE.run(client, self.prefix + key, _update_args(changes, ttl)))
         except self._errors as exc:
             raise self._failed(exc) from exc
 
     def touch(self, key: str, ttl: int) -> bool | Moved:
-        _, scripts = self._sync()
+        client = self._sync()
         try:
-            return _touched(scripts.touch([self.prefix + key], [ttl]))
+            return _touched(_TOUCH.run(client, self.prefix + key, [ttl]))
         except self._errors as exc:
             raise self._failed(exc) from exc
 
     def forward(self, key: str, to: str, ttl: int) -> Record:
-        _, scripts = self._sync()
+        client = self._sync()
         try:
-            return _held(scripts.forward([self.prefix + key], [to, ttl]))
+            return _held(_FORWARD.run(client, self.prefix + key, [to, ttl]))
         except self._errors as exc:
             raise self._failed(exc) from exc
 
     def delete(self, key: str) -> Moved | None:
-        _, scripts = self._sync()
+        client = self._sync()
         try:
-            return _moved(scripts.delete([self.prefix + key]))
+            return _moved(_DELETE.run(client, self.prefix + key, []))
         except self._errors as exc:
             raise self._failed(exc) from exc
 
@@ -247,16 +256,15 @@ class RedisStore(Store):
 
     # -- the asynchronous face (ASGI) -------------------------------------------------------
 
-    def _async(self) -> tuple[Any, _Scripts] | None:
-        """The asyncio client for the running loop and its scripts, or None to run the sync
-        face in a thread."""
+    def _async(self) -> Any:
+        """The asyncio client for the running loop, or None to run the sync face in a thread."""
         if self._async_client is not None:
             return self._async_client
         if self._url is None:
             return None
         loop = asyncio.get_running_loop()
-        found = self._aclients.get(loop)
-        if found is None:
+        client = self._aclients.get(loop)
+        if client is None:
             # An asyncio connection belongs to the loop that opened it: a new loop (a test's,
             # a thread's) gets its own client; those of closed loops are forgotten.
             for old in [old for old in self._aclients if old.is_closed()]:
@@ -265,62 +273,63 @@ class RedisStore(Store):
             client = redis.asyncio.Redis.from_url(
                 self._url, retry=_retry(redis, asynchronous=True), **_URL_OPTIONS
             )
-            found = self._aclients[loop] = (client, _register(client))
-        return found
+            self._aclients[loop] = client
+        return client
 
     async def aget(self, key: str) -> Record:
-        found = self._async()
-        if found is None:
+        client = self._async()
+        if client is None:
             return await super().aget(key)
         try:
-            return _record(await found[0].hgetall(self.prefix + key))
+            return _record(await client.hgetall(self.prefix + key))
         except self._errors as exc:
             if _wrong_type(exc):
                 return None
             raise self._failed(exc) from exc
 
     async def aadd(self, key: str, members: Members, ttl: int) -> bool:
-        found = self._async()
-        if found is None:
+        client = self._async()
+        if client is None:
             return await super().aadd(key, members, ttl)
         try:
-            return bool(await found[1].add([self.prefix + key], _add_args(members, ttl)))
+            return bool(await _ADD.arun(client, self.prefix + key, _add_args(members, ttl)))
         except self._errors as exc:
             raise self._failed(exc) from exc
 
     async def aupdate(self, key: str, changes: Changes, ttl: int) -> int | Moved | None:
-        found = self._async()
-        if found is None:
+        client = self._async()
+        if client is None:
             return await super().aupdate(key, changes, ttl)
         try:
-            return _left(await found[1].update([self.prefix + key], _update_args(changes, ttl)))
+            args = _update_args(changes, ttl)
+            return _left(await _UPDATE.arun(client, self.prefix + key, args))
         except self._errors as exc:
             raise self._failed(exc) from exc
 
     async def atouch(self, key: str, ttl: int) -> bool | Moved:
-        found = self._async()
-        if found is None:
+        client = self._async()
+        if client is None:
             return await super().atouch(key, ttl)
         try:
-            return _touched(await found[1].touch([self.prefix + key], [ttl]))
+            return _touched(await _TOUCH.arun(client, self.prefix + key, [ttl]))
         except self._errors as exc:
             raise self._failed(exc) from exc
 
     async def aforward(self, key: str, to: str, ttl: int) -> Record:
-        found = self._async()
-        if found is None:
+        client = self._async()
+        if client is None:
             return await super().aforward(key, to, ttl)
         try:
-            return _held(await found[1].forward([self.prefix + key], [to, ttl]))
+            return _held(await _FORWARD.arun(client, self.prefix + key, [to, ttl]))
         except self._errors as exc:
             raise self._failed(exc) from exc
 
     async def adelete(self, key: str) -> Moved | None:
-        found = self._async()
-        if found is None:
+        client = self._async()
+        if client is None:
             return await super().adelete(key)
         try:
-            return _moved(await found[1].delete([self.prefix + key]))
+            return _moved(await _DELETE.arun(client, self.prefix + key, []))
         except self._errors as exc:
             raise self._failed(exc) from exc
 
@@ -329,9 +338,9 @@ class RedisStore(Store):
         shutdown, e.g. in a lifespan handler; a passed client is left to its owner)."""
         if self._url is None:
             return
-        found = self._aclients.pop(asyncio.get_running_loop(), None)
-        if found is not None:
-            await found[0].aclose()
+        client = self._aclients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
 
 
 # -- arguments and replies ------------------------------------------------------------------
@@ -360,10 +369,13 @@ def _wrong_type(exc: BaseException) -> bool:
 def _record(reply: Any) -> Record:
     if not reply:
         return None
-    members = {_bytes(name): _bytes(value) for name, value in reply.items()}
-    moved = members.get(_MOVED_TO)
+    if not isinstance(next(iter(reply)), bytes):
+        # A client made with decode_responses=True answers str.
+        reply = {_bytes(name): _bytes(value) for name, value in reply.items()}
+    moved = reply.get(_MOVED_TO)
     if moved is not None:
         return Moved(moved.decode("ascii"))
+    members: Members = reply
     return members
 
 
@@ -372,27 +384,19 @@ def _moved(reply: Any) -> Moved | None:
 
 
 def _left(reply: Any) -> int | Moved | None:
-    tag = _bytes(reply[0])
-    if tag == b"moved":
-        return _moved(reply[1])
-    if tag == b"gone":
-        return None
-    return int(reply[1])
+    if not isinstance(reply, int):
+        return _moved(reply)
+    return None if reply < 0 else reply
 
 
 def _touched(reply: Any) -> bool | Moved:
-    if _bytes(reply[0]) == b"moved":
-        return Moved(_bytes(reply[1]).decode("ascii"))
-    return bool(reply[1])
+    return bool(reply) if isinstance(reply, int) else Moved(_bytes(reply).decode("ascii"))
 
 
 def _held(reply: Any) -> Record:
-    tag = _bytes(reply[0])
-    if tag == b"moved":
-        return _moved(reply[1])
-    if tag == b"gone":
-        return None
-    flat = [_bytes(item) for item in reply[1]]
+    if reply is None or not isinstance(reply, list):
+        return _moved(reply)
+    flat = [_bytes(item) for item in reply]
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 

@@ -328,12 +328,69 @@ def test_a_write_commits_only_the_members_it_changed(action: Any, changes: Chang
     assert commit.set_cookie is None  # the same ID: the cookie is left alone
 
 
-def test_every_member_is_encoded_alike() -> None:
-    # A record written by another member-by-member writer with other spacing is rewritten only
-    # where the app changed something: an unchanged value re-encodes to its stored bytes.
+def test_keys_the_app_did_not_set_are_not_written() -> None:
+    # The app set theme only: cart, stored with other spacing, is left as it is.
     spaced: Members = {b'"cart"': b"[1, 2]", b'"user"': b'"alice"'}
     commit = _commit_of(lambda s: s.update(theme="dark"), {OLD_ID: spaced})
-    assert commit.store.changes == Changes({b'"cart"': b"[1,2]", b'"theme"': b'"dark"'}, ())
+    assert commit.store.changes == Changes({b'"theme"': b'"dark"'}, ())
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        pytest.param(lambda s: setattr(s, "modified", True), id="modified-true"),
+        pytest.param(lambda s: s.mark_modified(), id="mark-modified"),
+    ],
+)
+def test_an_in_place_change_compares_every_key(action: Any) -> None:
+    # The app changed something the dict could not see: every key is compared with what was
+    # read, and only those that differ are written (here cart, stored with other spacing).
+    spaced: Members = {b'"cart"': b"[1, 2]", b'"user"': b'"alice"', b'"gone"': b"1"}
+    commit = _commit_of(lambda s: (s.pop("gone"), action(s)), {OLD_ID: spaced})
+    assert commit.store.changes == Changes({b'"cart"': b"[1,2]"}, (b'"gone"',))
+
+
+@pytest.mark.parametrize(
+    ("action", "changes"),
+    [
+        pytest.param(
+            lambda s: s.setdefault("theme", "dark"),
+            Changes({b'"theme"': b'"dark"'}, ()),
+            id="setdefault-absent",
+        ),
+        pytest.param(lambda s: s.setdefault("user", "bob"), None, id="setdefault-present"),
+        pytest.param(lambda s: s.update(), None, id="update-nothing"),
+        pytest.param(
+            lambda s: s.update([("a", 1)], b=2),
+            Changes({b'"a"': b"1", b'"b"': b"2"}, ()),
+            id="update-pairs-and-keywords",
+        ),
+        pytest.param(
+            lambda s: s.__ior__({"a": 1}), Changes({b'"a"': b"1"}, ()), id="in-place-or"
+        ),
+        pytest.param(lambda s: s.pop("absent", None), None, id="pop-absent"),
+        pytest.param(
+            lambda s: (s.__setitem__("tmp", 1), s.pop("tmp")), NO_CHANGES, id="set-then-pop"
+        ),
+        pytest.param(
+            lambda s: (s.__delitem__("cart"), s.__setitem__("cart", [3])),
+            Changes({b'"cart"': b"[3]"}, ()),
+            id="delete-then-set",
+        ),
+        pytest.param(
+            lambda s: s.__setitem__(1, "one"), Changes({b'"1"': b'"one"'}, ()), id="int-key"
+        ),
+    ],
+)
+def test_which_keys_each_change_commits(action: Any, changes: Changes | None) -> None:
+    stored = session(header(), Fetch())
+    action(stored)
+    commit = respond(stored, 200)
+    assert commit is not None
+    if changes is None:
+        assert commit.store is None
+    else:
+        assert commit.store == StoreOps(WriteKind.UPDATE, OLD_ID, changes, MAX_AGE)
 
 
 # -- decisions -------------------------------------------------------------------------
