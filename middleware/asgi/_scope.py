@@ -31,19 +31,24 @@ from typing import Any, TypeAlias
 from asgiref.compatibility import guarantee_single_callable
 
 from .._apps import app_kind, mismatch
+from .._layers import Layer
 from ..core.headers import forbidden_field, refused_head
-from ..core.responses import CRASH_BODY, CRASH_STATUS, crash_headers
+from ..core.responses import CRASH_BODY, CRASH_STATUS, Response, crash_headers
 from ..core.session_store import StoreError
 
 __all__ = [
     "ASGIApp",
+    "ASGILayer",
+    "Exchange",
     "Message",
     "Receive",
     "Scope",
     "Send",
+    "app_path",
     "check_app",
     "file_size",
     "send_crash",
+    "send_response",
     "store_failure",
 ]
 
@@ -146,3 +151,95 @@ def store_failure(scope: Scope, error: BaseException) -> bool:
     return (
         isinstance(error, StoreError) and getattr(scope.get("session"), "failure", None) is not None
     )
+
+
+class ASGILayer(Layer):
+    """The ASGI half every middleware class shares: its app is checked for ASGI, other scopes
+    than HTTP pass through untouched, and an HTTP request goes to ``http``.
+
+    ``__call__`` is a plain function that returns the awaitable it chose, so passing a
+    lifespan or websocket scope through costs no coroutine of the layer's own.
+    """
+
+    _middleware_protocol = "asgi"
+
+    def _accept(self, app: Any) -> ASGIApp:
+        return check_app(app, self._name)
+
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        if scope["type"] == "http":
+            return self.http(scope, receive, send)
+        return self.app(scope, receive, send)  # type: ignore[no-any-return]
+
+    def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """One HTTP request through this layer (an ``async def``, or a plain function that
+        returns its exchange's ``run``)."""
+        raise NotImplementedError
+
+
+class Exchange:
+    """One HTTP request through one ASGI layer: the ``send`` the app is given, and SPEC's
+    "Crashes keep their headers".
+
+    A feature adapter subclasses it and overrides ``on_start`` (the response start, a copy of
+    which it may change) and, if it has work at the end, ``on_end`` (runs once, however the
+    request ended). ``run`` calls the app; when the app raises before the response start left
+    this layer, it answers a plain 500 through ``send``, so this layer and every layer outside
+    it add their headers, then re-raises for the server to log. A session store's failure is
+    no crash: the SessionMiddleware outside this layer answers it with 503.
+    """
+
+    __slots__ = ("receive", "scope", "server_send", "started")
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.scope = scope
+        self.receive = receive
+        self.server_send = send
+        self.started = False
+
+    def on_start(self, message: Message) -> Message:
+        """The ``http.response.start`` to send in place of the app's (the same by default)."""
+        return message
+
+    def on_end(self) -> None:
+        """Runs once when the app has returned or raised."""
+
+    def send(self, message: Message) -> Awaitable[None]:
+        # A plain function returning the server's awaitable: a message costs no coroutine of
+        # this layer's own.
+        if message["type"] == "http.response.start":
+            self.started = True
+            message = self.on_start(message)
+        return self.server_send(message)
+
+    async def run(self, app: ASGIApp) -> None:
+        try:
+            await app(self.scope, self.receive, self.send)
+        except Exception as exc:
+            if not self.started and not store_failure(self.scope, exc):
+                await send_crash(self.send)
+            raise
+        finally:
+            self.on_end()
+
+
+async def send_response(send: Send, response: Response) -> None:
+    """Send a whole answer the core made (a preflight, a rejection, a 503) in two messages."""
+    # A copy of the headers: outer middleware may edit the list it is sent (Starlette's do).
+    await send(
+        {
+            "type": "http.response.start",
+            "status": response.status,
+            "headers": list(response.headers),
+        }
+    )
+    await send({"type": "http.response.body", "body": response.body, "more_body": False})
+
+
+def app_path(scope: Scope) -> str:
+    """The path inside the app (``path`` without ``root_path``), as its routes see it."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        return path[len(root) :]
+    return path

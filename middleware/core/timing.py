@@ -11,10 +11,10 @@ reads a clock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .headers import is_token
+from .headers import Headers, is_token
 
 Metric = tuple[str, float, str | None]
 
@@ -101,13 +101,18 @@ class TimingPolicy:
     metric: str
     header: bytes
     allow_origin: bytes | None
-    on_complete: object | None
+    on_complete: Callable[[Timings], object] | None
 
-    def render(self, app_ms: float, metrics: list[Metric] | None) -> bytes:
-        """The header value for a response that started ``app_ms`` after the request."""
-        if metrics:
-            return header_value(self.metric, app_ms, metrics)
-        return b"%s;dur=%.3f" % (self.metric.encode("ascii"), app_ms)
+    def fields(self, app_ms: float, metrics: list[Metric] | None) -> Headers:
+        """The fields a response that started ``app_ms`` after the request gets."""
+        fields = [(self.header, header_value(self.metric, app_ms, metrics))]
+        if self.allow_origin is not None:
+            fields.append((b"timing-allow-origin", self.allow_origin))
+        return fields
+
+    def begin(self, now: float) -> RequestTiming:
+        """One request's timing, started at ``now`` (seconds on the adapter's clock)."""
+        return RequestTiming(policy=self, started_at=now)
 
     @classmethod
     def build(
@@ -124,26 +129,50 @@ class TimingPolicy:
         check_name(metric)
         if not isinstance(header, str) or not is_token(header.encode("latin-1", "replace")):
             raise ValueError(f"header must be a header name, got {header!r}.")
-        allow: bytes | None = None
-        if timing_allow_origin is not None:
-            origins = (
-                [timing_allow_origin]
-                if isinstance(timing_allow_origin, str)
-                else list(timing_allow_origin)
-            )
-            if not origins or not all(
-                isinstance(o, str) and o.isascii() and o.isprintable() and o for o in origins
-            ):
-                raise ValueError(
-                    "timing_allow_origin must be '*', an origin or a list of origins, "
-                    f"got {timing_allow_origin!r}."
-                )
-            allow = ", ".join(origins).encode("ascii")
         if on_complete is not None and not callable(on_complete):
             raise TypeError(f"on_complete must be callable, got {on_complete!r}.")
         return cls(
             metric=metric,
             header=header.lower().encode("latin-1"),
-            allow_origin=allow,
+            allow_origin=_allow_origin(timing_allow_origin),
             on_complete=on_complete,
         )
+
+
+def _allow_origin(value: str | Iterable[str] | None) -> bytes | None:
+    if value is None:
+        return None
+    origins = [value] if isinstance(value, str) else list(value)
+    if not origins or not all(
+        isinstance(o, str) and o.isascii() and o.isprintable() and o for o in origins
+    ):
+        raise ValueError(
+            f"timing_allow_origin must be '*', an origin or a list of origins, got {value!r}."
+        )
+    return ", ".join(origins).encode("ascii")
+
+
+@dataclass(slots=True, kw_only=True)
+class RequestTiming:
+    """One request's timing, from the request to the end of its body.
+
+    It is also where ``middleware.timing.record`` appends the app's metrics (the adapter
+    makes it the context variable's value). Times are seconds on the adapter's clock.
+    """
+
+    policy: TimingPolicy
+    started_at: float
+    metrics: list[Metric] | None = None
+    app_ms: float | None = None
+
+    def start(self, now: float) -> Headers:
+        """The response is starting at ``now``: the fields to add to its headers
+        (Server-Timing, and Timing-Allow-Origin when configured)."""
+        self.app_ms = app_ms = (now - self.started_at) * 1000.0
+        return self.policy.fields(app_ms, self.metrics)
+
+    def end(self, now: float) -> Timings:
+        """What ``on_complete`` receives: the total includes the body."""
+        total = (now - self.started_at) * 1000.0
+        app_ms = total if self.app_ms is None else self.app_ms
+        return Timings(total_ms=total, app_ms=app_ms, metrics=tuple(self.metrics or ()))

@@ -35,6 +35,7 @@ from types import TracebackType
 from typing import Any, Protocol, TypeAlias
 
 from .._apps import app_kind, mismatch
+from .._layers import Layer
 from ..core.headers import Headers, forbidden_native_field, refused_head
 from ..core.outcome import Outcome
 from ..core.responses import CRASH_BODY, crash_headers
@@ -43,6 +44,9 @@ from ..core.session_store import StoreError
 __all__ = [
     "Environ",
     "Exchange",
+    "WSGILayer",
+    "added",
+    "canonical",
     "NativeHeaders",
     "StartResponse",
     "WSGIApp",
@@ -138,6 +142,17 @@ def status_line(code: int) -> str:
 def native(headers: Headers) -> NativeHeaders:
     """The core's bytes pairs as WSGI native strings."""
     return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
+
+
+def added(fields: Headers) -> NativeHeaders:
+    """Fields a layer adds to a response, as WSGI native strings in the usual spelling
+    (``server-timing`` becomes ``Server-Timing``)."""
+    return [(canonical(name.decode("latin-1")), value.decode("latin-1")) for name, value in fields]
+
+
+def canonical(name: str) -> str:
+    """A lower-case header name in the capitalisation WSGI apps and servers usually write."""
+    return "-".join(part.capitalize() for part in name.split("-"))
 
 
 _SPECIAL = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
@@ -348,3 +363,12 @@ def store_failure(environ: Environ, error: BaseException | None) -> bool:
 def app_failed(environ: Environ) -> bool:
     """Whether a layer inside this one answered an app crash with a 500."""
     return environ.get(_ERROR_KEY, False) is True
+
+
+class WSGILayer(Layer):
+    """The WSGI half every middleware class shares: its app is checked for WSGI."""
+
+    _middleware_protocol = "wsgi"
+
+    def _accept(self, app: Any) -> WSGIApp:
+        return check_app(app, self._name)

@@ -270,14 +270,13 @@ class _Inner:
         return _Recorded(environ, start_response).run(self.app)
 
 
-def test_timing_around_another_exchange_hands_it_over_and_ends_after_it() -> None:
+def test_timing_around_another_exchange_ends_after_it() -> None:
     events: list[str] = []
     seen: list[Any] = []
     probe = Probe()
     inner = _Inner(wsgi_app(Reply(chunks=(b"a", b"b")), probe), events)
     app = TimingMiddleware(inner, on_complete=lambda t: events.append("timing ended"))
     served = app(_environ(), lambda status, headers, exc_info=None: seen.append(headers))
-    assert isinstance(served, Exchange) and type(served).__name__ == "_Recorded"
     assert b"".join(served) == b"ab"
     served.close()
     served.close()
