@@ -29,27 +29,44 @@ class TimingMiddleware(ASGILayer, TimingLayer):
     """Add Server-Timing to every HTTP response of an ASGI app."""
 
     def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        return _Timed(scope, receive, send, self.policy.begin(perf_counter())).run(self.app)
+        # on_complete must run after the last message: only then does each send need a look.
+        exchange = _Timed if self.policy.on_complete is None else _Completing
+        return exchange(scope, receive, send, self.policy.begin(perf_counter())).run(self.app)
 
 
 class _Timed(Exchange):
-    __slots__ = ("done", "request", "token", "trailers")
+    __slots__ = ("request", "token")
 
     def __init__(self, scope: Scope, receive: Receive, send: Send, request: RequestTiming) -> None:
         super().__init__(scope, receive, send)
         self.request = request
-        self.trailers = False
-        self.done = False
         # Reset in on_end, which runs in the same task once the app has returned or raised.
         self.token = timing.current.set(request)
 
     def on_start(self, message: Message) -> Message:
-        self.trailers = message.get("trailers", False)
         fields = self.request.start(perf_counter())
         return {**message, "headers": [*message.get("headers", ()), *fields]}
 
+    def on_end(self) -> None:
+        timing.current.reset(self.token)
+
+
+class _Completing(_Timed):
+    """A _Timed exchange that calls ``on_complete`` once the body has been sent."""
+
+    __slots__ = ("done", "trailers")
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send, request: RequestTiming) -> None:
+        super().__init__(scope, receive, send, request)
+        self.trailers = False
+        self.done = False
+
+    def on_start(self, message: Message) -> Message:
+        self.trailers = message.get("trailers", False)
+        return super().on_start(message)
+
     def send(self, message: Message) -> Awaitable[None]:
-        if self.request.policy.on_complete is not None and self._ends_with(message):
+        if self._ends_with(message):
             return self._send_then_complete(message)
         return super().send(message)
 
@@ -66,7 +83,7 @@ class _Timed(Exchange):
         self._complete()
 
     def on_end(self) -> None:
-        timing.current.reset(self.token)
+        super().on_end()
         self._complete()
 
     def _complete(self) -> None:

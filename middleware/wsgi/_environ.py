@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Protocol, TypeAlias
@@ -150,8 +151,11 @@ def added(fields: Headers) -> NativeHeaders:
     return [(canonical(name.decode("latin-1")), value.decode("latin-1")) for name, value in fields]
 
 
+@lru_cache(maxsize=256)
 def canonical(name: str) -> str:
-    """A lower-case header name in the capitalisation WSGI apps and servers usually write."""
+    """A lower-case header name in the capitalisation WSGI apps and servers usually write.
+
+    Remembered: layers add the same few names to every response."""
     return "-".join(part.capitalize() for part in name.split("-"))
 
 
@@ -238,6 +242,17 @@ class Exchange:
         if type(iterable) is list and self.outcome is None:
             return iterable
         return None
+
+    def produced_list_closed(self) -> list[bytes] | None:
+        """``produced_list``, with this exchange's end run now: for a layer whose ``on_close``
+        does not wait for the body to be sent."""
+        produced = self.produced_list()
+        if produced is not None:
+            self._iterable = None
+            self.closed = True
+            self.outcome = Outcome.COMPLETED
+            self.on_close()
+        return produced
 
     def hand_over(self) -> Exchange | None:
         """The response of the layer inside, when it is another exchange of this plumbing,

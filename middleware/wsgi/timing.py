@@ -29,8 +29,13 @@ class TimingMiddleware(WSGILayer, TimingLayer):
     """Add Server-Timing to every response of a WSGI app."""
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        request = self.policy.begin(perf_counter())
-        return _Timed(environ, start_response, request).run(self.app)
+        exchange = _Timed(environ, start_response, self.policy.begin(perf_counter()))
+        body = exchange.run(self.app)
+        if self.policy.on_complete is None:
+            # Nothing to do after the body: a list body (fully produced) goes to the server as
+            # it is, with no generator of this layer around it.
+            return exchange.produced_list_closed() or body
+        return body
 
 
 class _Timed(Exchange):
