@@ -15,10 +15,12 @@ same timestamped signature as a cookie session, so a tampered, expired or forged
 refused before any store lookup.
 
 A record is the session's JSON object kept member by member (``Members``): each member's name
-is the key as a JSON string (``b'"user"'``), its value the value's JSON (``b'42'``). Requests of
-one session often run at once (a page's parallel fetches), so a request commits only the
-members it changed, compared as JSON with what it read, and the members it deleted: changes to
-different keys never collide; for the same key the last writer wins.
+is the key as a JSON string (``b'"user"'``), its value the value's JSON (``b'42'``); a store
+hands it out whole, as the JSON object. Requests of one session often run at once (a page's
+parallel fetches), so a request commits only the members of the keys it set or deleted:
+changes to different keys never collide; for the same key the last writer wins. A change the
+dict cannot see (``session["cart"].append(x)`` followed by ``session.modified = True``) makes
+the request compare every key with the record as it read it, and commit those that differ.
 
 ``StoredSession`` is ``middleware.core.sessions.Session`` with another source of data: the
 record that ``fetch(session_id)`` returns, called on the app's first touch (WSGI). Under ASGI
@@ -95,6 +97,7 @@ __all__ = [
     "UNAVAILABLE_BODY",
     "UNAVAILABLE_STATUS",
     "Changes",
+    "Held",
     "Members",
     "Moved",
     "Record",
@@ -137,8 +140,11 @@ class Moved(NamedTuple):
     to: str
 
 
-# What a store holds under a session ID: the record, a forwarding record, or nothing.
-Record = Members | Moved | None
+# What a store reads under a session ID: the record as its JSON object, a forwarding record, or
+# nothing.
+Record = bytes | Moved | None
+# What a store hands over when it moves a record: its members, a forwarding record, or nothing.
+Held = Members | Moved | None
 
 
 class Changes(NamedTuple):
@@ -222,8 +228,8 @@ class StoredSession(Session):
     """A session whose cookie is a signed session ID and whose data is a store's record.
 
     Reads and changes are those of ``Session``. ``fetch(session_id)`` returns the ``Record``
-    and raises ``StoreError`` when the store fails; it runs on the first touch, unless the
-    adapter preloaded the record (ASGI).
+    (the JSON object, a ``Moved`` or None) and raises ``StoreError`` when the store fails; it
+    runs on the first touch, unless the adapter preloaded the record (ASGI).
     """
 
     __slots__ = (
@@ -232,7 +238,7 @@ class StoredSession(Session):
         "_id",
         "_issued_at",
         "_record",
-        "_members",
+        "_read",
         "_fetched",
         "_found",
         "_stale",
@@ -257,14 +263,15 @@ class StoredSession(Session):
         self._fetch = fetch
         self._parsed = self._fetched = self._found = self._stale = self._forwarded = False
         self._bad_record = self._regenerated = self._cleared = self._failure_reported = False
-        # The keys the app set or deleted; every key when it changed a value in place.
-        self._changed_keys: set[Any] = set()
+        # The keys the app set or deleted, in order (a dict used as an ordered set); every key
+        # when it changed a value in place.
+        self._changed_keys: dict[Any, None] = {}
         self._all_changed = False
         self._id: str | None = None
         self._issued_at = 0
         self._record: Record = None
-        # The members as fetched, to tell which ones the app changed.
-        self._members: Members = {}
+        # The record as it was read, for a change the dict could not see.
+        self._read = b"{}"
         self._failure: StoreError | None = None
         self._pending_failure: StoreError | None = None
 
@@ -321,9 +328,16 @@ class StoredSession(Session):
             raise StoreError(str(failure)) from failure
         if not self._parsed:
             self._parse()
-        record = None
-        if self._id is not None:
-            record = self._fetch_record(self._id)
+        session_id = self._id
+        record: Record = None
+        if session_id is not None:
+            if self._pending_failure is not None:
+                self._failure = self._pending_failure
+                raise self._failure
+            if self._fetched:
+                record, self._record = self._record, None
+            else:
+                record = self._fetch_now(session_id)
         self._loaded = True
         self._modified = self._late = False
         if record is None:
@@ -335,21 +349,15 @@ class StoredSession(Session):
             return
         # Any record under this ID, readable or not, is replaced by a new ID on a write.
         self._stale = True
-        data = loads_json(record_json(record))
+        data = loads_json(record)
         if isinstance(data, BadCookie):
             self._bad_record = True
             return
         self._found = True
-        self._members = record
+        self._read = record
         dict.update(self, data)
 
-    def _fetch_record(self, session_id: str) -> Record:
-        if self._pending_failure is not None:
-            self._failure = self._pending_failure
-            raise self._failure
-        if self._fetched:
-            record, self._record = self._record, None
-            return record
+    def _fetch_now(self, session_id: str) -> Record:
         fetch = self._fetch
         if fetch is None:
             raise RuntimeError("StoredSession has neither a fetch function nor a preloaded record.")
@@ -368,25 +376,25 @@ class StoredSession(Session):
     def __setitem__(self, key: str, value: Any) -> None:
         self._change()
         dict.__setitem__(self, key, value)
-        self._changed_keys.add(key)
+        self._changed_keys[key] = None
 
     def __delitem__(self, key: str) -> None:
         Session.__delitem__(self, key)
-        self._changed_keys.add(key)
+        self._changed_keys[key] = None
 
     def pop(self, key: str, *default: Any) -> Any:
         value = Session.pop(self, key, *default)
-        self._changed_keys.add(key)
+        self._changed_keys[key] = None
         return value
 
     def popitem(self) -> tuple[str, Any]:
         item = Session.popitem(self)
-        self._changed_keys.add(item[0])
+        self._changed_keys[item[0]] = None
         return item
 
     def setdefault(self, key: str, default: Any = None) -> Any:
         if key not in self:
-            self._changed_keys.add(key)
+            self._changed_keys[key] = None
         return Session.setdefault(self, key, default)
 
     def update(self, *args: Any, **kwargs: Any) -> None:
@@ -395,7 +403,7 @@ class StoredSession(Session):
             return
         changes = dict(*args, **kwargs)
         Session.update(self, changes)
-        self._changed_keys.update(changes)
+        self._changed_keys.update(dict.fromkeys(changes))
 
     def _change_unseen(self) -> None:
         Session._change_unseen(self)
@@ -456,31 +464,32 @@ def _dropped(message: str) -> SessionEvent:
     )
 
 
-def _all_members(session: StoredSession) -> Members:
-    return {dumps_name(key): dumps_json(value) for key, value in dict.items(session)}
+def _members_of(data: dict[str, Any]) -> Members:
+    return {dumps_name(key): dumps_json(value) for key, value in dict.items(data)}
 
 
 def _changes(session: StoredSession) -> Changes:
-    """The members of the keys the request set or deleted, where they differ from what it read
-    (every key, when it changed a value in place)."""
-    before = session._members
+    """The members of the keys the request set or deleted (every key that differs from what it
+    read, when it changed a value in place)."""
     if session._all_changed:
-        now = _all_members(session)
-        written = {name: value for name, value in now.items() if before.get(name) != value}
-        return Changes(written, tuple(name for name in before if name not in now))
+        return _differences(session)
     written = {}
     deleted = []
     for key in session._changed_keys:
-        name = dumps_name(key)
         value = dict.get(session, key, _DELETED)
         if value is _DELETED:
-            if name in before:
-                deleted.append(name)
-            continue
-        encoded = dumps_json(value)
-        if before.get(name) != encoded:
-            written[name] = encoded
+            deleted.append(dumps_name(key))
+        else:
+            written[dumps_name(key)] = dumps_json(value)
     return _new_tuple(Changes, (written, tuple(deleted)))
+
+
+def _differences(session: StoredSession) -> Changes:
+    read = loads_json(session._read)
+    before = {} if isinstance(read, BadCookie) else _members_of(read)
+    now = _members_of(session)
+    written = {name: value for name, value in now.items() if before.get(name) != value}
+    return Changes(written, tuple(name for name in before if name not in now))
 
 
 _DELETED = object()
@@ -495,7 +504,7 @@ def _store_ops(session: StoredSession) -> StoreOps | None:
     ttl = config.signature_max_age
     stale = session._id if session._stale else None
     if session._cleared or not session._found:
-        members = _all_members(session)
+        members = _members_of(session)
         if not members:
             return None if stale is None else StoreOps(None, "", _NO_CHANGES, ttl, stale)
         return StoreOps(WriteKind.ADD, _new_id(config), Changes(members, ()), ttl, stale)

@@ -1,8 +1,9 @@
 """The store interface, and the helpers the adapters use to call a store.
 
 A store keeps session records under session IDs, each with a time to live. A record is the
-session's JSON object member by member (``Members``: name -> value, both JSON), so a request
-changes only the members it wrote or deleted, and requests of one session running at once
+session's JSON object member by member (``Members``: name -> value, both JSON), read whole (as
+the JSON object) and changed member by member, so a request changes only the members it wrote
+or deleted, and requests of one session running at once
 never undo each other's changes to different keys. Under the old ID of a regenerated session
 the store keeps a forwarding record (``Moved``) for a short while instead.
 
@@ -23,6 +24,7 @@ from ..core.session_store import (
     FORWARD_TTL,
     ID_LENGTH,
     Changes,
+    Held,
     Members,
     Moved,
     Record,
@@ -35,6 +37,7 @@ from ..core.session_store import (
 
 __all__ = [
     "Changes",
+    "Held",
     "Members",
     "Moved",
     "Record",
@@ -73,8 +76,8 @@ class Store(ABC):
 
     @abstractmethod
     def get(self, key: str) -> Record:
-        """The record under ``key`` (a copy), a ``Moved`` forwarding record, or None when there
-        is none (or it expired)."""
+        """The record under ``key`` as its JSON object (``record_json`` of its members), a
+        ``Moved`` forwarding record, or None when there is none (or it expired)."""
 
     @abstractmethod
     def add(self, key: str, members: Members, ttl: int) -> bool:
@@ -92,7 +95,7 @@ class Store(ABC):
         found instead is left as it is and returned)."""
 
     @abstractmethod
-    def forward(self, key: str, to: str, ttl: int) -> Record:
+    def forward(self, key: str, to: str, ttl: int) -> Held:
         """Replace the record under ``key`` with ``Moved(to)`` living ``ttl`` seconds; return
         the record it replaced. A ``Moved`` found instead is left as it is and returned; with
         nothing under ``key``, nothing is written and None is returned."""
@@ -114,7 +117,7 @@ class Store(ABC):
     async def atouch(self, key: str, ttl: int) -> bool | Moved:
         return await asyncio.to_thread(self.touch, key, ttl)
 
-    async def aforward(self, key: str, to: str, ttl: int) -> Record:
+    async def aforward(self, key: str, to: str, ttl: int) -> Held:
         return await asyncio.to_thread(self.forward, key, to, ttl)
 
     async def adelete(self, key: str) -> Moved | None:
@@ -152,12 +155,6 @@ async def afetch(store: Store, key: str) -> Record:
 # two keys at once.
 
 
-def _updated(left: int | Moved | None) -> Saved:
-    if left is None:
-        return Saved.GONE
-    return Saved.DONE if left else Saved.EMPTIED
-
-
 def _followed(left: int | Moved | None) -> Saved:
     # The changes went to the ID the session moved to; a second move, or a session gone from
     # there too, leaves them unsaved.
@@ -178,7 +175,9 @@ def perform(store: Store, ops: StoreOps) -> Saved | StoreError:
             left = store.update(ops.id, ops.changes, ops.ttl)
             if isinstance(left, Moved):
                 return _followed(store.update(left.to, ops.changes, ops.ttl))
-            return _updated(left)
+            if left is None:
+                return Saved.GONE
+            return Saved.DONE if left else Saved.EMPTIED
         if write is WriteKind.MOVE:
             return _move(store, ops)
         if write is WriteKind.TOUCH:
@@ -217,7 +216,9 @@ async def aperform(store: Store, ops: StoreOps) -> Saved | StoreError:
             left = await store.aupdate(ops.id, ops.changes, ops.ttl)
             if isinstance(left, Moved):
                 return _followed(await store.aupdate(left.to, ops.changes, ops.ttl))
-            return _updated(left)
+            if left is None:
+                return Saved.GONE
+            return Saved.DONE if left else Saved.EMPTIED
         if write is WriteKind.MOVE:
             return await _amove(store, ops)
         if write is WriteKind.TOUCH:

@@ -7,7 +7,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from ._base import Changes, Members, Moved, Record, Store
+from ..core.session_store import record_json
+from ._base import Changes, Held, Members, Moved, Record, Store
 
 __all__ = ["MemoryStore"]
 
@@ -21,8 +22,8 @@ class MemoryStore(Store):
     holds one lock while it reads and changes a record, so a request's changed members are
     applied to the record as it is at that moment, never to a copy another request replaced
     meanwhile. Its async face calls the same code directly, which never waits on I/O. Values
-    are bytes and records are copied in and out, so no request ever shares a mutable object
-    with another.
+    are bytes, records are copied in and read out as JSON, so no request ever shares a mutable
+    object with another.
 
     ``clock`` (seconds, monotonic by default) is there for tests.
     """
@@ -77,7 +78,7 @@ class MemoryStore(Store):
             if record is None:
                 return None
             self._records.move_to_end(key)
-            return record if isinstance(record, Moved) else record.copy()
+            return record if isinstance(record, Moved) else record_json(record)
 
     def add(self, key: str, members: Members, ttl: int) -> bool:
         with self._lock:
@@ -93,7 +94,7 @@ class MemoryStore(Store):
             record = self._live(key, now)
             if record is None or isinstance(record, Moved):
                 return record
-            # The store's own copy (get() hands out others): changed in place.
+            # The store's own copy (add() copied it): changed in place.
             for name in changes.deleted:
                 record.pop(name, None)
             record.update(changes.written)
@@ -114,7 +115,7 @@ class MemoryStore(Store):
             self._put(key, record, ttl, now)
             return True
 
-    def forward(self, key: str, to: str, ttl: int) -> Record:
+    def forward(self, key: str, to: str, ttl: int) -> Held:
         with self._lock:
             now = self._clock()
             record = self._live(key, now)
@@ -148,7 +149,7 @@ class MemoryStore(Store):
     async def atouch(self, key: str, ttl: int) -> bool | Moved:
         return self.touch(key, ttl)
 
-    async def aforward(self, key: str, to: str, ttl: int) -> Record:
+    async def aforward(self, key: str, to: str, ttl: int) -> Held:
         return self.forward(key, to, ttl)
 
     async def adelete(self, key: str) -> Moved | None:

@@ -8,14 +8,14 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..core.session_store import StoreError
-from ._base import Changes, Members, Moved, Record, Store
+from ._base import Changes, Held, Members, Moved, Record, Store
 
 __all__ = ["RedisStore"]
 
 # A session's record is a hash: one field per member, its name a JSON string (b'"user"'), its
-# value JSON. The old ID of a regenerated session holds a hash with this one field instead,
-# whose value is the new ID; a member name always starts with a quote, so it is never this.
-_MOVED_TO = b"moved-to"
+# value JSON. The old ID of a regenerated session holds a hash with one field instead, named
+# moved-to (MOVED_TO in the scripts), whose value is the new ID; a member name always starts
+# with a quote, so it is never that.
 
 
 class _Script:
@@ -45,6 +45,18 @@ class _Script:
             await client.script_load(self.source)
             return await client.evalsha(self.sha, 1, key, *args)
 
+
+# Answers the record as its JSON object (one string: a hash read with HGETALL costs redis-py
+# several times as much to parse), nil when there is none (or the key holds another type, as a
+# record written by an older build does), or a list with the ID a forwarding record names.
+_LOAD = _Script("""
+local fields = redis.pcall('HGETALL', KEYS[1])
+if fields.err or #fields == 0 then return false end
+if fields[1] == MOVED_TO then return {fields[2]} end
+local members = {}
+for i = 1, #fields, 2 do members[#members + 1] = fields[i] .. ':' .. fields[i + 1] end
+return '{' .. table.concat(members, ',') .. '}'
+""")
 
 # ARGV: ttl, then name, value pairs. Answers 1 (added) or 0 (the key is taken).
 _ADD = _Script("""
@@ -208,10 +220,8 @@ class RedisStore(Store):
     def get(self, key: str) -> Record:
         client = self._sync()
         try:
-            return _record(client.hgetall(self.prefix + key))
+            return _record(_LOAD.run(client, self.prefix + key, []))
         except self._errors as exc:
-            if _wrong_type(exc):
-                return None
             raise self._failed(exc) from exc
 
     def add(self, key: str, members: Members, ttl: int) -> bool:
@@ -235,7 +245,7 @@ class RedisStore(Store):
         except self._errors as exc:
             raise self._failed(exc) from exc
 
-    def forward(self, key: str, to: str, ttl: int) -> Record:
+    def forward(self, key: str, to: str, ttl: int) -> Held:
         client = self._sync()
         try:
             return _held(_FORWARD.run(client, self.prefix + key, [to, ttl]))
@@ -281,10 +291,8 @@ class RedisStore(Store):
         if client is None:
             return await super().aget(key)
         try:
-            return _record(await client.hgetall(self.prefix + key))
+            return _record(await _LOAD.arun(client, self.prefix + key, []))
         except self._errors as exc:
-            if _wrong_type(exc):
-                return None
             raise self._failed(exc) from exc
 
     async def aadd(self, key: str, members: Members, ttl: int) -> bool:
@@ -315,7 +323,7 @@ class RedisStore(Store):
         except self._errors as exc:
             raise self._failed(exc) from exc
 
-    async def aforward(self, key: str, to: str, ttl: int) -> Record:
+    async def aforward(self, key: str, to: str, ttl: int) -> Held:
         client = self._async()
         if client is None:
             return await super().aforward(key, to, ttl)
@@ -360,23 +368,12 @@ def _update_args(changes: Changes, ttl: int) -> list[bytes | int]:
     return args
 
 
-def _wrong_type(exc: BaseException) -> bool:
-    # A key of another type under our prefix (a record written as one JSON string by a build
-    # from before per-key commits): no session, never an error; it expires on its own.
-    return str(exc).startswith("WRONGTYPE")
-
-
 def _record(reply: Any) -> Record:
-    if not reply:
+    if reply is None:
         return None
-    if not isinstance(next(iter(reply)), bytes):
-        # A client made with decode_responses=True answers str.
-        reply = {_bytes(name): _bytes(value) for name, value in reply.items()}
-    moved = reply.get(_MOVED_TO)
-    if moved is not None:
-        return Moved(moved.decode("ascii"))
-    members: Members = reply
-    return members
+    if isinstance(reply, list):
+        return _moved(reply[0])
+    return _bytes(reply)
 
 
 def _moved(reply: Any) -> Moved | None:
@@ -393,7 +390,7 @@ def _touched(reply: Any) -> bool | Moved:
     return bool(reply) if isinstance(reply, int) else Moved(_bytes(reply).decode("ascii"))
 
 
-def _held(reply: Any) -> Record:
+def _held(reply: Any) -> Held:
     if reply is None or not isinstance(reply, list):
         return _moved(reply)
     flat = [_bytes(item) for item in reply]

@@ -25,7 +25,7 @@ from typing import Any
 import itsdangerous
 
 from middleware.core.session_codec import MAX_TOKEN_LENGTH, dumps_json, dumps_name
-from middleware.core.session_store import Members, Moved, Record, record_json
+from middleware.core.session_store import Members, Moved, Record
 from tests.cases.sessions import MAX_AGE, OLD_SECRET, SECRET, USER
 
 KEYS = (SECRET, OLD_SECRET)
@@ -62,7 +62,7 @@ def data(record: Record) -> Any:
     if record is None:
         return None
     assert not isinstance(record, Moved), record
-    return json.loads(record_json(record))
+    return json.loads(record)
 
 
 def store_token(token: str, seed: Any) -> str:

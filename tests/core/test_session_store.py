@@ -41,8 +41,9 @@ from tests.core.test_sessions import NOW, Clock
 OLD_ID = "o" * ID_LENGTH
 NEW_ID = "n" * ID_LENGTH
 DATA = {"user": "alice", "cart": [1, 2]}
-# A record is the session's JSON object member by member: names and values are JSON.
-RECORD: Members = {b'"user"': b'"alice"', b'"cart"': b"[1,2]"}
+# A store reads a record out as its JSON object; it keeps it member by member.
+RECORD = b'{"user":"alice","cart":[1,2]}'
+MEMBERS: Members = {b'"user"': b'"alice"', b'"cart"': b"[1,2]"}
 NO_CHANGES = Changes({}, ())
 
 
@@ -222,12 +223,13 @@ def test_unknown_id_starts_empty_and_is_never_reused() -> None:
 @pytest.mark.parametrize(
     "record",
     [
-        pytest.param({b'"a"': b"\x80 not json"}, id="value-not-json"),
-        pytest.param({b"a": b"1"}, id="name-not-a-json-string"),
-        pytest.param({b'"a"': b"1,"}, id="value-with-trailing-comma"),
+        pytest.param(b'{"a":\x80 not json}', id="value-not-json"),
+        pytest.param(b"{a:1}", id="name-not-a-json-string"),
+        pytest.param(b'{"a":1,}', id="value-with-trailing-comma"),
+        pytest.param(b"[1,2]", id="not-an-object"),
     ],
 )
-def test_unreadable_record_starts_empty_and_moves_to_a_new_id(record: Members) -> None:
+def test_unreadable_record_starts_empty_and_moves_to_a_new_id(record: bytes) -> None:
     stored = session(header(), Fetch({OLD_ID: record}))
     assert dict(stored) == {}
     stored["a"] = 1
@@ -239,11 +241,11 @@ def test_unreadable_record_starts_empty_and_moves_to_a_new_id(record: Members) -
 
 
 def test_unreadable_record_read_only_is_reported_at_close() -> None:
-    stored = session(header(), Fetch({OLD_ID: {b"1": b"2"}}))
+    stored = session(header(), Fetch({OLD_ID: b"[1, 2]"}))
     assert dict(stored) == {}
     respond(stored, 200)
     assert close(stored) == ()
-    stored = session(header(), Fetch({OLD_ID: {b"1": b"2"}}))
+    stored = session(header(), Fetch({OLD_ID: b"[1, 2]"}))
     assert dict(stored) == {}
     assert [e.kind for e in close(stored)] == [EventKind.BAD_RECORD]
 
@@ -252,12 +254,12 @@ def test_unreadable_record_read_only_is_reported_at_close() -> None:
 
 
 def test_record_json_and_merged() -> None:
-    assert json.loads(record_json(RECORD)) == DATA
+    assert record_json(MEMBERS) == RECORD
     assert record_json({}) == b"{}"
     changes = Changes({b'"theme"': b'"dark"', b'"user"': b'"bob"'}, (b'"cart"', b'"gone"'))
-    result = merged(RECORD, changes)
+    result = merged(MEMBERS, changes)
     assert result == {b'"user"': b'"bob"', b'"theme"': b'"dark"'}
-    assert RECORD == {b'"user"': b'"alice"', b'"cart"': b"[1,2]"}  # a new record
+    assert MEMBERS == {b'"user"': b'"alice"', b'"cart"': b"[1,2]"}  # a new record
 
 
 @pytest.mark.parametrize(
@@ -305,7 +307,9 @@ def _commit_of(action: Any, records: dict[str, Record] | None = None, **kwargs: 
         ),
         pytest.param(lambda s: s.pop("cart"), Changes({}, (b'"cart"',)), id="delete-key"),
         pytest.param(
-            lambda s: s.__setitem__("user", "alice"), NO_CHANGES, id="same-value-nothing-written"
+            lambda s: s.__setitem__("user", "alice"),
+            Changes({b'"user"': b'"alice"'}, ()),
+            id="same-value-still-written",
         ),
         pytest.param(
             lambda s: (s["cart"].append(3), setattr(s, "modified", True)),
@@ -314,7 +318,7 @@ def _commit_of(action: Any, records: dict[str, Record] | None = None, **kwargs: 
         ),
         pytest.param(
             lambda s: (s.pop("cart"), s.__setitem__("cart", [1, 2])),
-            NO_CHANGES,
+            Changes({b'"cart"': b"[1,2]"}, ()),
             id="deleted-then-set-back",
         ),
         pytest.param(
@@ -330,7 +334,7 @@ def test_a_write_commits_only_the_members_it_changed(action: Any, changes: Chang
 
 def test_keys_the_app_did_not_set_are_not_written() -> None:
     # The app set theme only: cart, stored with other spacing, is left as it is.
-    spaced: Members = {b'"cart"': b"[1, 2]", b'"user"': b'"alice"'}
+    spaced = b'{"cart": [1, 2], "user": "alice"}'
     commit = _commit_of(lambda s: s.update(theme="dark"), {OLD_ID: spaced})
     assert commit.store.changes == Changes({b'"theme"': b'"dark"'}, ())
 
@@ -343,11 +347,11 @@ def test_keys_the_app_did_not_set_are_not_written() -> None:
     ],
 )
 def test_an_in_place_change_compares_every_key(action: Any) -> None:
-    # The app changed something the dict could not see: every key is compared with what was
-    # read, and only those that differ are written (here cart, stored with other spacing).
-    spaced: Members = {b'"cart"': b"[1, 2]", b'"user"': b'"alice"', b'"gone"': b"1"}
-    commit = _commit_of(lambda s: (s.pop("gone"), action(s)), {OLD_ID: spaced})
-    assert commit.store.changes == Changes({b'"cart"': b"[1,2]"}, (b'"gone"',))
+    # The app changed something the dict could not see: every key is compared with the record
+    # as it was read, and only those that differ are written.
+    record = b'{"cart": [1, 2], "user": "alice", "gone": 1}'
+    commit = _commit_of(lambda s: (s.pop("gone"), s["cart"].append(3), action(s)), {OLD_ID: record})
+    assert commit.store.changes == Changes({b'"cart"': b"[1,2,3]"}, (b'"gone"',))
 
 
 @pytest.mark.parametrize(
@@ -365,12 +369,12 @@ def test_an_in_place_change_compares_every_key(action: Any) -> None:
             Changes({b'"a"': b"1", b'"b"': b"2"}, ()),
             id="update-pairs-and-keywords",
         ),
-        pytest.param(
-            lambda s: s.__ior__({"a": 1}), Changes({b'"a"': b"1"}, ()), id="in-place-or"
-        ),
+        pytest.param(lambda s: s.__ior__({"a": 1}), Changes({b'"a"': b"1"}, ()), id="in-place-or"),
         pytest.param(lambda s: s.pop("absent", None), None, id="pop-absent"),
         pytest.param(
-            lambda s: (s.__setitem__("tmp", 1), s.pop("tmp")), NO_CHANGES, id="set-then-pop"
+            lambda s: (s.__setitem__("tmp", 1), s.pop("tmp")),
+            Changes({}, (b'"tmp"',)),
+            id="set-then-pop-deletes-nothing-there",
         ),
         pytest.param(
             lambda s: (s.__delitem__("cart"), s.__setitem__("cart", [3])),

@@ -22,13 +22,13 @@ from middleware.core.session_store import (
     Changes,
     Members,
     Moved,
-    Record,
     Saved,
     StoreOps,
     WriteKind,
 )
 from middleware.stores import MemoryStore, RedisStore, Store
 from middleware.stores._base import afetch, aperform, fetch, perform
+from tests.cases.session_store import members
 from tests.integration.redis_server import RedisServer
 
 TTL = 600
@@ -61,10 +61,13 @@ class Face:
 
         return asyncio.run(one())
 
-    def fetch(self, key: str) -> Record:
+    def fetch(self, key: str) -> Members | Moved | None:
+        """The record under ``key``, its JSON object read back member by member."""
         if self.asynchronous:
-            return self._run(lambda: afetch(self.store, key))  # type: ignore[no-any-return]
-        return fetch(self.store, key)
+            record = self._run(lambda: afetch(self.store, key))
+        else:
+            record = fetch(self.store, key)
+        return members(record) if isinstance(record, bytes) else record
 
     def perform(self, ops: StoreOps) -> Any:
         if self.asynchronous:
@@ -72,10 +75,13 @@ class Face:
         return perform(self.store, ops)
 
     def call(self, name: str, *args: Any) -> Any:
-        """``store.name(*args)``, or ``await store.aname(*args)``."""
+        """``store.name(*args)``, or ``await store.aname(*args)``; a record ``get`` reads is
+        compared member by member."""
         if self.asynchronous:
-            return self._run(lambda: getattr(self.store, "a" + name)(*args))
-        return getattr(self.store, name)(*args)
+            answer = self._run(lambda: getattr(self.store, "a" + name)(*args))
+        else:
+            answer = getattr(self.store, name)(*args)
+        return members(answer) if isinstance(answer, bytes) else answer
 
     # What a response's store operations look like (see middleware.core.session_store).
     def new(self, key: str, members: Members) -> None:
