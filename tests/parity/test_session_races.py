@@ -43,7 +43,10 @@ class Site:
         def before(ctx: AppContext) -> None:
             action(ctx.session)
 
-        return self.serve(self.wrap, request=Request(headers=headers), reply=Reply(before=before))
+        result: Result = self.serve(
+            self.wrap, request=Request(headers=headers), reply=Reply(before=before)
+        )
+        return result
 
     def meanwhile(self, cookie: str | None, action: Callable[[Any], object]) -> list[Result]:
         """A hook for the outer request: run another request of ``cookie`` to its end."""
@@ -67,8 +70,9 @@ class Site:
 
 
 def cookie_of(result: Result) -> str | None:
-    (value,) = result.header_all("set-cookie") or [None]
-    return None if value is None else value.split(";")[0]
+    values = result.header_all("set-cookie")
+    assert len(values) <= 1
+    return values[0].split(";")[0] if values else None
 
 
 def login(session: Any) -> None:
