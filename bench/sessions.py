@@ -28,8 +28,8 @@ writes only when the session changed; starsessions writes the record back and se
 Set-Cookie on every response that loaded a non-empty session, reads included.
 
 Per-key commits (``--commits [--baseline PATH]``): the overhead of a session write (the app
-reads a three-key session and changes one key) with ``MemoryStore`` and ``RedisStore`` on both
-protocols, wall clock, minus the raw app. With ``--baseline``, the same measurement also runs
+reads a three-key session and changes one key), and of a read, with ``MemoryStore`` and
+``RedisStore`` on both protocols, wall clock, minus the raw app. With ``--baseline``, the same measurement also runs
 against another checkout, e.g. the last commit that wrote whole records
 (``git worktree add /tmp/old-sessions <commit>``): each tree is measured in its own process,
 the two alternately, best of eight runs, and the table gives per-key / whole record.
@@ -508,12 +508,17 @@ def run_stores_section(quick: bool) -> None:
 
 # -- per-key commits vs whole-record writes ------------------------------------------------
 
-COMMIT_ROWS = ("asgi memory", "asgi redis", "wsgi memory", "wsgi redis")
+COMMIT_ROWS = tuple(
+    f"{protocol} {store} {kind}"
+    for kind in ("write", "read")
+    for protocol in ("asgi", "wsgi")
+    for store in ("memory", "redis")
+)
 
 
 async def commit_costs(redis_url: str, quick: bool) -> dict[str, float]:
-    """Write overhead in wall-clock µs per request (a write through each store minus the raw
-    app), for the ``middleware`` package this process imported."""
+    """Overhead in wall-clock µs per request (a write, and a read, through each store minus the
+    raw app), for the ``middleware`` package this process imported."""
     from middleware.asgi.sessions import SessionMiddleware as AsgiSessions
     from middleware.stores import MemoryStore, RedisStore
     from middleware.wsgi.sessions import SessionMiddleware as WsgiSessions
@@ -531,27 +536,29 @@ async def commit_costs(redis_url: str, quick: bool) -> dict[str, float]:
         "raw": wsgi_batch(raw_wsgi, make_environ("/", {"HTTP_HOST": "app.example"}), n, clock)
     }
     for name, store in stores.items():
-        # One session per store, written once; every measured request reads it and changes
-        # one of its three keys.
+        # One session per store, written once; every measured request reads it, and a write
+        # changes one of its three keys.
         cookie = await _login_asgi(
             _writer_asgi(lambda app, s=store: AsgiSessions(app, secret_key=SECRET, store=s))
         )
         scope = make_scope(headers=[*COMMON, (b"cookie", cookie.encode())])
-        asgi[name] = asgi_batch(
-            AsgiSessions(store_asgi_app("write"), secret_key=SECRET, store=store), scope, n, clock
-        )
         environ = make_environ("/", {"HTTP_HOST": "app.example", "HTTP_COOKIE": cookie})
-        wsgi[name] = wsgi_batch(
-            WsgiSessions(store_wsgi_app("write"), secret_key=SECRET, store=store),
-            environ,
-            n,
-            clock,
-        )
+        for kind in ("write", "read"):
+            asgi[f"{name} {kind}"] = asgi_batch(
+                AsgiSessions(store_asgi_app(kind), secret_key=SECRET, store=store), scope, n, clock
+            )
+            wsgi[f"{name} {kind}"] = wsgi_batch(
+                WsgiSessions(store_wsgi_app(kind), secret_key=SECRET, store=store),
+                environ,
+                n,
+                clock,
+            )
     costs = {}
     for protocol, variants in (("asgi", asgi), ("wsgi", wsgi)):
         best = await ameasure(variants, rounds, asynchronous=protocol == "asgi")
-        for name in stores:
-            costs[f"{protocol} {name}"] = best[name] - best["raw"]
+        for name in variants:
+            if name != "raw":
+                costs[f"{protocol} {name}"] = best[name] - best["raw"]
     await stores["redis"].aclose()
     stores["redis"].close()
     return costs
@@ -586,11 +593,11 @@ def run_commits_section(quick: bool, baseline: str | None) -> None:
             for label, root in trees.items():
                 for row, cost in _child_costs(server.url, root, quick).items():
                     best[label][row] = min(best[label].get(row, float("inf")), cost)
-    print("### Session write overhead: per-key commits vs whole-record writes (wall clock)\n")
+    print("### Session overhead with a store: per-key commits vs whole records (wall clock)\n")
     labels = list(trees)
     header = " | ".join(f"{label} µs" for label in labels)
     ratio_column = baseline is not None
-    print(f"| write through | {header} |" + (" per-key / whole record |" if ratio_column else ""))
+    print(f"| request | {header} |" + (" per-key / whole record |" if ratio_column else ""))
     print("|---|" + "---:|" * (len(labels) + ratio_column))
     for row in COMMIT_ROWS:
         cells = " | ".join(f"{best[label][row]:.1f}" for label in labels)
