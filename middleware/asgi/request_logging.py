@@ -51,6 +51,10 @@ __all__ = ["RequestLoggingMiddleware"]
 
 INFO = logging.INFO
 _current = request_id.current
+# Looked up once: an Enum member looked up on its class costs about 0.1 µs, and _send_tracked
+# runs for every message.
+_COMPLETED = Outcome.COMPLETED
+_DISCONNECTED = Outcome.DISCONNECTED
 
 
 class RequestLoggingMiddleware:
@@ -116,7 +120,7 @@ class RequestLoggingMiddleware:
                 # The app now knows the client left, so what it sends from here on reaches
                 # nobody, whatever the server does with it (uvicorn and hypercorn drop it
                 # silently): the record says "disconnected", with the bytes sent before.
-                response.outcome = Outcome.DISCONNECTED
+                response.outcome = _DISCONNECTED
                 response.ended_at = perf_counter()
             return message
 
@@ -213,19 +217,19 @@ async def _send_tracked(send: Send, message: Message, response: _Response) -> No
         size = 0
         last = kind == "http.response.trailers" and not message.get("more_trailers", False)
     outcome = response.outcome
-    if outcome is Outcome.DISCONNECTED:
+    if outcome is _DISCONNECTED:
         # The app heard the client leave: nothing more is counted.
         await send(message)
         return
     if last and outcome is None:
         # Decided before the send: a disconnect that another task's receive() hears while
         # this last message is on its way came after the response.
-        response.outcome = Outcome.COMPLETED
+        response.outcome = _COMPLETED
     try:
         await send(message)
     except Exception:
         # The server could not send: the client is gone (uvicorn raises OSError).
-        response.outcome = Outcome.DISCONNECTED
+        response.outcome = _DISCONNECTED
         raise
     # Counted once sent: bytes the client never got are not in the record.
     response.sent += size
