@@ -41,6 +41,10 @@ Server-side stores (``store=``) are ``middleware.core.session_store``: a ``Sessi
 whose cookie is a signed session ID and whose data comes from the store, and a ``respond``
 that also returns the store operations for the adapter to perform before the headers leave.
 
+A cookie session cannot merge the changes of two requests of one session running at once: the
+cookie is the whole session, so the response the browser receives last wins. A store commits
+only the keys each request changed.
+
 Websocket connections use ``Session.read_only``: the session reads the same, and ``close``
 reports any change as not saved.
 """

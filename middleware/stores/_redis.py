@@ -160,14 +160,17 @@ class RedisStore(Store):
       the WSGI middleware refuses it at construction.
 
     A passed client is the caller's to configure and to close. A record is a hash, one field
-    per key of the session: the key as a JSON string, the value as JSON (never pickle). A read
-    is one ``HGETALL``; a write is one Lua script on that one key: a new session's fields only
-    if the key is free, an existing session's changed fields (``HSET``/``HDEL``) only if it is
-    still there (a session deleted meanwhile by a logout on another server is not written
-    back), and the time to live renewed. ``regenerate()`` replaces the old hash with a
-    forwarding field (``moved-to``) that expires after ``FORWARD_TTL`` seconds, then adds the
-    new one. No command or script touches two keys, so the store works on Redis Cluster. Every
-    Redis error becomes a ``StoreError``, which the middleware answers with a 503.
+    per key of the session: the key as a JSON string, the value as JSON (never pickle). Each
+    operation is one Lua script (EVALSHA) on that one key: a read joins the fields into the
+    session's JSON object; a write adds a new session's fields only if the key is free, or
+    changes an existing session's fields (``HSET``/``HDEL``) only if it is still there (a
+    session deleted meanwhile by a logout on another server is not written back), and renews
+    the time to live. ``regenerate()`` replaces the old hash with one field, ``moved-to``, that
+    names the new ID and expires after ``FORWARD_TTL`` seconds, then adds the new hash. No
+    command or script touches two keys, so the store works on Redis Cluster. A key of another
+    type under the prefix (a record written as one JSON string by a build before 0.1.0) reads
+    as no session. Every Redis error becomes a ``StoreError``, which the middleware answers with
+    a 503.
     """
 
     def __init__(self, url_or_client: Any, *, prefix: str = "session:") -> None:
