@@ -15,108 +15,46 @@ literal ``*``; an app crash becomes a plain 500 that keeps them, then the except
 Lifespan and websocket scopes pass through untouched.
 
 ``paths`` is a regex matched with ``re.match`` against the path inside the app (``path``
-without ``root_path``), as the app's routes see it. See ``middleware.core.cors``.
+without ``root_path``), as the app's routes see it. See ``CORSLayer`` and
+``middleware.core.cors``.
 """
 
 from __future__ import annotations
 
-import logging
-import re
-from collections.abc import Awaitable, Iterable
-from typing import Any
+from collections.abc import Awaitable
 
-from ..core.cors import CORSPolicy, Preflight
-from ._scope import Message, Receive, Scope, Send, check_app, send_crash, store_failure
+from .._layers import CORSLayer
+from ..core.cors import HeaderBlock
+from ..core.responses import Response
+from ._scope import ASGILayer, Exchange, Message, Receive, Scope, Send, app_path, send_response
 
 __all__ = ["CORSMiddleware"]
 
-logger = logging.getLogger("middleware.cors")
 
-
-class CORSMiddleware:
+class CORSMiddleware(ASGILayer, CORSLayer):
     """Answer CORS preflights and add CORS headers to an ASGI app's responses."""
 
-    _middleware_protocol = "asgi"
-
-    def __init__(
-        self,
-        app: Any,
-        allow_origins: Iterable[str] = (),
-        allow_methods: Iterable[str] = ("GET",),
-        allow_headers: Iterable[str] = (),
-        allow_credentials: bool = False,
-        allow_origin_regex: str | re.Pattern[str] | None = None,
-        allow_private_network: bool = False,
-        expose_headers: Iterable[str] = (),
-        max_age: int = 600,
-        *,
-        paths: str | re.Pattern[str] | None = None,
-    ) -> None:
-        self.app = check_app(app, "CORSMiddleware")
-        self.policy = CORSPolicy.from_options(
-            allow_origins,
-            allow_methods,
-            allow_headers,
-            allow_credentials,
-            allow_origin_regex,
-            allow_private_network,
-            expose_headers,
-            max_age,
-            paths=paths,
-        )
-        for warning in self.policy.warnings:
-            logger.warning(warning)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         policy = self.policy
-        path = "" if policy.paths is None else _path(scope)
-        block = policy.decide_headers(scope["method"], path, scope["headers"])
-        if block is None:
-            await self.app(scope, receive, send)
-            return
-        if type(block) is Preflight:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": block.status,
-                    "headers": list(block.headers),
-                }
-            )
-            await send({"type": "http.response.body", "body": block.body, "more_body": False})
-            return
-        started = False
-
-        # A plain function returning the server's awaitable: no coroutine of this layer's own
-        # per message.
-        def send_cors(message: Message) -> Awaitable[None]:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                headers = message.get("headers", ())
-                if type(headers) is not list:
-                    headers = list(headers)
-                # A copy: the app may reuse its message and header list for every response.
-                message = dict(message)
-                message["headers"] = block.apply(headers)
-            return send(message)
-
-        try:
-            await self.app(scope, receive, send_cors)
-        except Exception as exc:
-            # SPEC "Crashes keep their headers": a plain 500 through this layer, so it carries
-            # the CORS headers (and outer layers add theirs), then the exception goes on to the
-            # server unchanged.
-            if not started and not store_failure(scope, exc):
-                await send_crash(send_cors)
-            raise
+        path = "" if policy.paths is None else app_path(scope)
+        answer = policy.decide_headers(scope["method"], path, scope["headers"])
+        if answer is None:
+            return self.app(scope, receive, send)  # type: ignore[no-any-return]
+        if isinstance(answer, Response):
+            return send_response(send, answer)
+        return _CORSExchange(scope, receive, send, answer).run(self.app)
 
 
-def _path(scope: Scope) -> str:
-    path: str = scope["path"]
-    root: str = scope.get("root_path", "")
-    if root and path.startswith(root):
-        return path[len(root) :]
-    return path
+class _CORSExchange(Exchange):
+    __slots__ = ("block",)
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send, block: HeaderBlock) -> None:
+        super().__init__(scope, receive, send)
+        self.block = block
+
+    def on_start(self, message: Message) -> Message:
+        headers = message.get("headers", ())
+        if type(headers) is not list:
+            headers = list(headers)
+        # A copy: the app may reuse its message and header list for every response.
+        return {**message, "headers": self.block.apply(headers)}

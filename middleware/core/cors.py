@@ -2,8 +2,9 @@
 
 A ``CORSPolicy`` is built once from Starlette's options (plus ``paths``); for each request the
 adapter hands it the method, the path and the raw ``Origin`` / ``Access-Control-Request-*``
-values, and gets back one of three answers: nothing to do, headers to add to the app's response,
-or a complete preflight response to send instead of calling the app.
+values (or the raw request header list), and gets back one of three answers: nothing to do, a
+``HeaderBlock`` of fields to add to the app's response, or a whole ``Response`` (the answer to
+a preflight) to send instead of calling the app.
 
     >>> policy = CORSPolicy.from_options(allow_origins=["https://app.example"])
     >>> block = policy.decide("GET", "/", b"https://app.example")
@@ -38,13 +39,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, final
 
-from .headers import Headers, get, is_token, merge_vary
+from .headers import Headers, get, is_token, merge_vary, split_list
+from .responses import Response, plain_headers
 
 Block = tuple[tuple[bytes, bytes], ...]
-NativeBlock = tuple[tuple[str, str], ...]
 
 # Fetch §2.2.2: a CORS-safelisted request-header is one of `accept`, `accept-language`,
 # `content-language`, `content-type` (with a safelisted value). Browsers list such a header in
@@ -89,102 +89,40 @@ _ACAPN = b"access-control-allow-private-network"
 _CREDENTIALS = (_ACAC, b"true")
 _STAR = (_ACAO, b"*")
 _VARY_ORIGIN = (b"vary", b"Origin")
-_PNA = ((_ACAPN, b"true"),)
+_PNA = (_ACAPN, b"true")
+_OK_BODY = b"OK"
 
 # Response fields the policy sets; an app's own copy is replaced so the browser never sees two.
 _ANSWER = frozenset({_ACAO, _ACAC, _ACEH})
-_MANAGED = _ANSWER | {b"vary"}
-_MANAGED_TEXT = frozenset(name.decode() for name in _MANAGED)
-_NOTHING: frozenset[bytes] = frozenset()
-
-_FAILURE_NAMES = ("origin", "method", "headers")
-_OK_BODY = b"OK"
-
-
-def _plain(body: bytes) -> Block:
-    return ((b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"%d" % len(body)))
-
-
-class RequestKind(Enum):
-    """What a request is to the CORS protocol."""
-
-    #: Outside ``paths``, or no ``Origin`` header: the app answers, at most ``Vary`` is added.
-    NONE = "none"
-    #: A request with an ``Origin`` that is not a preflight: the app answers, CORS headers added.
-    ACTUAL = "actual"
-    #: ``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``: the policy answers.
-    PREFLIGHT = "preflight"
+#: The response fields ``HeaderBlock.apply`` reads in the app's headers: when none is there,
+#: the block's fields are simply appended.
+MANAGED = _ANSWER | {b"vary"}
 
 
 @final
 @dataclass(frozen=True, slots=True)
 class HeaderBlock:
-    """Fields to add to the app's response start (``Vary: Origin`` merged, not duplicated).
-
-    ``fields`` are the core's bytes pairs; ``native`` the same fields as WSGI native strings
-    (canonical capitalisation), converted once when the block is built rather than on every
-    response.
-    """
+    """Fields to add to the app's response start (``Vary: Origin`` merged, not duplicated)."""
 
     fields: Block
-    native: NativeBlock = field(init=False, repr=False, compare=False)
-    # The fields other than Vary, in both forms, and whether the block carries Vary: Origin:
-    # what the one-Vary-field merge below appends.
-    _others: Block = field(init=False, repr=False, compare=False)
-    _native_others: NativeBlock = field(init=False, repr=False, compare=False)
-    _varies: bool = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        native = _to_native(self.fields)
-        object.__setattr__(self, "native", native)
-        others = tuple(item for item in self.fields if item[0] != b"vary")
-        object.__setattr__(self, "_others", others)
-        object.__setattr__(self, "_native_others", _to_native(others))
-        object.__setattr__(self, "_varies", len(others) != len(self.fields))
 
     def apply(self, headers: Headers) -> Headers:
         """``headers`` with this block's fields set and ``Vary: Origin`` merged.
 
-        The common case (the app set none of these fields) is one scan and one concatenation;
-        otherwise the app's own CORS fields are replaced and its ``Vary`` coalesced.
+        A response with none of the ``MANAGED`` fields (the common case) gets the fields
+        appended; otherwise ``merge`` replaces the app's own CORS fields and coalesces Vary.
         """
         for name, _ in headers:
-            if name in _MANAGED:
-                return self._merge(headers)
+            if name in MANAGED:
+                return self.merge(headers)
         return [*headers, *self.fields]
 
-    def apply_native(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        """``apply`` for WSGI's native-string headers (any name case), names kept as given."""
-        for name, _ in headers:
-            # Only names starting with "a" or "v" can be managed: skip lower() for the rest.
-            if name[:1] in "aAvV" and name.lower() in _MANAGED_TEXT:
-                return self._merge_native(headers)
-        return [*headers, *self.native]
-
-    def _merge(self, headers: Headers) -> Headers:
-        # Inside a stack the app's response usually carries one managed field, the Vary an
-        # inner layer set (compression's Accept-Encoding): that line gains Origin in place
-        # and the rest are appended, the same result as the general merge below.
-        at = -1
-        for index, (name, _) in enumerate(headers):
-            if name in _MANAGED:
-                if name != b"vary" or at >= 0:
-                    break
-                at = index
-        else:
-            if at < 0:
-                return [*headers, *self.fields]
-            out = [*headers, *self._others]
-            if self._varies:
-                out[at] = (b"vary", _vary_with_origin(headers[at][1]))
-            return out
-        return self._merge_all(headers)
-
-    def _merge_all(self, headers: Headers) -> Headers:
+    def merge(self, headers: Headers) -> Headers:
+        """``apply`` for a response that already carries some of the ``MANAGED`` fields."""
         fields = [item for item in self.fields if item[0] != b"vary"]
         # When the policy answers for the origin, its answer is the whole answer: an app's own
         # Allow-Origin, Allow-Credentials or Expose-Headers would contradict or duplicate it.
-        replaced = _ANSWER if fields else _NOTHING
+        replaced = _ANSWER if fields else frozenset()
         out = [(name, value) for name, value in headers if name not in replaced]
         out.extend(fields)
         if len(fields) != len(self.fields):
@@ -193,91 +131,6 @@ class HeaderBlock:
             # message other than the method and target URI.
             out = merge_vary(out, (b"Origin",))
         return out
-
-    def _merge_native(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        # One Vary field and no other managed one: as in _merge, without converting the list.
-        at = -1
-        for index, (key, _) in enumerate(headers):
-            if key[:1] in "aAvV" and key.lower() in _MANAGED_TEXT:
-                if key.lower() != "vary" or at >= 0:
-                    break
-                at = index
-        else:
-            if at < 0:
-                return [*headers, *self.native]
-            out = [*headers, *self._native_others]
-            if self._varies:
-                key, line = headers[at]
-                out[at] = (key, _native_vary_with_origin(line))
-            return out
-        # The same rules as _merge, run through the core's bytes form; the app's own fields
-        # (its Vary line included) keep their spelling, the policy's use the canonical one.
-        merged = self._merge_all(
-            [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in headers]
-        )
-        spelling = {name.lower(): name for name, _ in reversed(headers)}
-        for name, _ in self.fields:
-            if name != b"vary":
-                spelling.pop(name.decode("latin-1"), None)
-        out = []
-        for name, value in merged:
-            text = name.decode("latin-1")
-            out.append((spelling.get(text) or _canonical(text), value.decode("latin-1")))
-        return out
-
-
-@final
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Preflight:
-    """The response to a preflight, sent by the adapter without calling the app.
-
-    ``native`` holds ``headers`` as WSGI native strings, converted once.
-    """
-
-    status: int
-    headers: Block
-    body: bytes
-    native: NativeBlock = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "native", _to_native(self.headers))
-
-    @property
-    def allowed(self) -> bool:
-        return self.status == 200
-
-
-# A response's Vary value merged with Origin, by value: the few values a site's layers and
-# apps set are worked out once. The cache is bounded, so odd values cannot fill memory.
-_VARY_CACHE_ENTRIES = 256
-_vary_merged: dict[bytes, bytes] = {}
-_native_vary_merged: dict[str, str] = {}
-
-
-def _vary_with_origin(value: bytes) -> bytes:
-    merged = _vary_merged.get(value)
-    if merged is None:
-        merged = get(merge_vary([(b"vary", value)], (b"Origin",)), b"vary") or value
-        if len(_vary_merged) < _VARY_CACHE_ENTRIES:
-            _vary_merged[value] = merged
-    return merged
-
-
-def _native_vary_with_origin(value: str) -> str:
-    merged = _native_vary_merged.get(value)
-    if merged is None:
-        merged = _vary_with_origin(value.encode("latin-1")).decode("latin-1")
-        if len(_native_vary_merged) < _VARY_CACHE_ENTRIES:
-            _native_vary_merged[value] = merged
-    return merged
-
-
-def _canonical(name: str) -> str:
-    return "-".join(part.capitalize() for part in name.split("-"))
-
-
-def _to_native(fields: Block) -> NativeBlock:
-    return tuple((_canonical(n.decode("latin-1")), v.decode("latin-1")) for n, v in fields)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -294,24 +147,29 @@ class CORSPolicy:
     origin_regex: re.Pattern[str] | None
     paths: re.Pattern[str] | None
     warnings: tuple[str, ...]
-    # Precomputed answers, keyed by the raw bytes the request carries.
+    # Precomputed answers, keyed by the raw bytes the request carries. Without an Origin:
+    # Vary: Origin, or nothing when every origin gets "*". For an origin that is not allowed:
+    # Vary: Origin only. When every origin gets "*": the one block for all of them.
     _no_origin: HeaderBlock | None = field(repr=False)
     _denied: HeaderBlock = field(repr=False)
     _star: HeaderBlock | None = field(repr=False)
-    _actual: dict[bytes, HeaderBlock] = field(repr=False)
+    # Per listed origin: its Allow-Origin (and Allow-Credentials) fields, the block an actual
+    # request gets, and the answer to the common preflight (allowed method, listed headers).
     _origin_fields: dict[bytes, Block] = field(repr=False)
+    _actual: dict[bytes, HeaderBlock] = field(repr=False)
+    _ok: dict[bytes, Response] = field(repr=False)
+    _star_ok: Response | None = field(repr=False)
+    # What follows Allow-Origin in an actual request's block (Expose-Headers, Vary).
+    _actual_tail: Block = field(repr=False)
     _any_method: bool = field(repr=False)
     _methods: frozenset[bytes] = field(repr=False)
     _methods_field: Block = field(repr=False)
     _any_header: bool = field(repr=False)
     _headers: frozenset[bytes] = field(repr=False)
     _headers_field: Block = field(repr=False)
-    _expose: Block = field(repr=False)
-    _vary: Block = field(repr=False)
+    # The preflight's Vary (on every answer to it) and what ends a granted one.
+    _preflight_vary: Block = field(repr=False)
     _preflight_tail: Block = field(repr=False)
-    _ok: dict[bytes, Preflight] = field(repr=False)
-    _star_ok: Preflight | None = field(repr=False)
-    _rejections: tuple[Preflight, ...] = field(repr=False)
 
     @classmethod
     def from_options(
@@ -337,126 +195,49 @@ class CORSPolicy:
         exposed = _strings("expose_headers", expose_headers)
         credentials = _flag("allow_credentials", allow_credentials)
         private_network = _flag("allow_private_network", allow_private_network)
-        if isinstance(max_age, bool) or not isinstance(max_age, int):
-            raise TypeError(f"max_age must be an int number of seconds, got {max_age!r}.")
-        if max_age < 0:
-            raise ValueError(f"max_age must be zero or more seconds, got {max_age!r}.")
+        _check_max_age(max_age)
         regex = _pattern("allow_origin_regex", allow_origin_regex)
         path_regex = _pattern("paths", paths)
-        for origin in origins:
-            _check_origin(origin)
-        for method in methods:
-            if method != "*" and not _is_token(method):
-                raise ValueError(
-                    f"allow_methods entries must be HTTP method names or '*', got {method!r}."
-                )
-        for name, values in (("allow_headers", headers), ("expose_headers", exposed)):
-            for value in values:
-                if not _is_token(value):
-                    raise ValueError(f"{name} entries must be header names or '*', got {value!r}.")
+        _check_values(origins, methods, headers, exposed)
 
         allow_all = "*" in origins
         star = allow_all and not credentials
-        warnings: list[str] = []
-        if allow_all and credentials:
-            warnings.append(
-                "CORS allow_origins contains '*' and allow_credentials is True: every site's "
-                "origin is echoed with Access-Control-Allow-Credentials: true, so any website "
-                "can read responses made with the user's cookies. List the trusted origins "
-                "instead."
-            )
-
         vary: Block = () if star else (_VARY_ORIGIN,)
         expose: Block = ((_ACEH, ", ".join(_unique(exposed)).encode()),) if exposed else ()
-        credential: Block = (_CREDENTIALS,) if credentials else ()
-
-        origin_fields: dict[bytes, Block] = {}
-        actual: dict[bytes, HeaderBlock] = {}
-        if not star:
-            for origin in _unique(origins):
-                if origin != "*":
-                    raw = origin.encode()
-                    origin_fields[raw] = ((_ACAO, raw), *credential)
-                    actual[raw] = HeaderBlock((*origin_fields[raw], *expose, *vary))
-
-        any_method = "*" in methods
-        normalized = _unique(m.upper() if m.upper() in NORMALIZED_METHODS else m for m in methods)
-        method_set = frozenset(m.encode() for m in normalized)
-        method_field: Block = () if any_method else ((_ACAM, ", ".join(normalized).encode()),)
-
-        any_header = "*" in headers
-        header_set = SAFELISTED_HEADERS | {h.lower().encode() for h in headers}
-        header_field: Block = () if any_header else ((_ACAH, b", ".join(sorted(header_set))),)
-
-        # Fetch §3.2.3: a preflight's answer depends on the request's method and headers, and
-        # (unless every origin gets "*") on its origin; the private-network request header only
-        # matters when the policy can grant it.
-        preflight_vary = [b"Access-Control-Request-Method", b"Access-Control-Request-Headers"]
-        if not star:
-            preflight_vary.insert(0, b"Origin")
-        if private_network:
-            preflight_vary.append(b"Access-Control-Request-Private-Network")
-        vary_field: Block = ((b"vary", b", ".join(preflight_vary)),)
-        tail: Block = ((_ACMA, b"%d" % max_age), *vary_field, *_plain(_OK_BODY))
-
-        # The answers to the common preflight (allowed method, listed headers, no private
-        # network) are built once per configured origin.
-        static = (*method_field, *header_field, *tail)
-        ok = {
-            raw: Preflight(status=200, headers=(*fields, *static), body=_OK_BODY)
-            for raw, fields in origin_fields.items()
-        }
-        star_ok = Preflight(status=200, headers=(_STAR, *static), body=_OK_BODY) if star else None
-
-        rejections = []
-        for mask in range(8):
-            failed = [name for bit, name in enumerate(_FAILURE_NAMES) if mask & (1 << bit)]
-            body = ("Disallowed CORS " + ", ".join(failed)).encode()
-            rejections.append(
-                Preflight(status=400, headers=(*vary_field, *_plain(body)), body=body)
-            )
-
+        listed = {} if star else _listed_origins(origins, credentials)
+        methods_field, method_set = _allowed_methods(methods)
+        headers_field, header_set = _allowed_headers(headers)
+        preflight_vary = _preflight_vary(star=star, private_network=private_network)
+        tail = ((_ACMA, b"%d" % max_age), *preflight_vary, *plain_headers(_OK_BODY))
+        common = (*methods_field, *headers_field, *tail)
         return cls(
             allow_all_origins=allow_all,
             allow_credentials=credentials,
             allow_private_network=private_network,
             origin_regex=regex,
             paths=path_regex,
-            warnings=tuple(warnings),
+            warnings=_warnings(star_with_credentials=allow_all and credentials),
             _no_origin=None if star else HeaderBlock(vary),
             _denied=HeaderBlock(vary),
             _star=HeaderBlock((_STAR, *expose)) if star else None,
-            _actual=actual,
-            _origin_fields=origin_fields,
-            _any_method=any_method,
+            _origin_fields=listed,
+            _actual={raw: HeaderBlock((*own, *expose, *vary)) for raw, own in listed.items()},
+            _ok={raw: _granted((*own, *common)) for raw, own in listed.items()},
+            _star_ok=_granted((_STAR, *common)) if star else None,
+            _actual_tail=(*expose, *vary),
+            _any_method="*" in methods,
             _methods=method_set,
-            _methods_field=method_field,
-            _any_header=any_header,
+            _methods_field=methods_field,
+            _any_header="*" in headers,
             _headers=header_set,
-            _headers_field=header_field,
-            _expose=expose,
-            _vary=vary,
+            _headers_field=headers_field,
+            _preflight_vary=preflight_vary,
             _preflight_tail=tail,
-            _ok=ok,
-            _star_ok=star_ok,
-            _rejections=tuple(rejections),
         )
 
     def applies(self, path: str) -> bool:
         """Whether CORS covers ``path`` (always, unless ``paths`` is set)."""
         return self.paths is None or self.paths.match(path) is not None
-
-    def classify(
-        self, method: str, path: str, origin: bytes | None, request_method: bytes | None
-    ) -> RequestKind:
-        """Whether a request is a preflight, an actual CORS request, or neither."""
-        if origin is None or not self.applies(path):
-            return RequestKind.NONE
-        # Fetch §3.2.2: a CORS-preflight request is an OPTIONS request whose headers include
-        # `Access-Control-Request-Method` (and `Origin`, as every CORS request does).
-        if method == "OPTIONS" and request_method is not None:
-            return RequestKind.PREFLIGHT
-        return RequestKind.ACTUAL
 
     def decide(
         self,
@@ -466,51 +247,36 @@ class CORSPolicy:
         request_method: bytes | None = None,
         request_headers: bytes | None = None,
         private_network: bytes | None = None,
-    ) -> Preflight | HeaderBlock | None:
+    ) -> Response | HeaderBlock | None:
         """The answer for one request.
 
         ``None``: call the app and leave its response alone. A ``HeaderBlock``: call the app and
         ``apply`` the block to its response headers (a crash response included). A
-        ``Preflight``: send it; the app is not called. Header values are the raw request
+        ``Response``: send it; the app is not called. Header values are the raw request
         bytes; ``request_headers`` is every Access-Control-Request-Headers line joined by ",".
         """
         if self.paths is not None and self.paths.match(path) is None:
             return None
         if origin is None:
             return self._no_origin
+        # Fetch §3.2.2: a CORS-preflight request is an OPTIONS request whose headers include
+        # `Access-Control-Request-Method` (and `Origin`, as every CORS request does).
         if method == "OPTIONS" and request_method is not None:
             return self.preflight(origin, request_method, request_headers, private_network)
         return self.actual(origin)
 
     def decide_headers(
         self, method: str, path: str, headers: Headers
-    ) -> Preflight | HeaderBlock | None:
-        """``decide`` for a raw request header list (lower-case names, as ASGI carries them)."""
-        if self.paths is not None and self.paths.match(path) is None:
-            return None
-        origin = None
-        for name, value in headers:
-            if name == b"origin":
-                origin = value
-                break
-        if origin is None:
-            return self._no_origin
-        if method != "OPTIONS":
-            return self.actual(origin)
-        request_method = request_headers = private_network = None
-        for name, value in headers:
-            if name == b"access-control-request-method":
-                if request_method is None:
-                    request_method = value
-            elif name == b"access-control-request-headers":
-                request_headers = (
-                    value if request_headers is None else request_headers + b"," + value
-                )
-            elif name == b"access-control-request-private-network" and private_network is None:
-                private_network = value
-        if request_method is None:
-            return self.actual(origin)
-        return self.preflight(origin, request_method, request_headers, private_network)
+    ) -> Response | HeaderBlock | None:
+        """``decide`` for a raw request header list (lower-case names, as ASGI carries them).
+
+        The first Origin and Access-Control-Request-Method count; Access-Control-Request-Headers
+        lines are joined.
+        """
+        origin = get(headers, b"origin")
+        if origin is None or method != "OPTIONS":
+            return self.decide(method, path, origin)
+        return self.decide(method, path, origin, *_preflight_values(headers))
 
     def actual(self, origin: bytes) -> HeaderBlock:
         """The fields for a non-preflight request carrying ``origin``."""
@@ -522,7 +288,7 @@ class CORSPolicy:
         fields = self._dynamic_origin(origin)
         if fields is None:
             return self._denied
-        return HeaderBlock((*fields, *self._expose, *self._vary))
+        return HeaderBlock((*fields, *self._actual_tail))
 
     def preflight(
         self,
@@ -530,74 +296,64 @@ class CORSPolicy:
         request_method: bytes,
         request_headers: bytes | None = None,
         private_network: bytes | None = None,
-    ) -> Preflight:
+    ) -> Response:
         """The response to a preflight from ``origin`` (the raw header values)."""
+        origin_fields = self._origin_fields.get(origin)
+        if origin_fields is None:
+            origin_fields = (_STAR,) if self._star is not None else self._dynamic_origin(origin)
+        method_field = self._method_field(request_method)
+        header_field = self._header_field(request_headers)
+        if origin_fields is None or method_field is None or header_field is None:
+            return self._refusal(origin=origin_fields, method=method_field, headers=header_field)
         # Private Network Access §3.2: the preflight carries
         # `Access-Control-Request-Private-Network: true`; the server opts in by answering
         # `Access-Control-Allow-Private-Network: true`. Without the opt-in the header is simply
         # not sent and the browser enforces its own rule.
-        pna = self.allow_private_network and private_network == b"true"
-        failed = 0
-        ready: Preflight | None = None
-        fields = self._origin_fields.get(origin)
-        if fields is not None:
-            ready = self._ok.get(origin)
-        elif self._star is not None:
-            fields, ready = (_STAR,), self._star_ok
-        else:
-            fields = self._dynamic_origin(origin)
-            if fields is None:
-                fields = ()
-                failed |= 1
+        extra: Block = ()
+        if self.allow_private_network and private_network == b"true":
+            extra = (_PNA,)
+        elif method_field is self._methods_field and header_field is self._headers_field:
+            ready = self._ok.get(origin, self._star_ok)
+            if ready is not None:
+                return ready
+        return _granted(
+            (*origin_fields, *method_field, *header_field, *extra, *self._preflight_tail)
+        )
 
+    def _method_field(self, request_method: bytes) -> Block | None:
+        """The Allow-Methods field for ``request_method``, or None when it is not allowed."""
         # Fetch §4.8 (CORS-preflight fetch): "If request's method is not in methods [...] and
         # methods does not contain `*`, return a network error." Method names are compared
         # case-sensitively.
-        method_field = self._methods_field
         if self._any_method:
             if _TOKEN.fullmatch(request_method) is None:
-                failed |= 2
-            else:
-                method_field = ((_ACAM, request_method),)
-        elif request_method not in self._methods:
-            failed |= 2
+                return None
+            return ((_ACAM, request_method),)
+        return self._methods_field if request_method in self._methods else None
 
+    def _header_field(self, request_headers: bytes | None) -> Block | None:
+        """The Allow-Headers field for the requested names, or None when one is not allowed."""
         # Fetch §4.8: "For each unsafeName of the CORS-unsafe request-header names with
         # request's header list, if unsafeName is not a byte-case-insensitive match for an item
         # in headerNames [...] return a network error."
-        header_field = self._headers_field
-        if request_headers:
-            if self._any_header:
-                names = [n for p in request_headers.lower().split(b",") if (n := p.strip(b" \t"))]
-                if all(_TOKEN.fullmatch(name) for name in names):
-                    if names:
-                        header_field = ((_ACAH, b", ".join(names)),)
-                else:
-                    failed |= 4
-            else:
-                allowed = self._headers
-                for part in request_headers.lower().split(b","):
-                    name = part.strip(b" \t")
-                    if name and name not in allowed:
-                        failed |= 4
-                        break
+        if not request_headers:
+            return self._headers_field
+        names = split_list(request_headers.lower())
+        if not self._any_header:
+            allowed = self._headers
+            return self._headers_field if all(name in allowed for name in names) else None
+        if not all(_TOKEN.fullmatch(name) for name in names):
+            return None
+        return ((_ACAH, b", ".join(names)),) if names else self._headers_field
 
-        if failed:
-            # A rejection names what failed but does not advertise the policy: no allowed
-            # methods, headers or origin for a client to probe.
-            return self._rejections[failed]
-        if (
-            ready is not None
-            and not pna
-            and method_field is self._methods_field
-            and header_field is self._headers_field
-        ):
-            return ready
-        extra = _PNA if pna else ()
-        return Preflight(
-            status=200,
-            headers=(*fields, *method_field, *header_field, *extra, *self._preflight_tail),
-            body=_OK_BODY,
+    def _refusal(self, **answers: Block | None) -> Response:
+        """The 400 naming what failed (the answers that are None), in the order given."""
+        # A rejection names what failed but does not advertise the policy: no allowed
+        # methods, headers or origin for a client to probe.
+        failed = [name for name, answer in answers.items() if answer is None]
+        body = ("Disallowed CORS " + ", ".join(failed)).encode()
+        return Response(
+            status=400, headers=(*self._preflight_vary, *plain_headers(body)), body=body
         )
 
     def _dynamic_origin(self, origin: bytes) -> Block | None:
@@ -614,6 +370,78 @@ class CORSPolicy:
         if self.allow_credentials:
             return ((_ACAO, origin), _CREDENTIALS)
         return ((_ACAO, origin),)
+
+
+def _granted(fields: Block) -> Response:
+    """A granted preflight's 200 "OK" with ``fields``, Max-Age, Vary and text/plain among them."""
+    return Response(status=200, headers=fields, body=_OK_BODY)
+
+
+def _preflight_values(headers: Headers) -> tuple[bytes | None, bytes | None, bytes | None]:
+    """The first Access-Control-Request-Method, every Access-Control-Request-Headers line
+    joined by ",", and the first Access-Control-Request-Private-Network, in a raw list."""
+    request_method = private_network = None
+    lines = []
+    for name, value in headers:
+        if name == b"access-control-request-method":
+            if request_method is None:
+                request_method = value
+        elif name == b"access-control-request-headers":
+            lines.append(value)
+        elif name == b"access-control-request-private-network" and private_network is None:
+            private_network = value
+    return request_method, b",".join(lines) if lines else None, private_network
+
+
+def _listed_origins(origins: list[str], credentials: bool) -> dict[bytes, Block]:
+    """The Allow-Origin (and Allow-Credentials) fields of each listed origin other than "*"."""
+    credential: Block = (_CREDENTIALS,) if credentials else ()
+    return {
+        origin.encode(): ((_ACAO, origin.encode()), *credential)
+        for origin in _unique(origins)
+        if origin != "*"
+    }
+
+
+def _allowed_methods(methods: list[str]) -> tuple[Block, frozenset[bytes]]:
+    """The Allow-Methods field (none for "*", which echoes) and the set a request must be in."""
+    normalized = _unique(m.upper() if m.upper() in NORMALIZED_METHODS else m for m in methods)
+    method_set = frozenset(m.encode() for m in normalized)
+    if "*" in methods:
+        return (), method_set
+    return ((_ACAM, ", ".join(normalized).encode()),), method_set
+
+
+def _allowed_headers(headers: list[str]) -> tuple[Block, frozenset[bytes]]:
+    """The Allow-Headers field (none for "*", which echoes) and the lower-case allowed set."""
+    header_set = SAFELISTED_HEADERS | {h.lower().encode() for h in headers}
+    if "*" in headers:
+        return (), header_set
+    return ((_ACAH, b", ".join(sorted(header_set))),), header_set
+
+
+def _preflight_vary(*, star: bool, private_network: bool) -> Block:
+    """The Vary field of every answer to a preflight."""
+    # Fetch §3.2.3: a preflight's answer depends on the request's method and headers, and
+    # (unless every origin gets "*") on its origin; the private-network request header only
+    # matters when the policy can grant it.
+    names = [b"Access-Control-Request-Method", b"Access-Control-Request-Headers"]
+    if not star:
+        names.insert(0, b"Origin")
+    if private_network:
+        names.append(b"Access-Control-Request-Private-Network")
+    return ((b"vary", b", ".join(names)),)
+
+
+def _warnings(*, star_with_credentials: bool) -> tuple[str, ...]:
+    if not star_with_credentials:
+        return ()
+    return (
+        "CORS allow_origins contains '*' and allow_credentials is True: every site's "
+        "origin is echoed with Access-Control-Allow-Credentials: true, so any website "
+        "can read responses made with the user's cookies. List the trusted origins "
+        "instead.",
+    )
 
 
 def _strings(name: str, value: Any) -> list[str]:
@@ -638,6 +466,13 @@ def _flag(name: str, value: Any) -> bool:
     return value
 
 
+def _check_max_age(max_age: Any) -> None:
+    if isinstance(max_age, bool) or not isinstance(max_age, int):
+        raise TypeError(f"max_age must be an int number of seconds, got {max_age!r}.")
+    if max_age < 0:
+        raise ValueError(f"max_age must be zero or more seconds, got {max_age!r}.")
+
+
 def _pattern(name: str, value: Any) -> re.Pattern[str] | None:
     if value is None:
         return None
@@ -653,6 +488,23 @@ def _pattern(name: str, value: Any) -> re.Pattern[str] | None:
         raise ValueError(
             f"{name} is not a valid regular expression ({exc}), got {value!r}."
         ) from None
+
+
+def _check_values(
+    origins: list[str], methods: list[str], headers: list[str], exposed: list[str]
+) -> None:
+    """Raise ValueError for an origin, method or header name that cannot work."""
+    for origin in origins:
+        _check_origin(origin)
+    for method in methods:
+        if method != "*" and not _is_token(method):
+            raise ValueError(
+                f"allow_methods entries must be HTTP method names or '*', got {method!r}."
+            )
+    for name, values in (("allow_headers", headers), ("expose_headers", exposed)):
+        for value in values:
+            if not _is_token(value):
+                raise ValueError(f"{name} entries must be header names or '*', got {value!r}.")
 
 
 def _check_origin(origin: str) -> None:

@@ -9,13 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from middleware.core.cors import (
-    CORSPolicy,
-    HeaderBlock,
-    Preflight,
-    RequestKind,
-)
+from middleware.core.cors import CORSPolicy, HeaderBlock
 from middleware.core.headers import Headers
+from middleware.core.responses import Response
 from tests.cases.cors import (
     APP,
     APP_BODY,
@@ -37,7 +33,7 @@ def _run(case: Case) -> tuple[bool, int, Headers, bytes]:
     """What the adapters do with a policy: ask it, then answer or call the app."""
     policy = CORSPolicy.from_options(**case.options)
     answer = policy.decide_headers(case.method, case.path, _raw(case.headers))
-    if isinstance(answer, Preflight):
+    if isinstance(answer, Response):
         return False, answer.status, list(answer.headers), answer.body
     headers = _raw(case.app_headers)
     if answer is not None:
@@ -91,26 +87,28 @@ def test_cors_decide_matches_decide_headers(case: Case) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "origin", "request_method", "kind"),
     [
-        pytest.param("GET", "/api/x", None, None, RequestKind.NONE, id="no-origin"),
-        pytest.param("GET", "/other", b"https://a.example", None, RequestKind.NONE, id="off-path"),
-        pytest.param("GET", "/api/x", b"https://a.example", None, RequestKind.ACTUAL, id="get"),
+        pytest.param("GET", "/api/x", None, None, "none", id="no-origin"),
+        pytest.param("GET", "/other", b"https://a.example", None, "none", id="off-path"),
+        pytest.param("GET", "/api/x", b"https://a.example", None, "actual", id="get"),
+        pytest.param("OPTIONS", "/api/x", b"https://a.example", None, "actual", id="bare-options"),
+        pytest.param("POST", "/api/x", b"https://a.example", b"GET", "actual", id="post-with-acrm"),
         pytest.param(
-            "OPTIONS", "/api/x", b"https://a.example", None, RequestKind.ACTUAL, id="bare-options"
+            "OPTIONS", "/api/x", b"https://a.example", b"PUT", "preflight", id="preflight"
         ),
-        pytest.param(
-            "POST", "/api/x", b"https://a.example", b"GET", RequestKind.ACTUAL, id="post-with-acrm"
-        ),
-        pytest.param(
-            "OPTIONS", "/api/x", b"https://a.example", b"PUT", RequestKind.PREFLIGHT, id="preflight"
-        ),
-        pytest.param("OPTIONS", "/api/x", None, b"PUT", RequestKind.NONE, id="preflight-no-origin"),
+        pytest.param("OPTIONS", "/api/x", None, b"PUT", "none", id="preflight-no-origin"),
     ],
 )
-def test_cors_classify(
-    method: str, path: str, origin: bytes | None, request_method: bytes | None, kind: RequestKind
+def test_cors_request_kinds(
+    method: str, path: str, origin: bytes | None, request_method: bytes | None, kind: str
 ) -> None:
+    # A preflight is answered by the policy; an actual request gets Allow-Origin added to the
+    # app's response; anything else gets at most Vary.
     policy = CORSPolicy.from_options(allow_origins=["https://a.example"], paths="/api/")
-    assert policy.classify(method, path, origin, request_method) is kind
+    answer = policy.decide(method, path, origin, request_method)
+    assert isinstance(answer, Response) is (kind == "preflight")
+    names = [name for name, _ in answer.fields] if isinstance(answer, HeaderBlock) else []
+    assert (b"access-control-allow-origin" in names) is (kind == "actual")
+    assert set(names) <= {b"access-control-allow-origin", b"vary"}
 
 
 def test_cors_paths_is_anchored_at_start_only() -> None:
@@ -147,9 +145,10 @@ def test_cors_configured_origin_answers_are_prebuilt() -> None:
     assert policy.actual(origin) is policy.actual(origin)
     assert policy.preflight(origin, b"POST") is policy.preflight(origin, b"POST")
     assert policy.preflight(origin, b"POST", b"content-type") is policy.preflight(origin, b"GET")
+    # A rejection is built from what failed: the same answer for every refused origin.
     rejection = policy.preflight(b"https://evil.example", b"GET")
-    assert rejection is policy.preflight(b"https://other.example", b"GET")
-    assert not rejection.allowed and policy.preflight(origin, b"GET").allowed
+    assert rejection == policy.preflight(b"https://other.example", b"GET")
+    assert (rejection.status, policy.preflight(origin, b"GET").status) == (400, 200)
 
 
 def test_cors_star_preflight_answer_is_prebuilt() -> None:
@@ -187,10 +186,10 @@ def test_cors_request_headers_lines_joined() -> None:
         (b"access-control-request-headers", b"x-b"),
     ]
     answer = policy.decide_headers("OPTIONS", "/", headers)
-    assert isinstance(answer, Preflight) and answer.allowed
+    assert isinstance(answer, Response) and answer.status == 200
     headers.append((b"access-control-request-headers", b"x-c"))
     answer = policy.decide_headers("OPTIONS", "/", headers)
-    assert isinstance(answer, Preflight) and answer.body == b"Disallowed CORS headers"
+    assert isinstance(answer, Response) and answer.body == b"Disallowed CORS headers"
 
 
 def test_cors_first_origin_and_request_method_win() -> None:
@@ -202,7 +201,7 @@ def test_cors_first_origin_and_request_method_win() -> None:
         (b"access-control-request-method", b"DELETE"),
     ]
     answer = policy.decide_headers("OPTIONS", "/", headers)
-    assert isinstance(answer, Preflight) and answer.allowed
+    assert isinstance(answer, Response) and answer.status == 200
 
 
 def test_cors_private_network_value_must_be_true() -> None:
@@ -475,31 +474,6 @@ def test_cors_origin_forms_accepted(origin: str) -> None:
     CORSPolicy.from_options(allow_origins=[origin])
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.values[0].app_called])
-def test_cors_apply_native_matches_apply(case: Case) -> None:
-    # The WSGI adapter works on native strings; it must reach the same answer as the bytes path.
-    policy = CORSPolicy.from_options(**case.options)
-    answer = policy.decide_headers(case.method, case.path, _raw(case.headers))
-    if answer is None:
-        return
-    assert isinstance(answer, HeaderBlock)
-    spelled = [(name.title(), value) for name, value in case.app_headers]
-    native = answer.apply_native(spelled)
-    assert [(n.lower(), v) for n, v in native] == [
-        (n.decode(), v.decode()) for n, v in answer.apply(_raw(case.app_headers))
-    ]
-    # The app's own fields keep their spelling; the policy's are canonical.
-    kept = {n for n, _ in spelled if not n.lower().startswith("access-control-")}
-    assert kept <= {n for n, _ in native}
-    assert all(n[0].isupper() for n, _ in native)
-
-
-def test_cors_preflight_native_form() -> None:
-    answer = CORSPolicy.from_options(allow_origins=[APP]).preflight(APP.encode(), b"GET")
-    assert answer.native[0] == ("Access-Control-Allow-Origin", APP)
-    assert [(n.lower().encode(), v.encode()) for n, v in answer.native] == list(answer.headers)
-
-
 # --- Properties: for any input, no fooling and no duplicates
 
 _SECURITY = CORSPolicy.from_options(**SECURITY)
@@ -517,7 +491,7 @@ def test_cors_only_the_listed_origin_or_a_true_subdomain_passes(origin: bytes) -
     allowed = origin == b"https://example.com" or _SUBDOMAIN.fullmatch(origin) is not None
     fields = _SECURITY.actual(origin).fields
     assert ((b"access-control-allow-origin", origin) in fields) is allowed
-    assert _SECURITY.preflight(origin, b"GET").allowed is allowed
+    assert (_SECURITY.preflight(origin, b"GET").status == 200) is allowed
 
 
 _APP_HEADERS = st.lists(
@@ -566,17 +540,14 @@ _BLOCKS = [
 
 @settings(max_examples=300)
 @given(_APP_HEADERS, st.sampled_from(_BLOCKS))
-def test_cors_apply_fast_paths_match_the_general_merge(
+def test_cors_apply_shortcut_matches_the_general_merge(
     app_headers: Headers, block: HeaderBlock
 ) -> None:
-    # apply() takes shortcuts (nothing managed; one Vary field and nothing else managed); every
-    # answer must be the one the general merge gives, on bytes and on native strings.
-    expected = block._merge_all(app_headers)
-    assert block.apply(app_headers) == expected
-    spelled = [(name.decode().title(), value.decode()) for name, value in app_headers]
-    native = block.apply_native(spelled)
-    assert [(n.lower().encode(), v.encode()) for n, v in native] == expected
-    assert app_headers == [(n.lower().encode(), v.encode()) for n, v in spelled]
+    # apply() appends when the app set none of the managed fields; that must be what the
+    # general merge gives.
+    copy = list(app_headers)
+    assert block.apply(app_headers) == block.merge(app_headers)
+    assert app_headers == copy
 
 
 def test_cors_one_vary_field_gains_origin_in_place() -> None:
@@ -589,6 +560,4 @@ def test_cors_one_vary_field_gains_origin_in_place() -> None:
         (b"access-control-allow-credentials", b"true"),
         (b"access-control-expose-headers", b"X-Request-ID"),
     ]
-    native = block.apply_native([("Content-Type", "text/html"), ("vary", "Accept-Encoding")])
-    assert native[1] == ("vary", "Accept-Encoding, Origin")
     assert app_headers[1] == (b"vary", b"Accept-Encoding")

@@ -7,8 +7,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from middleware.core.cors import CORSPolicy, HeaderBlock
+from middleware.core.headers import Headers
 from middleware.wsgi.cors import CORSMiddleware
+from tests.cases.cors import CASES, Case
 from tests.drivers import call_wsgi
 
 APP = "https://app.example"
@@ -210,3 +215,99 @@ def test_threads_share_one_middleware() -> None:
 
     with ThreadPoolExecutor(8) as pool:
         assert len(list(pool.map(one, range(200)))) == 200
+
+
+# --- WSGI's native strings: the same answer as the core's bytes, in the usual spelling
+
+
+def _native_run(
+    options: dict[str, Any],
+    case_headers: Any,
+    app_headers: Any,
+    method: str = "GET",
+    path: str = "/",
+) -> Any:
+    """Call the middleware as a server would; return the native header list it started."""
+
+    def app(environ: Any, start_response: Any) -> list[bytes]:
+        start_response("200 OK", list(app_headers))
+        return [b"x"]
+
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path}
+    for name, value in case_headers:
+        environ["HTTP_" + name.upper().replace("-", "_")] = value
+    seen: list[Any] = []
+    list(CORSMiddleware(app, **options)(environ, lambda s, h, e=None: seen.append(h)))
+    return seen[0]
+
+
+def _core_answer(
+    options: dict[str, Any],
+    case_headers: Any,
+    app_headers: Headers,
+    method: str = "GET",
+    path: str = "/",
+) -> Headers:
+    raw = [(name.encode(), value.encode()) for name, value in case_headers]
+    answer = CORSPolicy.from_options(**options).decide_headers(method, path, raw)
+    return answer.apply(app_headers) if isinstance(answer, HeaderBlock) else app_headers
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.values[0].app_called])
+def test_native_headers_match_the_core_and_keep_spelling(case: Case) -> None:
+    spelled = [(name.title(), value) for name, value in case.app_headers]
+    native = _native_run(case.options, case.headers, spelled, case.method, case.path)
+    raw = [(n.encode(), v.encode()) for n, v in case.app_headers]
+    expected = _core_answer(case.options, case.headers, raw, case.method, case.path)
+    assert [(n.lower().encode(), v.encode()) for n, v in native] == expected
+    # The app's own fields keep their spelling; the policy's are canonical.
+    kept = {n for n, _ in spelled if not n.lower().startswith("access-control-")}
+    assert kept <= {n for n, _ in native}
+    assert all(n[0].isupper() for n, _ in native)
+
+
+_APP_HEADERS = st.lists(
+    st.tuples(
+        st.sampled_from(
+            ["vary", "access-control-allow-origin", "access-control-allow-credentials",
+             "access-control-expose-headers", "content-type", "set-cookie"]
+        ),
+        st.sampled_from(["*", "Origin", "origin, Cookie", "Accept-Encoding", "x", ""]),
+    ),
+    max_size=6,
+)  # fmt: skip
+_FULL = {"allow_origins": [APP], "allow_credentials": True, "expose_headers": ["X-Request-ID"]}
+
+
+@settings(max_examples=300)
+@given(
+    _APP_HEADERS,
+    st.sampled_from([("title", str.title), ("upper", str.upper), ("lower", str.lower)]),
+    st.sampled_from([APP, "https://evil.example", None]),
+)
+def test_native_merge_matches_the_core(
+    app_headers: list[tuple[str, str]], spelling: Any, origin: str | None
+) -> None:
+    spelled = [(spelling[1](name), value) for name, value in app_headers]
+    request = [] if origin is None else [("origin", origin)]
+    native = _native_run(_FULL, request, spelled)
+    raw = [(n.encode(), v.encode()) for n, v in app_headers]
+    expected = _core_answer(_FULL, request, raw)
+    assert [(n.lower().encode(), v.encode()) for n, v in native] == expected
+
+
+def test_preflight_headers_are_the_core_answer_in_canonical_spelling() -> None:
+    answer = CORSPolicy.from_options(**ONE).preflight(APP.encode(), b"GET")
+    seen: list[Any] = []
+    environ = {
+        "REQUEST_METHOD": "OPTIONS",
+        "PATH_INFO": "/",
+        "HTTP_ORIGIN": APP,
+        "HTTP_ACCESS_CONTROL_REQUEST_METHOD": "GET",
+    }
+    body = CORSMiddleware(_text, **ONE)(environ, lambda s, h, e=None: seen.append((s, h)))
+    assert list(body) == [answer.body]
+    status, headers = seen[0]
+    assert status == "200 OK"
+    assert headers[0] == ("Access-Control-Allow-Origin", APP)
+    assert [(n.lower().encode(), v.encode()) for n, v in headers] == list(answer.headers)
