@@ -58,7 +58,10 @@ A request still in flight when another one regenerated its session (it holds the
   WARNING (whoever planted the old ID must not write into the new session) and its response
   sends no cookie;
 - either way the old ID is never revived, and a second ``regenerate()`` of the same old ID (two
-  logins racing) is dropped the same way: the first one wins.
+  logins racing) is dropped the same way: the first one wins;
+- a move is two single-key steps (the old ID forwards, then the new record is added), so a
+  change that follows the forwarding in the instant between them finds no new record yet and
+  is dropped with a WARNING too.
 
 Every write gives the record a time to live equal to the signature's lifetime (``max_age``),
 so the store drops a session nobody uses; a cookie is re-signed once it is older than half of
