@@ -42,19 +42,21 @@ class CORSMiddleware(ASGILayer, CORSLayer):
             return self.app(scope, receive, send)  # type: ignore[no-any-return]
         if isinstance(answer, Response):
             return send_response(send, answer)
-        return _CORSExchange(scope, receive, send, answer).run(self.app)
+        exchange = _CORSExchange(scope, receive, send)
+        exchange.block = answer
+        return exchange.run(self.app)
 
 
 class _CORSExchange(Exchange):
+    # Set right after construction: no __init__ of its own saves a Python call per request.
     __slots__ = ("block",)
-
-    def __init__(self, scope: Scope, receive: Receive, send: Send, block: HeaderBlock) -> None:
-        super().__init__(scope, receive, send)
-        self.block = block
+    block: HeaderBlock
 
     def on_start(self, message: Message) -> Message:
         headers = message.get("headers", ())
         if type(headers) is not list:
             headers = list(headers)
         # A copy: the app may reuse its message and header list for every response.
-        return {**message, "headers": self.block.apply(headers)}
+        message = dict(message)
+        message["headers"] = self.block.apply(headers)
+        return message

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from .._layers import CORSLayer
-from ..core.cors import MANAGED, Block, HeaderBlock
+from ..core.cors import MANAGED, Block, HeaderBlock, vary_with_origin
 from ..core.responses import Response
 from ._environ import (
     Environ,
@@ -52,13 +52,14 @@ class CORSMiddleware(WSGILayer, CORSLayer):
         if answer is None:
             return self.app(environ, start_response)  # type: ignore[no-any-return]
         if isinstance(answer, Response):
-            start_response(status_line(answer.status), list(_native(answer.headers)))
+            start_response(_status_line(answer.status), list(_native(answer.headers)))
             return [answer.body]
-        exchange = _CORSExchange(environ, start_response, answer)
+        exchange = _CORSExchange(environ, start_response)
+        exchange.block = answer
         body = exchange.run(self.app)
         # Nothing to do after the body: a fully produced list, or another layer's exchange
         # (which answers a crash through this one), goes to the server as it is.
-        return exchange.produced_list_closed() or exchange.hand_over() or body
+        return exchange.produced_list() or exchange.hand_over() or body
 
     def _decide(self, environ: Environ) -> Response | HeaderBlock | None:
         """Ask the policy, with the request values read from ``environ`` as bytes."""
@@ -79,11 +80,9 @@ class CORSMiddleware(WSGILayer, CORSLayer):
 
 
 class _CORSExchange(Exchange):
+    # Set right after construction: no __init__ of its own saves a Python call per request.
     __slots__ = ("block",)
-
-    def __init__(self, environ: Environ, start_response: StartResponse, block: HeaderBlock) -> None:
-        super().__init__(environ, start_response)
-        self.block = block
+    block: HeaderBlock
 
     def on_start(self, status: str, headers: NativeHeaders) -> NativeHeaders:
         for name, _ in headers:
@@ -94,13 +93,37 @@ class _CORSExchange(Exchange):
 
 def _merged(block: HeaderBlock, headers: NativeHeaders) -> NativeHeaders:
     """``block.merge`` on the whole head, converted to bytes and back: the app's fields keep
-    their spelling, the ones the block sets (Vary aside) are spelled canonically."""
+    their spelling, the ones the block sets are spelled canonically."""
+    at = _lone_vary(headers)
+    if at >= 0:
+        return _with_lone_vary(block, headers, at)
     merged = block.merge([(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in headers])
     spelling = {name.lower(): name for name, _ in reversed(headers)}
-    for name, _ in block.fields:
-        if name != b"vary":
-            spelling.pop(name.decode("latin-1"), None)
+    for name, _ in block.sets:
+        spelling.pop(name.decode("latin-1"), None)
     return [(spelling.get(name) or canonical(name), value) for name, value in native(merged)]
+
+
+def _with_lone_vary(block: HeaderBlock, headers: NativeHeaders, at: int) -> NativeHeaders:
+    """``block.merge``'s shortcut for the usual head inside a stack (one Vary, no CORS field),
+    converting only that value: 0.5 µs where converting the whole head costs 5."""
+    out = [*headers, *_native(block.sets)]
+    if block.varies:
+        name, value = headers[at]
+        out[at] = (name, vary_with_origin(value.encode("latin-1")).decode("latin-1"))
+    return out
+
+
+def _lone_vary(headers: NativeHeaders) -> int:
+    """``middleware.core.cors._lone_vary`` for native names in any case."""
+    at = -1
+    for index, (name, _) in enumerate(headers):
+        folded = name.lower()
+        if folded in _MANAGED:
+            if folded != "vary" or at >= 0:
+                return -1
+            at = index
+    return at
 
 
 @lru_cache(maxsize=256)
@@ -108,6 +131,13 @@ def _native(fields: Block) -> tuple[tuple[str, str], ...]:
     """``added(fields)``, remembered: the policy's prebuilt blocks and preflight answers come
     back on every request, and the look-up costs 0.08 µs where converting costs 0.5-1.5."""
     return tuple(added(list(fields)))
+
+
+@lru_cache(maxsize=16)
+def _status_line(code: int) -> str:
+    """``status_line``, remembered: a policy answers with two codes, and the look-up costs
+    0.04 µs where building the line costs 0.35."""
+    return status_line(code)
 
 
 def _value(environ: Environ, key: str) -> bytes | None:
