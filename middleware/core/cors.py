@@ -189,23 +189,12 @@ class CORSPolicy:
     _no_origin: HeaderBlock | None = field(repr=False)
     _denied: HeaderBlock = field(repr=False)
     _star: HeaderBlock | None = field(repr=False)
-    # Per listed origin: its Allow-Origin (and Allow-Credentials) fields, the block an actual
-    # request gets, and the answer to the common preflight (allowed method, listed headers).
+    # Per listed origin: its Allow-Origin (and Allow-Credentials) fields, and the block an
+    # actual request gets; what follows Allow-Origin in an allowed origin's block.
     _origin_fields: dict[bytes, Block] = field(repr=False)
     _actual: dict[bytes, HeaderBlock] = field(repr=False)
-    _ok: dict[bytes, Response] = field(repr=False)
-    _star_ok: Response | None = field(repr=False)
-    # What follows Allow-Origin in an actual request's block (Expose-Headers, Vary).
     _actual_tail: Block = field(repr=False)
-    _any_method: bool = field(repr=False)
-    _methods: frozenset[bytes] = field(repr=False)
-    _methods_field: Block = field(repr=False)
-    _any_header: bool = field(repr=False)
-    _headers: frozenset[bytes] = field(repr=False)
-    _headers_field: Block = field(repr=False)
-    # The preflight's Vary (on every answer to it) and what ends a granted one.
-    _preflight_vary: Block = field(repr=False)
-    _preflight_tail: Block = field(repr=False)
+    _preflight: _PreflightRules = field(repr=False)
 
     @classmethod
     def from_options(
@@ -241,11 +230,6 @@ class CORSPolicy:
         vary: Block = () if star else (_VARY_ORIGIN,)
         expose: Block = ((_ACEH, ", ".join(_unique(exposed)).encode()),) if exposed else ()
         listed = {} if star else _listed_origins(origins, credentials)
-        methods_field, method_set = _allowed_methods(methods)
-        headers_field, header_set = _allowed_headers(headers)
-        preflight_vary = _preflight_vary(star=star, private_network=private_network)
-        tail = ((_ACMA, b"%d" % max_age), *preflight_vary, *plain_headers(_OK_BODY))
-        common = (*methods_field, *headers_field, *tail)
         return cls(
             allow_all_origins=allow_all,
             allow_credentials=credentials,
@@ -258,17 +242,15 @@ class CORSPolicy:
             _star=HeaderBlock((_STAR, *expose)) if star else None,
             _origin_fields=listed,
             _actual={raw: HeaderBlock((*own, *expose, *vary)) for raw, own in listed.items()},
-            _ok={raw: _granted((*own, *common)) for raw, own in listed.items()},
-            _star_ok=_granted((_STAR, *common)) if star else None,
             _actual_tail=(*expose, *vary),
-            _any_method="*" in methods,
-            _methods=method_set,
-            _methods_field=methods_field,
-            _any_header="*" in headers,
-            _headers=header_set,
-            _headers_field=headers_field,
-            _preflight_vary=preflight_vary,
-            _preflight_tail=tail,
+            _preflight=_PreflightRules.build(
+                methods,
+                headers,
+                max_age=max_age,
+                star=star,
+                private_network=private_network,
+                origins={b"*": (_STAR,)} if star else listed,
+            ),
         )
 
     def applies(self, path: str) -> bool:
@@ -340,67 +322,26 @@ class CORSPolicy:
         private_network: bytes | None = None,
     ) -> Response:
         """The response to a preflight from ``origin`` (the raw header values)."""
+        rules = self._preflight
         origin_fields = self._origin_fields.get(origin)
         if origin_fields is None:
             origin_fields = (_STAR,) if self._star is not None else self._dynamic_origin(origin)
-        method_field = self._method_field(request_method)
-        header_field = self._header_field(request_headers)
+        method_field = rules.method_field(request_method)
+        header_field = rules.header_field(request_headers)
         if origin_fields is None or method_field is None or header_field is None:
-            return self._refusal(origin=origin_fields, method=method_field, headers=header_field)
+            return rules.refusal(origin=origin_fields, method=method_field, headers=header_field)
         # Private Network Access §3.2: the preflight carries
         # `Access-Control-Request-Private-Network: true`; the server opts in by answering
         # `Access-Control-Allow-Private-Network: true`. Without the opt-in the header is simply
         # not sent and the browser enforces its own rule.
-        extra: Block = ()
         if self.allow_private_network and private_network == b"true":
-            extra = (_PNA,)
-        elif method_field is self._methods_field and header_field is self._headers_field:
-            ready = self._ok.get(origin, self._star_ok)
+            return rules.granted(origin_fields, method_field, header_field, _PNA)
+        if method_field is rules.methods_field and header_field is rules.headers_field:
+            # Prebuilt per listed origin, or once (as b"*") when every origin gets "*".
+            ready = rules.ok.get(origin if self._star is None else b"*")
             if ready is not None:
                 return ready
-        return _granted(
-            (*origin_fields, *method_field, *header_field, *extra, *self._preflight_tail)
-        )
-
-    def _method_field(self, request_method: bytes) -> Block | None:
-        """The Allow-Methods field for ``request_method``, or None when it is not allowed."""
-        # Fetch §4.8 (CORS-preflight fetch): "If request's method is not in methods [...] and
-        # methods does not contain `*`, return a network error." Method names are compared
-        # case-sensitively.
-        if self._any_method:
-            if _TOKEN.fullmatch(request_method) is None:
-                return None
-            return ((_ACAM, request_method),)
-        return self._methods_field if request_method in self._methods else None
-
-    def _header_field(self, request_headers: bytes | None) -> Block | None:
-        """The Allow-Headers field for the requested names, or None when one is not allowed."""
-        # Fetch §4.8: "For each unsafeName of the CORS-unsafe request-header names with
-        # request's header list, if unsafeName is not a byte-case-insensitive match for an item
-        # in headerNames [...] return a network error."
-        if not request_headers:
-            return self._headers_field
-        if self._any_header:
-            names = split_list(request_headers.lower())
-            if not all(_TOKEN.fullmatch(name) for name in names):
-                return None
-            return ((_ACAH, b", ".join(names)),) if names else self._headers_field
-        allowed = self._headers
-        for part in request_headers.lower().split(b","):
-            name = part.strip(b" \t")
-            if name and name not in allowed:
-                return None
-        return self._headers_field
-
-    def _refusal(self, **answers: Block | None) -> Response:
-        """The 400 naming what failed (the answers that are None), in the order given."""
-        # A rejection names what failed but does not advertise the policy: no allowed
-        # methods, headers or origin for a client to probe.
-        failed = [name for name, answer in answers.items() if answer is None]
-        body = ("Disallowed CORS " + ", ".join(failed)).encode()
-        return Response(
-            status=400, headers=(*self._preflight_vary, *plain_headers(body)), body=body
-        )
+        return rules.granted(origin_fields, method_field, header_field)
 
     def _dynamic_origin(self, origin: bytes) -> Block | None:
         # Only a well-formed origin is echoed or tried against the regex, so "https://evil/."
@@ -418,9 +359,99 @@ class CORSPolicy:
         return ((_ACAO, origin),)
 
 
-def _granted(fields: Block) -> Response:
-    """A granted preflight's 200 "OK" with ``fields``, Max-Age, Vary and text/plain among them."""
-    return Response(status=200, headers=fields, body=_OK_BODY)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _PreflightRules:
+    """What a preflight's method and headers are checked against, and its answers' parts."""
+
+    any_method: bool
+    methods: frozenset[bytes]
+    methods_field: Block
+    any_header: bool
+    headers: frozenset[bytes]
+    headers_field: Block
+    # The Vary on every answer, and what ends a granted one (Max-Age, Vary, text/plain).
+    vary: Block
+    tail: Block
+    # The answer to the common preflight (an allowed method, listed headers), prebuilt per
+    # listed origin (b"*" when every origin gets "*").
+    ok: dict[bytes, Response]
+
+    @classmethod
+    def build(
+        cls,
+        methods: list[str],
+        headers: list[str],
+        *,
+        max_age: int,
+        star: bool,
+        private_network: bool,
+        origins: dict[bytes, Block],
+    ) -> _PreflightRules:
+        """The rules for validated options; ``origins`` maps each listed origin (b"*" when
+        every origin gets "*") to its Allow-Origin fields."""
+        methods_field, method_set = _allowed_methods(methods)
+        headers_field, header_set = _allowed_headers(headers)
+        vary = _preflight_vary(star=star, private_network=private_network)
+        tail = ((_ACMA, b"%d" % max_age), *vary, *plain_headers(_OK_BODY))
+        common = (*methods_field, *headers_field, *tail)
+        return cls(
+            any_method="*" in methods,
+            methods=method_set,
+            methods_field=methods_field,
+            any_header="*" in headers,
+            headers=header_set,
+            headers_field=headers_field,
+            vary=vary,
+            tail=tail,
+            ok={
+                raw: Response(status=200, headers=(*own, *common), body=_OK_BODY)
+                for raw, own in origins.items()
+            },
+        )
+
+    def method_field(self, request_method: bytes) -> Block | None:
+        """The Allow-Methods field for ``request_method``, or None when it is not allowed."""
+        # Fetch §4.8 (CORS-preflight fetch): "If request's method is not in methods [...] and
+        # methods does not contain `*`, return a network error." Method names are compared
+        # case-sensitively.
+        if self.any_method:
+            if _TOKEN.fullmatch(request_method) is None:
+                return None
+            return ((_ACAM, request_method),)
+        return self.methods_field if request_method in self.methods else None
+
+    def header_field(self, request_headers: bytes | None) -> Block | None:
+        """The Allow-Headers field for the requested names, or None when one is not allowed."""
+        # Fetch §4.8: "For each unsafeName of the CORS-unsafe request-header names with
+        # request's header list, if unsafeName is not a byte-case-insensitive match for an item
+        # in headerNames [...] return a network error."
+        if not request_headers:
+            return self.headers_field
+        if self.any_header:
+            names = split_list(request_headers.lower())
+            if not all(_TOKEN.fullmatch(name) for name in names):
+                return None
+            return ((_ACAH, b", ".join(names)),) if names else self.headers_field
+        for part in request_headers.lower().split(b","):
+            name = part.strip(b" \t")
+            if name and name not in self.headers:
+                return None
+        return self.headers_field
+
+    def granted(
+        self, origin: Block, method: Block, headers: Block, *extra: tuple[bytes, bytes]
+    ) -> Response:
+        """200 "OK" with the allow fields and ``extra``, in this order, then the tail."""
+        fields = (*origin, *method, *headers, *extra, *self.tail)
+        return Response(status=200, headers=fields, body=_OK_BODY)
+
+    def refusal(self, **answers: Block | None) -> Response:
+        """The 400 naming what failed (the answers that are None), in the order given."""
+        # A rejection names what failed but does not advertise the policy: no allowed
+        # methods, headers or origin for a client to probe.
+        failed = [name for name, answer in answers.items() if answer is None]
+        body = ("Disallowed CORS " + ", ".join(failed)).encode()
+        return Response(status=400, headers=(*self.vary, *plain_headers(body)), body=body)
 
 
 def _preflight_values(headers: Headers) -> tuple[bytes | None, bytes | None, bytes | None]:
