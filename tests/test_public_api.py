@@ -150,3 +150,26 @@ def test_one_version_in_the_code_and_the_distribution() -> None:
     import middleware
 
     assert middleware.__version__ == importlib.metadata.version("gateway-middleware")
+
+
+def test_every_asgi_class_is_recognised_as_asgi3() -> None:
+    # Servers tell ASGI 3 from ASGI 2 by a coroutine __call__ (uvicorn's --interface auto):
+    # a plain __call__ returning an awaitable is taken for ASGI 2 and called with one argument.
+    import inspect
+
+    import middleware.asgi
+
+    async def app(scope: object, receive: object, send: object) -> None:
+        return None
+
+    for name in (
+        "CompressionMiddleware",
+        "GZipMiddleware",
+        "CORSMiddleware",
+        "RequestLoggingMiddleware",
+        "TimingMiddleware",
+    ):
+        layer = getattr(middleware.asgi, name)(app)
+        assert inspect.iscoroutinefunction(layer.__call__), name
+    session = middleware.asgi.SessionMiddleware(app, secret_key="k" * 32)
+    assert inspect.iscoroutinefunction(session.__call__)

@@ -157,8 +157,9 @@ class ASGILayer(Layer):
     """The ASGI half every middleware class shares: its app is checked for ASGI, other scopes
     than HTTP pass through untouched, and an HTTP request goes to ``http``.
 
-    ``__call__`` is a plain function that returns the awaitable it chose, so passing a
-    lifespan or websocket scope through costs no coroutine of the layer's own.
+    ``__call__`` is an ``async def``: servers and frameworks tell an ASGI 3 app from an
+    ASGI 2 one by that (uvicorn's interface detection, asgiref), so it cannot be a plain
+    function returning an awaitable.
     """
 
     _middleware_protocol = "asgi"
@@ -166,10 +167,11 @@ class ASGILayer(Layer):
     def _accept(self, app: Any) -> ASGIApp:
         return check_app(app, self._name)
 
-    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            return self.http(scope, receive, send)
-        return self.app(scope, receive, send)  # type: ignore[no-any-return]
+            await self.http(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
     def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         """One HTTP request through this layer (an ``async def``, or a plain function that
@@ -204,6 +206,10 @@ class Exchange:
     def on_end(self) -> None:
         """Runs once when the app has returned or raised."""
 
+    def on_crash(self) -> None:
+        """Runs before the plain 500 answers a crash: a layer that holds the app's start drops
+        it here, as the 500 is a response of its own."""
+
     def send(self, message: Message) -> Awaitable[None]:
         # A plain function returning the server's awaitable: a message costs no coroutine of
         # this layer's own.
@@ -217,6 +223,7 @@ class Exchange:
             await app(self.scope, self.receive, self.send)
         except Exception as exc:
             if not self.started and not store_failure(self.scope, exc):
+                self.on_crash()
                 await send_crash(self.send)
             raise
         finally:
