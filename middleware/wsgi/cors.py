@@ -92,26 +92,22 @@ class _CORSExchange(Exchange):
 
 
 def _merged(block: HeaderBlock, headers: NativeHeaders) -> NativeHeaders:
-    """``block.merge`` on the whole head, converted to bytes and back: the app's fields keep
-    their spelling, the ones the block sets are spelled canonically."""
+    """``block.merge`` on native strings: the app's fields keep their spelling, the ones the
+    block sets are spelled canonically."""
     at = _lone_vary(headers)
     if at >= 0:
-        return _with_lone_vary(block, headers, at)
+        # The usual head inside a stack (one Vary, no CORS field): only that value is
+        # converted, 0.5 µs where converting the whole head costs 5 (merge's own shortcut).
+        out = [*headers, *_native(block.sets)]
+        if block.varies:
+            name, value = headers[at]
+            out[at] = (name, vary_with_origin(value.encode("latin-1")).decode("latin-1"))
+        return out
     merged = block.merge([(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in headers])
     spelling = {name.lower(): name for name, _ in reversed(headers)}
-    for name, _ in block.sets:
-        spelling.pop(name.decode("latin-1"), None)
+    for ours, _ in block.sets:
+        spelling.pop(ours.decode("latin-1"), None)
     return [(spelling.get(name) or canonical(name), value) for name, value in native(merged)]
-
-
-def _with_lone_vary(block: HeaderBlock, headers: NativeHeaders, at: int) -> NativeHeaders:
-    """``block.merge``'s shortcut for the usual head inside a stack (one Vary, no CORS field),
-    converting only that value: 0.5 µs where converting the whole head costs 5."""
-    out = [*headers, *_native(block.sets)]
-    if block.varies:
-        name, value = headers[at]
-        out[at] = (name, vary_with_origin(value.encode("latin-1")).decode("latin-1"))
-    return out
 
 
 def _lone_vary(headers: NativeHeaders) -> int:
