@@ -1,18 +1,20 @@
 """Response compression and request decompression, decided in pure code.
 
-``CompressionPolicy`` holds one middleware's validated options. Per response its ``head`` reads
-the response head and the request's Accept-Encoding: most responses go out as they are (with
-``Vary`` merged), and the rest get a ``ResponseCompressor`` that rewrites the headers and encodes
-the body chunk by chunk. With ``decompress_requests`` it also hands out a ``RequestDecoder``
-that decodes an encoded request body within ``max_request_size``. The WSGI and
-ASGI ``CompressionMiddleware`` and ``GZipMiddleware`` only translate messages to these calls.
+``CompressionPolicy`` holds one middleware's validated options. ``begin`` gives each request a
+``ResponseCompression`` with the verbs of every feature: ``start`` reads the response head and
+returns the head to send (most responses go out as they are, with ``Vary`` merged), or
+``Phase.HELD`` when the first body piece decides; ``body`` returns the bytes to send for each
+piece; ``end`` releases the encoder. With ``decompress_requests``, ``request`` hands out a
+``RequestDecoder`` that decodes an encoded request body within ``max_request_size``, or the
+``Response`` to answer instead. The WSGI and ASGI ``CompressionMiddleware`` and
+``GZipMiddleware`` only translate messages to these calls.
 
     policy = CompressionPolicy.from_options(minimum_size=500, encodings=("zstd", "br", "gzip"))
-    decided = policy.head(200, [(b"content-type", b"text/html")], [(b"accept-encoding", b"br")])
-    if isinstance(decided, ResponseCompressor):   # else: send the headers it is, body as it is
-        headers = decided.start(head=False)       # None: the first body piece decides
-        first = decided.body(chunk, more=True)    # now decided.headers is set: send them first
-        last = decided.body(b"", more=False)      # the encoder's tail
+    response = policy.begin([(b"accept-encoding", b"br")], head_request=False)
+    sent = response.start(200, [(b"content-type", b"text/html")])  # Phase.HELD: body decides
+    first = response.body(chunk, more=True)   # after a held start, send response.headers first
+    last = response.body(b"", more=False)     # the encoder's tail
+    response.end()                            # once, however the response ended
 
 Options (``from_options``; ``for_gzip`` takes Starlette's GZipMiddleware options instead):
 
@@ -35,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Literal, overload
+from typing import Literal
 
 from middleware.core import codecs
 from middleware.core.codecs import (
@@ -56,7 +58,7 @@ from middleware.core.headers import (
     split_list,
     without,
 )
-from middleware.core.responses import plain_headers
+from middleware.core.responses import Response, plain
 
 __all__ = [
     "DEFAULT_COMPRESSIBLE_TYPES",
@@ -65,9 +67,8 @@ __all__ = [
     "CompressionPolicy",
     "MediaTypes",
     "Phase",
-    "Rejection",
     "RequestDecoder",
-    "ResponseCompressor",
+    "ResponseCompression",
     "choose_coding",
     "decoded_request_headers",
 ]
@@ -163,91 +164,33 @@ _VARY_FIELD = (b"vary", b"Accept-Encoding")
 # byte ranges of the unencoded representation, which encoding would scramble. 1xx are interim.
 _UNTOUCHED_STATUSES = frozenset({204, 205, 206, 304})
 
-TextHeaders = list[tuple[str, str]]
-"""Header pairs spelled as str (WSGI's native strings: latin-1, any case)."""
-
-_TEXT_VARY_FIELD = ("Vary", "Accept-Encoding")
-
-# The response fields a decision reads, as small codes (compared faster than bytes). ASGI
-# requires lower-case names, but Django's ASGI handler sends b"Content-Type": names are looked up
-# in a cache from each name seen to its code, plus _FOLDED when it is not lower-case, or 0 when
-# it is not one of these fields, so any other field costs one dict lookup. Text names keep their
-# case (a list left as it is goes back as it came), so they are never _FOLDED. The two spellings
-# have separate caches: b"vary" and "vary" hash alike, and comparing them is a BytesWarning.
-_TYPE, _LENGTH, _CACHE_CONTROL, _VARY, _FIXED = 1, 2, 3, 4, 5
-_FOLDED = 8
-_WATCHED = {
-    "content-type": _TYPE,
-    "content-length": _LENGTH,
-    "cache-control": _CACHE_CONTROL,
-    "vary": _VARY,
-    # An app that encoded its body itself, or sends a byte range, has fixed the bytes already.
-    "content-encoding": _FIXED,
-    "content-range": _FIXED,
-}
-_FIELDS: dict[bytes, int] = {name.encode("ascii"): code for name, code in _WATCHED.items()}
-_TEXT_FIELDS: dict[str, int] = dict(_WATCHED)
-_FIELD_CACHE_ENTRIES = 4096
-
-
-def _field(name: Any, text: bool) -> int:
-    """The code of the watched field ``name`` names, whatever its case (and remember it)."""
-    folded = name.lower()
-    if text:
-        code = _WATCHED.get(folded, 0)
-        cache: dict[Any, int] = _TEXT_FIELDS
-    else:
-        code = _WATCHED.get(folded.decode("latin-1"), 0)
-        if code and folded != name:
-            code += _FOLDED
-        cache = _FIELDS
-    if len(cache) < _FIELD_CACHE_ENTRIES:
-        cache[name] = code
-    return code
-
-
-def _comma(text: bool) -> Any:
-    return "," if text else b","
-
-
-def _from_text(headers: TextHeaders) -> Headers:
-    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
-
-
-def _to_text(headers: Headers) -> TextHeaders:
-    return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
-
-
-class _Media(Enum):
-    OTHER = "other"
-    COMPRESSIBLE = "compressible"
-    STREAM = "stream"
+# The response fields a decision reads. An app that encoded its body itself, or sends a byte
+# range, has fixed the bytes already (Content-Encoding, Content-Range).
+_READ_FIELDS = frozenset(
+    {
+        b"content-type",
+        b"content-length",
+        b"cache-control",
+        b"vary",
+        b"content-encoding",
+        b"content-range",
+    }
+)
 
 
 class Phase(Enum):
-    """Where a ResponseCompressor is in its response."""
+    """Where a ResponseCompression is in its response."""
 
-    PENDING = "pending"
-    """Made by ``CompressionPolicy.head``; ``start`` not called yet."""
+    WAITING = "waiting"
+    """Made by ``CompressionPolicy.begin``; no response start yet."""
     HELD = "held"
     """Start seen; the first body piece decides (is it the whole body, and how large?)."""
     IDENTITY = "identity"
-    """The body goes out as the app sent it (the headers may have gained Vary)."""
+    """The body goes out as the app sent it (the head may have gained Vary)."""
     COMPRESSING = "compressing"
     """Each body piece goes through the encoder and is flushed."""
     DONE = "done"
     """The body has ended, or the response was released."""
-
-
-# Looking a member up on an Enum class costs about 0.1 us on CPython 3.11, as much as the rest of
-# a no-op response's bookkeeping; the per-response paths use these module-level names instead.
-_PENDING = Phase.PENDING
-_HELD = Phase.HELD
-_IDENTITY = Phase.IDENTITY
-_COMPRESSING = Phase.COMPRESSING
-_DONE = Phase.DONE
-_OTHER = _Media.OTHER
-_STREAM = _Media.STREAM
 
 
 # --- configuration ------------------------------------------------------------------------------
@@ -399,8 +342,7 @@ class CompressionPolicy:
     thread_minimum_size: int | None
     """Chunks at least this large may be compressed off the event loop (GZipMiddleware)."""
     _negotiated: dict[bytes, Codec | None] = field(default_factory=dict, repr=False, compare=False)
-    _media: dict[bytes, _Media] = field(default_factory=dict, repr=False, compare=False)
-    _text_media: dict[str, _Media] = field(default_factory=dict, repr=False, compare=False)
+    _media: dict[bytes, bytes | None] = field(default_factory=dict, repr=False, compare=False)
     _minimum_digits: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -471,109 +413,19 @@ class CompressionPolicy:
 
     # --- per request ------------------------------------------------------------------------
 
-    @overload
-    def head(
-        self, status: int, headers: Headers, request_headers: Headers, text: Literal[False] = ...
-    ) -> Headers | ResponseCompressor: ...
-
-    @overload
-    def head(
-        self, status: int, headers: TextHeaders, request_headers: Headers, text: Literal[True]
-    ) -> TextHeaders | ResponseCompressor: ...
-
-    def head(self, status: int, headers: Any, request_headers: Headers, text: bool = False) -> Any:
-        """How a response with this head goes out, given the request's headers.
-
-        A header list: send it, and the body as it is (the list is ``headers`` itself when
-        nothing changes, else a new one with ``Vary`` merged). A ResponseCompressor: the body
-        is to be encoded; its ``start`` says whether the headers can leave now. ``text=True``
-        takes (and gives back) headers as str pairs, latin-1 as WSGI's native strings are, so
-        a response left as it is costs no conversion.
-        """
-        if status < 200:
-            return headers
-        content_type = length_field = cache_control = None
-        blocked = varies = False
-        fields: dict[Any, int] = _TEXT_FIELDS if text else _FIELDS
-        for name, value in headers:
-            try:
-                code = fields[name]
-            except KeyError:  # a name not seen before (try costs nothing on CPython 3.11+)
-                code = _field(name, text)
-            if not code:
-                continue
-            if code == _TYPE:
-                if content_type is None:
-                    content_type = value
-            elif code == _LENGTH:
-                if length_field is None:
-                    length_field = value
-                elif length_field != value:
-                    # Conflicting fields: the length is unknown (an empty value of the same
-                    # spelling, so a third field still compares str with str).
-                    length_field = value[:0]
-            elif code == _CACHE_CONTROL:
-                cache_control = (
-                    value if cache_control is None else cache_control + _comma(text) + value
-                )
-            elif code == _VARY:
-                varies = True
-            elif code == _FIXED:
-                blocked = True
-            else:
-                # A capitalised bytes name (Django's ASGI handler sends them): the decision is
-                # made on the lower-cased list, which is what goes out if anything changes.
-                lowered = [(name.lower(), value) for name, value in headers]
-                return self.head(status, lowered, request_headers)
-        if content_type is None:
-            return headers
-        try:
-            media = (self._text_media if text else self._media)[content_type]
-        except KeyError:
-            media = self._classify(content_type, text)
-        if media is _OTHER:
-            return headers
-
-        # RFC 9110 §12.5.5: "An origin server SHOULD generate a Vary header field on a cacheable
-        # response when it wishes that response to be selectively reused for subsequent
-        # requests." The same URL answers differently by Accept-Encoding, encoded or not.
-        identity: Any
-        if not varies:
-            identity = [*headers, _TEXT_VARY_FIELD if text else _VARY_FIELD]
-        elif text:
-            identity = _to_text(merge_vary(_from_text(headers), _VARY_NAMES))
-        else:
-            identity = merge_vary(list(headers), _VARY_NAMES)
-        if status in _UNTOUCHED_STATUSES or blocked:
-            return identity
-        if cache_control is not None and _no_transform(cache_control, text):
-            return identity
-        length = None
-        if (
-            length_field is not None
-            and length_field.isdigit()
-            and (not text or length_field.isascii())
-        ):
-            if len(length_field) < self._minimum_digits:
-                return identity  # fewer digits than minimum_size: smaller, known without int()
-            length = int(length_field)
-            if length < self.minimum_size or length == 0:
-                return identity
-        codec = self.negotiate(get_list(request_headers, b"accept-encoding"))
-        if codec is None:
-            return identity
-        app_headers = _from_text(headers) if text else list(headers)
-        return ResponseCompressor(
-            codec, app_headers, length, self.minimum_size, stream=media is _STREAM
-        )
+    def begin(self, request_headers: Headers, *, head_request: bool) -> ResponseCompression:
+        """One response's compression; ``request_headers`` need hold only Accept-Encoding,
+        read when a response could be encoded. ``head_request``: the method was HEAD."""
+        return ResponseCompression(self, request_headers, head_request=head_request)
 
     def excludes(self, path: str) -> bool:
         """Whether responses to ``path`` are left alone entirely."""
         return path in self.exact_paths or path.startswith(self.path_prefixes)
 
-    def request(self, request_headers: Headers) -> RequestDecoder | Rejection | None:
-        """How to read this request's body: None (as it is), a decoder, or a rejection (400 for
-        more than two codings, 415 for an unknown one, 413 for a declared length over the limit).
+    def request(self, request_headers: Headers) -> RequestDecoder | Response | None:
+        """How to read this request's body: None (as it is), a decoder, or the answer to send
+        instead (400 for more than two codings, 415 for an unknown one, 413 for a declared
+        length over the limit).
 
         RFC 9110 §8.4: "If one or more encodings have been applied to a representation, the
         sender that applied the encodings MUST generate a Content-Encoding header field that
@@ -624,22 +476,65 @@ class CompressionPolicy:
         cache[accept_encoding] = codec
         return codec
 
-    def _classify(self, content_type: Any, text: bool) -> _Media:
-        """What a Content-Type value is to this policy, remembered per value."""
-        cache: dict[Any, _Media] = self._text_media if text else self._media
-        spelled: bytes = content_type.encode("latin-1") if text else content_type
-        media = spelled.partition(b";")[0].strip(b" \t").lower()
-        if media not in self.compressible or media in self.excluded:
-            verdict = _Media.OTHER
-        elif media in STREAMING_TYPES:
-            verdict = _Media.STREAM
-        else:
-            verdict = _Media.COMPRESSIBLE
+    def left_as_is(self, status: int, headers: Headers) -> Headers | None:
+        """The head to send when a response is left as it is whatever the request and body:
+        not of a compressible type, or of one but with no body to encode (its status, its
+        Content-Encoding or Content-Range, ``no-transform``, a Content-Length under
+        ``minimum_size``), with Vary merged in that case; None when it may be encoded.
+
+        ``ResponseCompression.start`` asks this first. Most responses are left as they are, so
+        the adapters ask it before making one: such a response costs no object of its own.
+        """
+        read = _read_head(headers)
+        if read is None:
+            return None  # capitalised names: ``start`` reads the lower-cased head
+        content_type, length, cache_control, varies, fixed = read
+        if status < 200 or content_type is None:
+            return headers
+        media = self._media.get(content_type, b"")  # b"": not seen yet (None: not compressible)
+        if media is None or (not media and self._media_type(content_type) is None):
+            return headers
+        if (
+            status in _UNTOUCHED_STATUSES
+            or fixed
+            or (cache_control is not None and _no_transform(cache_control))
+            or (length is not None and self._too_small(length))
+        ):
+            return _varied(headers, varies=varies)
+        return None
+
+    def _too_small(self, length: bytes) -> bool:
+        """Whether a Content-Length value says the body is too small to be worth encoding."""
+        if not length.isdigit():
+            return False  # not a length (or conflicting ones): unknown
+        # Fewer digits than minimum_size has is smaller, known without int().
+        return (
+            len(length) < self._minimum_digits or int(length) < self.minimum_size or length == b"0"
+        )
+
+    def _media_type(self, content_type: bytes) -> bytes | None:
+        """The media type of a Content-Type value when this policy compresses it (lower-case,
+        without parameters), else None; remembered per value."""
+        try:
+            return self._media[content_type]
+        except KeyError:
+            pass
+        media = content_type.partition(b";")[0].strip(b" \t").lower()
+        verdict = media if media in self.compressible and media not in self.excluded else None
         if len(content_type) <= _CACHE_KEY_LIMIT:
-            if len(cache) >= _CACHE_ENTRIES:
-                cache.clear()
-            cache[content_type] = verdict
+            if len(self._media) >= _CACHE_ENTRIES:
+                self._media.clear()
+            self._media[content_type] = verdict
         return verdict
+
+
+def _no_transform(cache_control: bytes) -> bool:
+    # RFC 9111 §5.2.2.6: "The no-transform response directive indicates that an intermediary
+    # (regardless of whether it implements a cache) MUST NOT transform the content."
+    return any(
+        directive.partition(b"=")[0].rstrip(b" \t").lower() == b"no-transform"
+        for directive in split_list(cache_control)
+    )
 
 
 def choose_coding(accept_encoding: bytes, offered: tuple[Coding, ...]) -> Coding | None:
@@ -674,139 +569,207 @@ def choose_coding(accept_encoding: bytes, offered: tuple[Coding, ...]) -> Coding
 # --- responses ----------------------------------------------------------------------------------
 
 
-class ResponseCompressor:
-    """One response whose body is to be encoded, as ``CompressionPolicy.head`` decided.
+class ResponseCompression:
+    """One response through the compression rules, from its start to its end.
 
-    ``start`` returns the headers to send now, or None: hold them until the first body piece
-    (is it the whole body, and is it worth encoding?). ``body`` takes every body piece
-    (``more=False`` on the last) and returns the bytes to send; once it has seen the first
-    piece, ``headers`` holds the head to send before them. ``release`` abandons the response
-    (client gone, app error).
+    ``start`` takes the app's status and head and returns the head to send now, or
+    ``Phase.HELD``: the first body piece decides (is it the whole body, and is it worth
+    encoding?), and once ``body`` has seen it, ``headers`` holds the head to send before its
+    bytes. ``body`` takes every body piece (``more=False`` on the last) and returns the bytes
+    to send. ``end`` releases the encoder, however the response ended (client gone, app
+    error); it is safe to call more than once. ``phase`` says where the response is.
     """
 
     __slots__ = (
         "_app_headers",
         "_codec",
         "_encoder",
+        "_head_request",
         "_length",
-        "_minimum_size",
-        "_stream",
+        "_policy",
+        "_request_headers",
         "_trailers",
+        "_varies",
         "headers",
         "phase",
     )
     headers: Headers | None
-    """The response head to send, once decided."""
+    """The head to send, once decided (after ``start``, or the first ``body`` after a held one)."""
+    phase: Phase
+    # Set by start for a response whose body is to be encoded.
+    _codec: Codec
+    _app_headers: Headers
+    _length: int | None
+    _trailers: bool
+    _varies: bool
+    _encoder: Encoder | None
 
     def __init__(
-        self,
-        codec: Codec,
-        app_headers: Headers,
-        length: int | None,
-        minimum_size: int,
-        *,
-        stream: bool,
+        self, policy: CompressionPolicy, request_headers: Headers, *, head_request: bool
     ) -> None:
-        self._codec = codec
-        self._app_headers = app_headers
-        self._length = length
-        self._minimum_size = minimum_size
-        self._stream = stream
-        self._trailers = False
-        self._encoder: Encoder | None = None
+        self._policy = policy
+        self._request_headers = request_headers
+        self._head_request = head_request
         self.headers = None
-        self.phase = _PENDING
+        self.phase = Phase.WAITING
 
-    def start(self, head: bool, trailers: bool = False) -> Headers | None:
-        """The headers to send now, or None to hold them until the first body piece.
+    def start(
+        self, status: int, headers: Headers, *, trailers: bool = False, hold: bool = True
+    ) -> Headers | Literal[Phase.HELD]:
+        """The head to send now, or ``Phase.HELD`` to wait for the first body piece.
 
-        ``head``: the request was HEAD, so there is no body to encode. ``trailers``: trailer
-        fields follow the body, so it never gets an exact Content-Length.
+        A head left as it is comes back as ``headers`` itself, or as a new list that adds
+        ``Vary`` after the app's fields (merged into the app's Vary when it has one).
+        ``trailers``: trailer fields follow the body, so it never gets an exact Content-Length.
+        ``hold=False``: the head must leave now (a WSGI replacement start after the server had
+        one), so a body to encode is streamed.
         """
-        if self.phase is not _PENDING:
+        if self.phase is not Phase.WAITING:
             raise RuntimeError("The response has already started.")
+        self.phase = Phase.IDENTITY
+        if _read_head(headers) is None:
+            # Capitalised names (an ASGI app sending b"Content-Type"): the decision is made on
+            # the lower-cased list, which is what goes out if anything changes.
+            headers = [(name.lower(), value) for name, value in headers]
+        policy = self._policy
+        as_is = policy.left_as_is(status, headers)
+        if as_is is not None:
+            return as_is
+        read = _read_head(headers)
+        assert read is not None  # every name is lower-case
+        content_type, length, _, varies, _ = read
+        codec = policy.negotiate(get_list(self._request_headers, b"accept-encoding"))
+        if codec is None:
+            return _varied(headers, varies=varies)
+        self._codec = codec
+        self._app_headers = headers
+        self._length = int(length) if length is not None and length.isdigit() else None
         self._trailers = trailers
-        if head:
+        self._varies = varies
+        self._encoder = None
+        stream = content_type is not None and policy._media_type(content_type) in STREAMING_TYPES
+        return self._encoding(stream=stream, hold=hold)
+
+    def _encoding(self, *, stream: bool, hold: bool) -> Headers | Literal[Phase.HELD]:
+        """Start a response whose body is to be encoded: the head now, or held."""
+        if self._head_request:
             # RFC 9110 §9.3.2: the server SHOULD send the same header fields in response to a
             # HEAD request as it would have sent if the request method had been GET. The
             # encoded length is unknown, so Content-Length goes; there is no body to encode.
-            self.phase = _COMPRESSING
+            self.phase = Phase.COMPRESSING
             self.headers = _encoded_headers(self._app_headers, self._codec.coding.token, None)
             return self.headers
-        if self._stream and self._length is None:
-            self._begin_stream()
-            return self.headers
-        self.phase = _HELD
-        return None
+        if (stream and self._length is None) or not hold:
+            return self._begin_stream()
+        self.phase = Phase.HELD
+        return Phase.HELD
 
     def body(self, data: bytes, more: bool) -> bytes:
         """The bytes to send for one body piece; ``more=False`` marks the last one."""
         phase = self.phase
-        if phase is _IDENTITY:
-            if not more:
-                self.phase = _DONE
-            return data
-        if phase is _COMPRESSING:
+        if phase is Phase.COMPRESSING:
             encoder = self._encoder
             if encoder is None:  # a HEAD response: headers only
                 if not more:
-                    self.phase = _DONE
+                    self.phase = Phase.DONE
                 return b""
             out = encoder.compress(data)
             if not more:
                 out += encoder.finish()
                 self._encoder = None
-                self.phase = _DONE
+                self.phase = Phase.DONE
             return out
-        if phase is _HELD:
+        if phase is Phase.IDENTITY:
+            if not more:
+                self.phase = Phase.DONE
+            return data
+        if phase is Phase.HELD:
             return self._first(data, more)
-        if phase is _DONE:
+        if phase is Phase.DONE:
             if data:
                 raise RuntimeError("The app sent body bytes after its response ended.")
             return b""
         raise RuntimeError("The app sent a body before the response start.")
 
-    def release(self) -> None:
-        """Abandon the response and free its encoder; safe to call more than once."""
-        if self.phase is _COMPRESSING and self._encoder is not None:
+    def end(self) -> None:
+        """Release the encoder (client gone, app error, or the body done); safe to repeat."""
+        if self.phase is Phase.COMPRESSING and self._encoder is not None:
             self._encoder.close()
             self._encoder = None
-        self.phase = _DONE
+        self.phase = Phase.DONE
 
     def _first(self, data: bytes, more: bool) -> bytes:
+        """Decide a held response with its first body piece."""
         length = self._length
         # A first piece exactly as long as the declared Content-Length is the whole body.
         if more and (length is None or len(data) != length):
             self._begin_stream()
             return self.body(data, more)
         size = len(data)
-        if size and size >= self._minimum_size:
+        if size and size >= self._policy.minimum_size:
             encoded = self._codec.compress_whole(data)
             # Encoding can only add bytes to incompressible data: send it as it is then.
             if len(encoded) < size:
                 exact = None if self._trailers else len(encoded)
                 self.headers = _encoded_headers(self._app_headers, self._codec.coding.token, exact)
-                self.phase = _DONE
+                self.phase = Phase.DONE
                 return encoded
-        self.headers = _identity_headers(self._app_headers)
-        self.phase = _IDENTITY if more else _DONE
+        self.headers = _varied(self._app_headers, varies=self._varies)
+        self.phase = Phase.IDENTITY if more else Phase.DONE
         return data
 
-    def _begin_stream(self) -> None:
+    def _begin_stream(self) -> Headers:
         self._encoder = self._codec.encoder(self._length)
         self.headers = _encoded_headers(self._app_headers, self._codec.coding.token, None)
-        self.phase = _COMPRESSING
+        self.phase = Phase.COMPRESSING
+        return self.headers
 
 
-def _identity_headers(headers: Headers) -> Headers:
-    return merge_vary(headers, _VARY_NAMES)
+_Head = tuple[bytes | None, bytes | None, bytes | None, bool, bool]
+
+
+def _read_head(headers: Headers) -> _Head | None:
+    """Content-Type, Content-Length, Cache-Control (fields joined), whether a Vary field is
+    there, and whether the bytes are fixed (Content-Encoding, Content-Range), in one pass over
+    the head; None when a field name is not lower-case."""
+    content_type = length = cache_control = None
+    varies = fixed = False
+    for name, value in headers:
+        if name not in _READ_FIELDS:
+            if not name.islower() and name.lower() != name:
+                return None
+        elif name == b"content-type":
+            if content_type is None:
+                content_type = value
+        elif name == b"content-length":
+            # Conflicting fields make the length unknown (an empty value is no number).
+            length = value if length is None or length == value else b""
+        elif name == b"cache-control":
+            cache_control = value if cache_control is None else cache_control + b"," + value
+        elif name == b"vary":
+            varies = True
+        else:
+            fixed = True
+    return content_type, length, cache_control, varies, fixed
+
+
+def _varied(headers: Headers, *, varies: bool) -> Headers:
+    """``headers`` with Accept-Encoding in Vary: appended, or merged into the app's Vary.
+
+    RFC 9110 §12.5.5: "An origin server SHOULD generate a Vary header field on a cacheable
+    response when it wishes that response to be selectively reused for subsequent requests."
+    The same URL answers differently by Accept-Encoding, encoded or not.
+    """
+    if varies:
+        return merge_vary(headers, _VARY_NAMES)
+    return [*headers, _VARY_FIELD]
 
 
 def _encoded_headers(headers: Headers, token: bytes, length: int | None) -> Headers:
+    """The head of an encoded body: Content-Encoding, the exact length when known, and Vary."""
     out: Headers = []
     varies = False
     for name, value in headers:
-        name = name.lower()
         if name == b"content-length" or name == b"accept-ranges":
             # Byte ranges and lengths of the unencoded body do not describe the encoded one.
             continue
@@ -822,64 +785,36 @@ def _encoded_headers(headers: Headers, token: bytes, length: int | None) -> Head
     out.append((b"content-encoding", token))
     if length is not None:
         out.append((b"content-length", b"%d" % length))
-    if varies:
-        return merge_vary(out, _VARY_NAMES)
-    out.append(_VARY_FIELD)
-    return out
-
-
-def _no_transform(cache_control: Any, text: bool) -> bool:
-    if text:
-        cache_control = cache_control.encode("latin-1")
-    # RFC 9111 §5.2.2.6: "The no-transform response directive indicates that an intermediary
-    # (regardless of whether it implements a cache) MUST NOT transform the content."
-    return any(
-        directive.partition(b"=")[0].rstrip(b" \t").lower() == b"no-transform"
-        for directive in split_list(cache_control)
-    )
+    return _varied(out, varies=varies)
 
 
 # --- requests -----------------------------------------------------------------------------------
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Rejection:
-    """A response the middleware sends instead of calling the app."""
-
-    status: int
-    headers: Headers
-    body: bytes
-
-
-def _rejection(status: int, body: bytes, *extra: tuple[bytes, bytes]) -> Rejection:
-    return Rejection(status=status, headers=[*plain_headers(body), *extra], body=body)
-
-
-TOO_LARGE = _rejection(413, b"Request body too large.\n")
+TOO_LARGE = plain(413, b"Request body too large.\n")
 # RFC 9110 §15.5.16: "If the problem was caused by an unsupported content coding, the
 # Accept-Encoding response header field ought to be used to indicate which (if any) content
 # codings would have been accepted in the request."
-UNSUPPORTED_ENCODING = _rejection(
+UNSUPPORTED_ENCODING = plain(
     415,
     b"Unsupported request Content-Encoding.\n",
     (b"accept-encoding", b", ".join(codecs.decodable_tokens())),
 )
-CORRUPT_BODY = _rejection(400, b"Request body could not be decoded.\n")
+CORRUPT_BODY = plain(400, b"Request body could not be decoded.\n")
 # No client stacks more than two codings; a 415 would be wrong, as its Accept-Encoding would list
 # the very codings the request used.
-TOO_MANY_CODINGS = _rejection(400, b"Request Content-Encoding has too many codings.\n")
+TOO_MANY_CODINGS = plain(400, b"Request Content-Encoding has too many codings.\n")
 # RFC 9110 §15.5.14: 413 "indicates that the server is refusing to process a request because the
 # request content is larger than the server is willing or able to process": here, in members.
-TOO_MANY_MEMBERS = _rejection(413, b"Request body has too many gzip members or zstd frames.\n")
+TOO_MANY_MEMBERS = plain(413, b"Request body has too many gzip members or zstd frames.\n")
 
 
 class RequestDecoder:
     """Decodes one request body, never holding or returning more than ``limit`` bytes.
 
-    ``feed`` each received piece and ``end`` after the last; both return decoded bytes, or a
-    Rejection to send instead of calling the app (413 past the limit or past
-    ``codecs.MAX_MEMBERS`` gzip members or zstd frames, 400 for a corrupt or truncated stream).
-    After a rejection every call returns the same rejection.
+    ``feed`` each received piece, ``more=False`` with the last (every coding must end with
+    it); it returns the decoded bytes, or the Response to send instead of calling the app (413
+    past the limit or past ``codecs.MAX_MEMBERS`` gzip members or zstd frames, 400 for a corrupt
+    or truncated stream). After a rejection every call returns the same one.
 
     The work is linear in the bytes received plus the bytes each coding of the chain puts out,
     each capped at ``limit``, at a cost per byte that no shape of body can raise much: the
@@ -894,10 +829,10 @@ class RequestDecoder:
         self._limit = limit
         self._produced = [0] * len(chain)
         self._received = 0
-        self.rejection: Rejection | None = None
+        self.rejection: Response | None = None
 
-    def feed(self, data: bytes) -> bytes | Rejection:
-        """The decoded bytes of one received piece, or a Rejection."""
+    def feed(self, data: bytes, more: bool) -> bytes | Response:
+        """The decoded bytes of one received piece, or the rejection."""
         if self.rejection is not None:
             return self.rejection
         self._received += len(data)
@@ -909,6 +844,9 @@ class RequestDecoder:
             for stage, decoder in enumerate(self._chain):
                 data = decoder.feed(data, self._limit - produced[stage])
                 produced[stage] += len(data)
+            if not more:
+                for decoder in self._chain:
+                    decoder.end()
         except LimitExceeded:
             return self._reject(TOO_LARGE)
         except TooManyMembers:
@@ -917,18 +855,7 @@ class RequestDecoder:
             return self._reject(CORRUPT_BODY)
         return data
 
-    def end(self) -> bytes | Rejection:
-        """Check that every coding ended with the body: b"" or a Rejection (400 if truncated)."""
-        if self.rejection is not None:
-            return self.rejection
-        try:
-            for decoder in self._chain:
-                decoder.end()
-        except DecodeError:
-            return self._reject(CORRUPT_BODY)
-        return b""
-
-    def _reject(self, rejection: Rejection) -> Rejection:
+    def _reject(self, rejection: Response) -> Response:
         self.rejection = rejection
         self._chain = []
         return rejection

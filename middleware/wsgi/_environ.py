@@ -6,7 +6,8 @@ All protocol translation and all WSGI rules live here, once, so the feature adap
 - ``Exchange`` is one request through one layer. It is the ``start_response`` the app gets
   (``exchange(status, headers, exc_info)``) and the iterable the server gets back, so a layer
   costs one object per request. Subclasses override ``on_start`` (adjust the headers, on every
-  ``start_response`` call including ``exc_info`` restarts) and ``on_close`` (runs exactly once).
+  ``start_response`` call including ``exc_info`` restarts), ``on_body`` (change the body) and
+  ``on_close`` (runs exactly once).
 - "Crashes keep their headers" (SPEC): when the app raises before any body byte left this
   layer, the exchange answers a plain 500 through its own ``start_response`` path, so this
   layer and every layer outside it add their headers, logs the traceback once on
@@ -211,6 +212,11 @@ class Exchange:
     def on_close(self) -> None:
         """Runs once, when the server closes the response (``self.outcome`` is set)."""
 
+    def on_body(self, chunks: Iterable[bytes]) -> Iterable[bytes]:
+        """The chunks the server gets for the app's (the same by default). A layer that changes
+        the body overrides it; it is called for the app's body, and again for a crash answer's."""
+        return chunks
+
     # The start_response the app is given.
 
     def __call__(
@@ -291,7 +297,7 @@ class Exchange:
 
     def _chunks(self) -> Iterator[bytes]:
         try:
-            for chunk in self._iterable or ():
+            for chunk in self.on_body(self._iterable or ()):
                 if chunk:
                     self.bytes_sent += len(chunk)
                 yield chunk
@@ -301,7 +307,7 @@ class Exchange:
                 raise
             self._close_inner()
             self._answer_crash()
-            yield CRASH_BODY
+            yield from self.on_body((CRASH_BODY,))
             return
         if self.outcome is None:
             self.outcome = Outcome.COMPLETED

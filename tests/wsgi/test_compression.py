@@ -12,7 +12,10 @@ from wsgiref.validate import validator
 
 import brotli
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from middleware.core.compression import CompressionPolicy, Phase
 from middleware.wsgi.compression import CompressionMiddleware, GZipMiddleware
 from tests.cases.compression import HTML, HTML_HEADERS
 from tests.drivers import call_wsgi
@@ -243,12 +246,22 @@ def test_replacement_after_the_body_went_to_the_server_is_not_encoded() -> None:
     assert bodies[0].closed
 
 
-def test_file_wrapper_is_read_in_blocks() -> None:
-    page = HTML * 40  # 48 KB
+@pytest.mark.parametrize("wrapped", [True, False], ids=["file-wrapper", "read"])
+def test_file_body_is_read_in_64_kib_blocks(wrapped: bool) -> None:
+    # SPEC: a file body is read in 64 KiB blocks, never line by line (nor in the wrapper's own
+    # 8 KiB), so it compresses as well as the same bytes sent in one piece.
+    page = b"".join(b"line %d of the log\n" % n for n in range(20_000))  # 370 KB of lines
+    reads: list[int] = []
+
+    class File(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            reads.append(-1 if size is None else size)
+            return super().read(size)
 
     def app(environ: Any, start_response: Any) -> Any:
-        start_response("200 OK", [*HTML_TYPE, ("Content-Length", str(len(page)))])
-        return environ["wsgi.file_wrapper"](io.BytesIO(page), 8192)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        file = File(page)
+        return environ["wsgi.file_wrapper"](file, 8192) if wrapped else file
 
     result = call_wsgi(
         CompressionMiddleware(app, encodings=("gzip",)),
@@ -256,7 +269,10 @@ def test_file_wrapper_is_read_in_blocks() -> None:
         environ={"wsgi.file_wrapper": FileWrapper},
     )
     assert gzip.decompress(result.body) == page
-    assert len(result.chunks) >= len(page) // 8192
+    assert set(reads) == {65_536}
+    assert len(result.chunks) == -(-len(page) // 65_536) + 1  # the blocks, then the tail
+    whole = gzip.compress(page, 6)
+    assert len(result.body) <= len(whole) * 1.01
 
 
 def test_untouched_response_hands_back_the_apps_iterable() -> None:
@@ -269,6 +285,72 @@ def test_untouched_response_hands_back_the_apps_iterable() -> None:
 
     environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "HTTP_ACCEPT_ENCODING": "gzip"}
     assert CompressionMiddleware(app)(environ, lambda *args: None) is wrapper
+
+
+def test_a_head_left_as_it_is_keeps_the_apps_spelling() -> None:
+    # The WSGI edge converts the head for the core, and appends only what the core added.
+    fields = [("Content-Type", "text/plain"), ("Content-Length", "13"), ("X-Frame-Options", "DENY")]
+    sent: list[Any] = []
+
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", list(fields))
+        return [b"Hello, world!"]
+
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "HTTP_ACCEPT_ENCODING": "gzip"}
+    body = CompressionMiddleware(app)(
+        environ, lambda status, headers, exc_info=None: sent.append(headers)
+    )
+    assert list(body) == [b"Hello, world!"]
+    assert sent == [[*fields, ("Vary", "Accept-Encoding")]]
+
+
+FIELD_NAMES = st.sampled_from(
+    ["Content-Type", "content-type", "CONTENT-TYPE", "Content-Length", "Cache-Control", "Vary",
+     "Content-Encoding", "Content-Range", "ETag", "Accept-Ranges", "X-Other"]
+)  # fmt: skip
+FIELD_VALUES = st.sampled_from(
+    ["text/html; charset=utf-8", "image/png", "text/event-stream", "13", "5000", "0", "\u00b2",
+     "public", "no-transform", "Accept-Encoding", "Cookie", "*", "gzip", '"v1"', "bytes"]
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from([200, 204, 206, 304, 404, 500]),
+    st.lists(st.tuples(FIELD_NAMES, FIELD_VALUES), max_size=6),
+    st.sampled_from(["gzip", "br, zstd", "identity", "gzip;q=0"]),
+)
+def test_the_wsgi_head_is_the_cores_decision(
+    status: int, fields: list[tuple[str, str]], accept: str
+) -> None:
+    # Native strings in any spelling reach the core as lower-case bytes, and its head comes
+    # back: the app's own list plus what the core appended, or the core's list converted.
+    policy = CompressionPolicy.from_options()
+    as_bytes = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in fields]
+    core = policy.begin([(b"accept-encoding", accept.encode())], head_request=False)
+    expected = core.start(status, as_bytes)
+    left_as_is = core.phase is Phase.IDENTITY
+    body = b"<p>" + b"same bytes either way " * 40
+    wire = core.body(body, more=False)
+    if expected is Phase.HELD:
+        expected = core.headers
+    sent: list[Any] = []
+
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response(f"{status} Whatever", list(fields))
+        return [body]
+
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "HTTP_ACCEPT_ENCODING": accept}
+    middleware = CompressionMiddleware(app)
+    middleware.policy = policy
+    assert (
+        b"".join(middleware(environ, lambda status, headers, exc_info=None: sent.append(headers)))
+        == wire
+    )
+    (headers,) = sent
+    assert [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in headers] == expected
+    if left_as_is and expected[: len(as_bytes)] == as_bytes:
+        assert headers[: len(fields)] == fields  # the app's spelling kept
 
 
 def test_passes_wsgiref_validate_on_both_sides() -> None:
