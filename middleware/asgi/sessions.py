@@ -40,24 +40,25 @@ Options (the same as Starlette's SessionMiddleware, plus ``fallback_secret_keys`
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Sequence
-from typing import Any, cast
+from typing import cast
 
-from ..core import session_store
+from .._layers import SessionLayer
 from ..core.headers import get_list
-from ..core.responses import plain_headers
 from ..core.session_store import StoredSession, StoreError
-from ..core.sessions import (
-    Session,
-    SessionConfig,
-    SessionEvent,
-    apply,
-    close,
-    respond,
+from ..core.sessions import Session, SessionCommit, SessionEvent
+from ..stores._base import Store, afetch, aperform
+from ._scope import (
+    ASGIApp,
+    ASGILayer,
+    Exchange,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    send_crash,
+    send_response,
 )
-from ..stores._base import Store, afetch, aperform, new_session_id
-from ._scope import Message, Receive, Scope, Send, check_app, send_crash
 
 __all__ = ["SessionMiddleware", "get_session"]
 
@@ -76,183 +77,139 @@ def get_session(scope: Scope) -> Session:
     return session
 
 
+class SessionMiddleware(ASGILayer, SessionLayer):
+    """Cookie sessions for an ASGI app: ``scope["session"]`` on HTTP and websocket scopes."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # A coroutine function: servers (uvicorn, hypercorn) tell an ASGI 3 app from an ASGI 2
+        # one by its __call__.
+        kind = scope["type"]
+        if kind == "http":
+            await self.http(scope, receive, send)
+        elif kind == "websocket":
+            await self.websocket(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        if self.config.store is not None:
+            return self._stored_http(scope, receive, send)
+        exchange = _SessionExchange(scope, receive, send)
+        scope["session"] = exchange.session = Session(self.config, scope["headers"])
+        exchange.answered = False
+        return exchange.run(self.app)
+
+    async def _stored_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        store = cast("Store", self.config.store)
+        exchange = _StoredExchange(scope, receive, send)
+        exchange.store = store
+        exchange.answered = False
+        session = StoredSession(self.config, scope["headers"])
+        scope["session"] = exchange.session = await _preloaded(store, session)
+        await exchange.run(self.app)
+
+    async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A websocket gets the session to read: no response can carry a cookie."""
+        store = self.config.store
+        if store is None:
+            session = Session.read_only(self.config, scope["headers"])
+        else:
+            stored = StoredSession.read_only(self.config, scope["headers"])
+            session = await _preloaded(cast("Store", store), stored)
+        scope["session"] = session
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _log(session.close())
+
+
+class _SessionExchange(Exchange):
+    """Asks the session what the response carries when it starts; sends the middleware's
+    answer in place of the app's response when the session could not be saved."""
+
+    # Set by SessionMiddleware right after construction: no __init__ of its own saves a
+    # Python call per request.
+    __slots__ = ("answered", "session")
+    session: Session
+    answered: bool  # the app's response was replaced: the rest of it is dropped
+
+    def send(self, message: Message) -> Awaitable[None]:
+        # A plain function returning the server's awaitable, as the plumbing's: only the
+        # start of a response whose session the app touched costs more.
+        if self.answered:
+            return _nothing()
+        if message["type"] == "http.response.start":
+            self.started = True
+            if self.session.touched:
+                return self._start(message)
+        return self.server_send(message)
+
+    def _start(self, message: Message) -> Awaitable[None]:
+        headers = message.get("headers", ())
+        return self._send_start(
+            self.session.respond(message["status"], get_list(headers, b"vary")), message
+        )
+
+    def _send_start(self, commit: SessionCommit | None, message: Message) -> Awaitable[None]:
+        if commit is None:
+            return self.server_send(message)
+        _log(commit.events)
+        if commit.answer is not None:
+            self.answered = True
+            return send_response(self.server_send, commit.answer)
+        return self.server_send({**message, "headers": commit.apply(message.get("headers", ()))})
+
+    def on_end(self) -> None:
+        _log(self.session.close())
+
+
+class _StoredExchange(_SessionExchange):
+    """The same, for a session in a store: its writes are awaited before the start leaves."""
+
+    __slots__ = ("store",)
+    session: StoredSession
+    store: Store
+
+    async def _start(self, message: Message) -> None:
+        headers = message.get("headers", ())
+        commit = self.session.respond(message["status"], get_list(headers, b"vary"))
+        if commit is not None and commit.store is not None:
+            commit = self.session.settle(commit, await aperform(self.store, commit.store))
+        await self._send_start(commit, message)
+
+    async def run(self, app: ASGIApp) -> None:
+        try:
+            await app(self.scope, self.receive, self.send)
+        except Exception as exc:
+            if self.started:
+                raise
+            if isinstance(exc, StoreError) and self.session.failure is not None:
+                # The app let the store's error through: the store is down, not the app. The
+                # session turns this start into the 503 (logged on middleware.sessions).
+                await self.send({"type": "http.response.start", "status": 503, "headers": []})
+                return
+            await send_crash(self.send)
+            raise
+        finally:
+            self.on_end()
+
+
+async def _preloaded(store: Store, session: StoredSession) -> StoredSession:
+    """``session`` with its record fetched, when its cookie names one: the app reads the
+    session synchronously, so the record cannot be fetched on first touch."""
+    session_id = session.cookie_id()
+    if session_id is not None:
+        try:
+            session.preload(await afetch(store, session_id))
+        except StoreError as exc:
+            session.fail(exc)
+    return session
+
+
 async def _nothing() -> None:
     pass
-
-
-async def _send_failure(send: Send, status: int, body: bytes) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": plain_headers(body)})
-    await send({"type": "http.response.body", "body": body})
 
 
 def _log(events: Sequence[SessionEvent]) -> None:
     for event in events:
         logger.log(event.level, event.message)
-
-
-class SessionMiddleware:
-    """Cookie sessions for an ASGI app: ``scope["session"]`` on HTTP and websocket scopes."""
-
-    _middleware_protocol = "asgi"
-
-    def __init__(
-        self,
-        app: Any,
-        secret_key: Any,
-        session_cookie: str = "session",
-        max_age: int | None = 1_209_600,
-        path: str = "/",
-        same_site: str = "lax",
-        https_only: bool = False,
-        domain: str | None = None,
-        partitioned: bool = False,
-        fallback_secret_keys: Sequence[Any] = (),
-        store: Any = None,
-    ) -> None:
-        self.app = check_app(app, "SessionMiddleware")
-        self.config = SessionConfig(
-            secret_key=secret_key,
-            session_cookie=session_cookie,
-            max_age=max_age,
-            path=path,
-            same_site=same_site,
-            https_only=https_only,
-            domain=domain,
-            partitioned=partitioned,
-            fallback_secret_keys=fallback_secret_keys,
-            store=store,
-            clock=time.time,
-            new_id=new_session_id,
-        )
-        self._store = cast("Store | None", store)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._store is not None:
-            await self._stored(self._store, scope, receive, send)
-            return
-        kind = scope["type"]
-        if kind != "http":
-            if kind != "websocket":
-                await self.app(scope, receive, send)
-                return
-            # No response can carry a cookie: the session is there to be read.
-            scope["session"] = websocket_session = Session.read_only(self.config, scope["headers"])
-            try:
-                await self.app(scope, receive, send)
-            finally:
-                if websocket_session.accessed:
-                    _log(close(websocket_session))
-            return
-
-        # The hot path: one session (searched for its cookie only if touched), one closure.
-        # session_send is a plain function returning the server's awaitable, so each message
-        # costs no coroutine of its own.
-        scope["session"] = session = Session(self.config, scope["headers"])
-        started = failed = False
-
-        def session_send(message: Message) -> Awaitable[None]:
-            nonlocal started, failed
-            if failed:
-                # The app's response was replaced by the failure answer; the rest is dropped.
-                return _nothing()
-            if message["type"] == "http.response.start":
-                started = True
-                # session._loaded is the accessed property without its call: this runs on
-                # every request, and an untouched session adds nothing.
-                if not session._loaded:
-                    return send(message)
-                headers = message.get("headers", ())
-                commit = respond(session, message["status"], get_list(headers, b"vary"))
-                if commit is not None:
-                    if commit.events:
-                        _log(commit.events)
-                    if commit.body is not None:
-                        failed = True
-                        return _send_failure(send, commit.status, commit.body)
-                    message = dict(message)
-                    message["headers"] = apply(commit, headers)
-            return send(message)
-
-        try:
-            await self.app(scope, receive, session_send)
-        except Exception:
-            if not started:
-                await send_crash(session_send)
-            raise
-        finally:
-            # A session never touched has nothing to report (changes and bad cookies both
-            # decode it first).
-            if session._loaded:
-                _log(close(session))
-
-    async def _stored(self, store: Store, scope: Scope, receive: Receive, send: Send) -> None:
-        """``__call__`` with a store: fetch before the app, write before the start leaves."""
-        kind = scope["type"]
-        if kind != "http" and kind != "websocket":
-            await self.app(scope, receive, send)
-            return
-        if kind == "http":
-            session = StoredSession(self.config, scope["headers"])
-        else:
-            session = cast(StoredSession, StoredSession.read_only(self.config, scope["headers"]))
-        session_id = session.cookie_id()
-        if session_id is not None:
-            try:
-                session.preload(await afetch(store, session_id))
-            except StoreError as exc:
-                session.fail(exc)
-        scope["session"] = session
-        if kind == "websocket":
-            try:
-                await self.app(scope, receive, send)
-            finally:
-                _log(session_store.close(session))
-            return
-
-        started = answered = False
-
-        async def decide(message: Message) -> None:
-            # The response starts with a touched session: the store's writes, then the start.
-            nonlocal answered
-            headers = message.get("headers", ())
-            commit = session_store.respond(session, message["status"], get_list(headers, b"vary"))
-            if commit is not None and commit.store is not None:
-                commit = session_store.settle(session, commit, await aperform(store, commit.store))
-            if commit is not None:
-                if commit.events:
-                    _log(commit.events)
-                if commit.body is not None:
-                    answered = True
-                    await _send_failure(send, commit.status, commit.body)
-                    return
-                message = dict(message)
-                message["headers"] = apply(commit, headers)
-            await send(message)
-
-        def session_send(message: Message) -> Awaitable[None]:
-            # A plain function returning the server's awaitable, as on the cookie path: only
-            # the start of a response whose session was touched costs a coroutine.
-            nonlocal started
-            if answered:
-                # The app's response was replaced by the middleware's answer (500, 503).
-                return _nothing()
-            if message["type"] == "http.response.start":
-                started = True
-                if session._loaded or session._failure is not None:
-                    return decide(message)
-            return send(message)
-
-        try:
-            await self.app(scope, receive, session_send)
-        except Exception as exc:
-            if started:
-                raise
-            if isinstance(exc, StoreError) and session.failure is not None:
-                # The app let the store's error through: the store is down, not the app. The
-                # decision turns this start into the 503 and logs it on middleware.sessions.
-                await session_send({"type": "http.response.start", "status": 503, "headers": []})
-                return
-            await send_crash(session_send)
-            raise
-        finally:
-            _log(session_store.close(session))

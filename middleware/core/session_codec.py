@@ -33,11 +33,9 @@ from __future__ import annotations
 import binascii
 import hmac
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from json import decoder as _json_decoder
-from json import encoder as _json_encoder
 from typing import Any
 
 import itsdangerous
@@ -92,28 +90,16 @@ def _b64url(raw: bytes) -> bytes:
     return binascii.b2a_base64(raw, newline=False).rstrip(b"=").translate(_TO_URLSAFE)
 
 
-def _encoder() -> Any:
-    # The C encoder, built once: json.dumps builds a new one on every call, which costs more
-    # than encoding a typical session. Cycles are not tracked (markers=None); one recurses
-    # until RecursionError, reported as unserializable.
-    default = json.JSONEncoder().default
-    c_make_encoder = getattr(_json_encoder, "c_make_encoder", None)
-    if c_make_encoder is None:  # pragma: no cover - CPython always has the accelerator
-        return json.JSONEncoder(separators=(",", ":"), check_circular=False).iterencode
-    return c_make_encoder(
-        None, default, _json_encoder.encode_basestring_ascii, None, ":", ",", False, False, True
-    )
-
-
-_ENCODE = _encoder()
-# The C scanner json.loads ends up in, without the Python layers above it.
-_SCAN: Callable[[str, int], tuple[Any, int]] = _json_decoder.JSONDecoder().scan_once  # type: ignore[attr-defined]
+# Built once: json.dumps builds a new encoder on every call. Cycles are not tracked
+# (check_circular=False); one recurses until RecursionError, reported as unserializable.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+_DECODER = json.JSONDecoder()
 
 
 def dumps_json(data: Any) -> bytes:
     """``data`` as compact ASCII JSON (a cookie's payload, or one value of a store's record)."""
     try:
-        text = "".join(_ENCODE(data, 0))
+        text = _ENCODER.encode(data)
     except (TypeError, ValueError, RecursionError) as exc:
         raise UnserializableSession(f"{type(exc).__name__}: {exc}") from None
     return text.encode("ascii")
@@ -126,7 +112,7 @@ def dumps_name(key: object) -> bytes:
     other type is unserializable.
     """
     if type(key) is str:
-        return _json_encoder.encode_basestring_ascii(key).encode("ascii")
+        return _ENCODER.encode(key).encode("ascii")
     # b'{"<name>":0}' without its first byte and its last three.
     return dumps_json({key: 0})[1:-3]
 
@@ -150,12 +136,12 @@ def loads_json(raw: bytes) -> dict[str, Any] | BadCookie:
     try:
         text = raw.decode("utf-8")
         try:
-            value, end = _SCAN(text, 0)
+            value, end = _DECODER.raw_decode(text)
             if end != len(text):
                 raise ValueError
-        except (StopIteration, ValueError):
-            # The strict fast path failed; json.loads also allows surrounding whitespace and
-            # gives the definitive answer.
+        except ValueError:
+            # raw_decode reads one document with nothing around it, as this codec writes it;
+            # json.loads also allows surrounding whitespace and gives the definitive answer.
             value = json.loads(text)
     except (ValueError, RecursionError):
         return BadCookie.NOT_JSON

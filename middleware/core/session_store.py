@@ -3,9 +3,9 @@
     config = SessionConfig(secret_key="s3cret", store=store, clock=time.time, new_id=new_id)
     session = StoredSession(config, cookie_header, fetch=get_record)   # nothing fetched yet
     session["user"] = 42                          # the app: the record is fetched here
-    commit = respond(session, 200, vary)          # Set-Cookie and the store operations
-    commit = settle(session, commit, saved)       # after the adapter performed commit.store
-    headers = apply(commit, response_headers)     # middleware.core.sessions.apply
+    commit = session.respond(200, vary)           # Set-Cookie and the store operations
+    commit = session.settle(commit, saved)        # after the adapter performed commit.store
+    headers = commit.apply(response_headers)      # or send commit.answer (a 503) in their place
 
 RFC 6265 §8.4: "servers commonly store a nonce (or 'session identifier') in a cookie. When the
 server receives an HTTP request with a nonce, the server can look up state information
@@ -14,9 +14,8 @@ URL-safe base64 alphabet (192 random bits, ``new_id``, injected by the adapter),
 same timestamped signature as a cookie session, so a tampered, expired or forged cookie is
 refused before any store lookup.
 
-A record is the session's JSON object kept member by member (``Members``): each member's name
-is the key as a JSON string (``b'"user"'``), its value the value's JSON (``b'42'``); a store
-hands it out whole, as the JSON object. Requests of one session often run at once (a page's
+A record is the session's JSON object kept member by member (``Members``, see
+``middleware.core.session_records``). Requests of one session often run at once (a page's
 parallel fetches), so a request commits only the members of the keys it set or deleted:
 changes to different keys never collide; for the same key the last writer wins. A change the
 dict cannot see (``session["cart"].append(x)`` followed by ``session.modified = True``) makes
@@ -73,32 +72,39 @@ error replaces the response with a 503.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from enum import Enum
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from typing import Any
 
 from .headers import Headers
+from .responses import plain
 from .session_codec import BadCookie, UnserializableSession, dumps_json, dumps_name, loads_json
+from .session_records import (
+    Changes,
+    Held,
+    Members,
+    Moved,
+    Record,
+    Saved,
+    StoreError,
+    StoreOps,
+    WriteKind,
+    merged,
+    record_json,
+)
 from .sessions import (
     EventKind,
+    Phase,
     Session,
     SessionCommit,
     SessionConfig,
     SessionEvent,
-    _bad_cookie_event,
-    _commit_with,
-    _failure,
-    _Phase,
-    _vary,
     signed_cookie,
 )
-from .sessions import close as _close
 
 __all__ = [
     "FORWARD_TTL",
     "ID_LENGTH",
-    "UNAVAILABLE_BODY",
-    "UNAVAILABLE_STATUS",
+    "UNAVAILABLE",
     "Changes",
     "Held",
     "Members",
@@ -109,12 +115,9 @@ __all__ = [
     "StoreOps",
     "StoredSession",
     "WriteKind",
-    "close",
     "is_session_id",
     "merged",
     "record_json",
-    "respond",
-    "settle",
 ]
 
 ID_LENGTH = 32
@@ -128,81 +131,9 @@ FORWARD_TTL = 60
 # RFC 9110 §15.6.4: "The 503 (Service Unavailable) status code indicates that the server is
 # currently unable to handle the request due to a temporary overload or scheduled maintenance,
 # which will likely be alleviated after some delay."
-UNAVAILABLE_STATUS = 503
-UNAVAILABLE_BODY = b"Service Unavailable"
+UNAVAILABLE = plain(503, b"Service Unavailable")
 
-_OPEN = _Phase.OPEN
-
-# A session's record: each member of its JSON object, name (a JSON string) -> value (JSON).
-Members = dict[bytes, bytes]
-
-
-class Moved(NamedTuple):
-    """What a store holds under the old ID of a regenerated session: where it moved."""
-
-    to: str
-
-
-# What a store reads under a session ID: the record as its JSON object, a forwarding record, or
-# nothing.
-Record = bytes | Moved | None
-# What a store hands over when it moves a record: its members, a forwarding record, or nothing.
-Held = Members | Moved | None
-
-
-class Changes(NamedTuple):
-    """The members one request wrote (name -> value) and deleted (names)."""
-
-    written: Members
-    deleted: tuple[bytes, ...]
-
-
-class StoreError(Exception):
-    """A session store could not be reached or failed (Redis down, a timeout, ...).
-
-    The middleware answers 503 and logs it on ``middleware.sessions``; an app that touches a
-    session whose record could not be fetched gets this exception, never an empty session.
-    """
-
-
-class WriteKind(Enum):
-    """The write a response makes to the store."""
-
-    ADD = "add"  # every member, under a new ID, only if the ID is free
-    UPDATE = "update"  # the changed members, only if the record still exists
-    MOVE = "move"  # regenerate(): the record to a new ID, the old ID forwarding to it
-    TOUCH = "touch"  # the record's lifetime extended, only if it still exists
-
-
-class StoreOps(NamedTuple):
-    """The store operations of one response, in order: ``write`` then ``delete``.
-
-    - ``write``: a ``WriteKind`` or None; ``id`` (the new ID for ADD and MOVE), ``changes``
-      (every member for ADD; the changed ones for UPDATE and MOVE) and ``ttl`` (seconds) go
-      with it. MOVE also has ``source``, the ID the record moves from.
-    - ``delete``: an ID whose record is deleted once the write succeeded (the cleared one, or
-      one whose record was unreadable), or None.
-
-    ``perform`` in ``middleware.stores`` runs them and answers a ``Saved`` for ``settle``.
-    """
-
-    write: WriteKind | None
-    id: str
-    changes: Changes
-    ttl: int
-    delete: str | None = None
-    source: str | None = None
-
-
-class Saved(Enum):
-    """What the store did with a response's ``StoreOps``."""
-
-    DONE = "done"  # as asked
-    EMPTIED = "emptied"  # the deletions left no member: the record is gone
-    GONE = "gone"  # no record any more (a logout elsewhere, its expiry)
-    TAKEN = "taken"  # ADD found the new ID taken
-    MERGED = "merged"  # the ID had moved (regenerate()); the changes went to the new ID
-    DROPPED = "dropped"  # the ID had moved, and nothing could be saved there
+_NO_CHANGES = Changes({}, ())
 
 
 def is_session_id(value: bytes) -> bool:
@@ -210,21 +141,15 @@ def is_session_id(value: bytes) -> bool:
     return len(value) == ID_LENGTH and not value.translate(None, _ID_ALPHABET)
 
 
-def record_json(members: Mapping[bytes, bytes]) -> bytes:
-    """The JSON object whose members are ``members``."""
-    return b"{%b}" % b",".join(map(b":".join, members.items()))
+def _members_of(data: dict[str, Any]) -> Members:
+    return {dumps_name(key): dumps_json(value) for key, value in dict.items(data)}
 
 
-def merged(members: Mapping[bytes, bytes], changes: Changes) -> Members:
-    """``members`` with ``changes`` applied, as a new record."""
-    result = dict(members)
-    for name in changes.deleted:
-        result.pop(name, None)
-    result.update(changes.written)
-    return result
-
-
-_NO_CHANGES = Changes({}, ())
+def _dropped(message: str) -> SessionEvent:
+    return SessionEvent(
+        EventKind.DROPPED,
+        "Session changes not saved: " + message + " This response leaves the cookie alone.",
+    )
 
 
 class StoredSession(Session):
@@ -232,7 +157,9 @@ class StoredSession(Session):
 
     Reads and changes are those of ``Session``. ``fetch(session_id)`` returns the ``Record``
     (the JSON object, a ``Moved`` or None) and raises ``StoreError`` when the store fails; it
-    runs on the first touch, unless the adapter preloaded the record (ASGI).
+    runs on the first touch, unless the adapter preloaded the record (ASGI). ``respond`` adds
+    the store operations to its commit; the adapter performs them and passes what the store
+    answered to ``settle``.
     """
 
     __slots__ = (
@@ -382,34 +309,34 @@ class StoredSession(Session):
         self._changed_keys[key] = None
 
     def __delitem__(self, key: str) -> None:
-        Session.__delitem__(self, key)
+        super().__delitem__(key)
         self._changed_keys[key] = None
 
     def pop(self, key: str, *default: Any) -> Any:
-        value = Session.pop(self, key, *default)
+        value = super().pop(key, *default)
         self._changed_keys[key] = None
         return value
 
     def popitem(self) -> tuple[str, Any]:
-        item = Session.popitem(self)
+        item = super().popitem()
         self._changed_keys[item[0]] = None
         return item
 
     def setdefault(self, key: str, default: Any = None) -> Any:
         if key not in self:
             self._changed_keys[key] = None
-        return Session.setdefault(self, key, default)
+        return super().setdefault(key, default)
 
     def update(self, *args: Any, **kwargs: Any) -> None:
         if not (args or kwargs):
-            Session.update(self)
+            super().update()
             return
         changes = dict(*args, **kwargs)
-        Session.update(self, changes)
+        super().update(changes)
         self._changed_keys.update(dict.fromkeys(changes))
 
     def _change_unseen(self) -> None:
-        Session._change_unseen(self)
+        super()._change_unseen()
         self._all_changed = True
 
     # -- life cycle --------------------------------------------------------------------------
@@ -430,241 +357,180 @@ class StoredSession(Session):
         Data set after ``clear()`` in the same request goes under a new session ID: the
         cleared one is revoked either way.
         """
-        Session.clear(self)
+        super().clear()
         self._cleared = True
 
+    # -- the response ----------------------------------------------------------------------
 
-def _record_event(session: StoredSession) -> tuple[SessionEvent, ...]:
-    if not session._bad_record:
-        return ()
-    session._bad_record = False
-    return (
-        SessionEvent(
-            EventKind.BAD_RECORD,
-            "Session record in the store is not a JSON object; the session starts empty and "
-            "is saved under a new ID.",
-        ),
-    )
+    @property
+    def touched(self) -> bool:
+        """Whether ``respond`` has anything to decide: the app read or changed the session, or
+        ran into its store's failure."""
+        return self._loaded or self._failure is not None
 
+    def respond(self, status: int, vary: bytes | None = None) -> SessionCommit | None:
+        """Decide the response's cookie and store operations; None when nothing changes.
 
-def _unavailable(
-    session: StoredSession, error: StoreError, events: tuple[SessionEvent, ...]
-) -> SessionCommit:
-    session._failure = error
-    session._failure_reported = True
-    event = SessionEvent(
-        EventKind.STORE_FAILED,
-        f"Session store failed ({error}); answered {UNAVAILABLE_STATUS} rather than serve an "
-        "empty session or lose its changes.",
-    )
-    return SessionCommit(UNAVAILABLE_STATUS, None, None, UNAVAILABLE_BODY, (*events, event))
+        Called at most once per response, when its headers are about to leave; the adapter
+        performs ``commit.store`` (when not None) and passes the outcome to ``settle`` before
+        it sends them. A session whose fetch failed answers 503 even when the app caught the
+        error.
+        """
+        failure = self._failure
+        if failure is not None and self._phase is Phase.OPEN:
+            self._phase = Phase.SENT
+            return self._unavailable(failure, ())
+        return super().respond(status, vary)
 
-
-def _dropped(message: str) -> SessionEvent:
-    return SessionEvent(
-        EventKind.DROPPED,
-        "Session changes not saved: " + message + " This response leaves the cookie alone.",
-    )
-
-
-def _members_of(data: dict[str, Any]) -> Members:
-    return {dumps_name(key): dumps_json(value) for key, value in dict.items(data)}
-
-
-def _changes(session: StoredSession) -> Changes:
-    """The members of the keys the request set or deleted (every key that differs from what it
-    read, when it changed a value in place)."""
-    if session._all_changed:
-        return _differences(session)
-    written = {}
-    deleted = []
-    for key in session._changed_keys:
-        value = dict.get(session, key, _DELETED)
-        if value is _DELETED:
-            deleted.append(dumps_name(key))
+    def _decide(self, vary: bytes | None, events: tuple[SessionEvent, ...]) -> SessionCommit:
+        config = self._config
+        if self._forwarded:
+            # The request came with the old ID of a session regenerate() had already moved.
+            if self._modified:
+                message = "the session ID was replaced by regenerate() before this request read it."
+                events += (_dropped(message),)
+            return SessionCommit(vary, None, events)
+        now = int(config.clock())
+        if not self._modified:
+            if not self._found or now - self._issued_at <= config.refresh_age:
+                return SessionCommit(vary, None, events)
+            ops: StoreOps | None = StoreOps(
+                WriteKind.TOUCH, self._id or "", _NO_CHANGES, config.signature_max_age
+            )
         else:
-            written[dumps_name(key)] = dumps_json(value)
-    return _new_tuple(Changes, (written, tuple(deleted)))
+            try:
+                ops = self._store_ops()
+            except UnserializableSession as exc:
+                return self._unserializable(events, exc)
+        return SessionCommit(vary, self._cookie(ops, now), events, store=ops)
 
-
-def _differences(session: StoredSession) -> Changes:
-    read = loads_json(session._read)
-    before = {} if isinstance(read, BadCookie) else _members_of(read)
-    now = _members_of(session)
-    written = {name: value for name, value in now.items() if before.get(name) != value}
-    return Changes(written, tuple(name for name in before if name not in now))
-
-
-_DELETED = object()
-# tuple.__new__ directly, as in middleware.core.sessions: half the cost of a named tuple's
-# generated __new__, on every write.
-_new_tuple = tuple.__new__
-
-
-def _store_ops(session: StoredSession) -> StoreOps | None:
-    """The store operations that save a changed session (None: nothing to save)."""
-    config = session._config
-    ttl = config.signature_max_age
-    stale = session._id if session._stale else None
-    if session._cleared or not session._found:
-        members = _members_of(session)
-        if not members:
-            return None if stale is None else StoreOps(None, "", _NO_CHANGES, ttl, stale)
-        return StoreOps(WriteKind.ADD, _new_id(config), Changes(members, ()), ttl, stale)
-    session_id = session._id or ""
-    if session._regenerated:
-        new_id = _new_id(config)
-        return StoreOps(WriteKind.MOVE, new_id, _changes(session), ttl, source=session_id)
-    ops = (WriteKind.UPDATE, session_id, _changes(session), ttl, None, None)
-    return _new_tuple(StoreOps, ops)
-
-
-def _new_id(config: SessionConfig) -> str:
-    if config.new_id is None:
-        raise RuntimeError("SessionConfig needs new_id to give sessions new IDs.")
-    return config.new_id()
-
-
-def _cookie(session: StoredSession, ops: StoreOps | None, now: int) -> bytes | None:
-    """The Set-Cookie value the response carries once ``ops`` succeeded, if any."""
-    config = session._config
-    if ops is None or ops.write is None:
-        # Emptied or revoked: the browser's copy goes too.
-        return config.delete_cookie if session._present else None
-    if ops.write is WriteKind.UPDATE or ops.write is WriteKind.TOUCH:
-        # The same ID: re-signed only once older than half of max_age.
-        if now - session._issued_at <= config.refresh_age:
-            return None
-    token = config.codec.sign(ops.id.encode("ascii"), now=now)
-    return config.set_prefix + token + config.set_suffix
-
-
-def respond(session: StoredSession, status: int, vary: bytes | None = None) -> SessionCommit | None:
-    """Decide the response's cookie and store operations; None when nothing changes.
-
-    Called at most once per response, when its headers are about to leave; the adapter
-    performs ``commit.store`` (when not None) and passes the outcome to ``settle`` before it
-    sends them. A session whose fetch failed answers 503 even when the app caught the error.
-    """
-    if session._phase is not _OPEN:
-        return None
-    failure = session._failure
-    if failure is not None:
-        session._phase = _Phase.SENT
-        return _unavailable(session, failure, ())
-    if not session._loaded:
-        return None
-    session._phase = _Phase.SENT
-    config = session._config
-    events = () if session._reason is None else _bad_cookie_event(session)
-    events += _record_event(session)
-    vary = _vary(vary)
-    if status >= 500:
-        if session._modified:
-            events += (
-                SessionEvent(
-                    EventKind.DISCARDED,
-                    f"Session changes not saved: the response status is {status}.",
-                ),
+    def _found_events(self) -> tuple[SessionEvent, ...]:
+        events = super()._found_events()
+        if self._bad_record:
+            self._bad_record = False
+            message = (
+                "Session record in the store is not a JSON object; the session starts empty "
+                "and is saved under a new ID."
             )
-        return _commit_with(status, vary, None, events, None)
-    if session._forwarded:
-        # The request came with the old ID of a session regenerate() had already moved.
-        if session._modified:
-            events += (
-                _dropped(
-                    "the session ID was replaced by regenerate() before this request read it."
-                ),
-            )
-        return _commit_with(status, vary, None, events, None)
-    now = int(config.clock())
-    if not session._modified:
-        if not session._found or now - session._issued_at <= config.refresh_age:
-            return _commit_with(status, vary, None, events, None)
-        ops: StoreOps | None = StoreOps(
-            WriteKind.TOUCH, session._id or "", _NO_CHANGES, config.signature_max_age
-        )
-    else:
-        try:
-            ops = _store_ops(session)
-        except UnserializableSession as exc:
-            return _failure(
-                events,
-                SessionEvent(
-                    EventKind.UNSERIALIZABLE,
-                    f"Session data cannot be saved as JSON ({exc}); the request fails "
-                    "rather than losing the session.",
-                ),
-            )
-    return _commit_with(status, vary, _cookie(session, ops, now), events, ops)
+            events += (SessionEvent(EventKind.BAD_RECORD, message),)
+        return events
 
+    def _store_ops(self) -> StoreOps | None:
+        """The store operations that save a changed session (None: nothing to save)."""
+        config = self._config
+        ttl = config.signature_max_age
+        stale = self._id if self._stale else None
+        if self._cleared or not self._found:
+            members = _members_of(self)
+            if not members:
+                return None if stale is None else StoreOps(None, "", _NO_CHANGES, ttl, stale)
+            return StoreOps(WriteKind.ADD, self._new_id(), Changes(members, ()), ttl, stale)
+        session_id = self._id or ""
+        if self._regenerated:
+            changes = self._changes()
+            return StoreOps(WriteKind.MOVE, self._new_id(), changes, ttl, source=session_id)
+        return StoreOps(WriteKind.UPDATE, session_id, self._changes(), ttl)
 
-def settle(
-    session: StoredSession, commit: SessionCommit, outcome: Saved | StoreError
-) -> SessionCommit:
-    """The final decision once the store performed ``commit.store``.
+    def _changes(self) -> Changes:
+        """The members of the keys the request set or deleted (every key that differs from
+        what it read, when it changed a value in place)."""
+        if self._all_changed:
+            read = loads_json(self._read)
+            before = {} if isinstance(read, BadCookie) else _members_of(read)
+            now = _members_of(self)
+            written = {name: value for name, value in now.items() if before.get(name) != value}
+            return Changes(written, tuple(name for name in before if name not in now))
+        written = {}
+        deleted = []
+        for key in self._changed_keys:
+            if dict.__contains__(self, key):
+                written[dumps_name(key)] = dumps_json(dict.__getitem__(self, key))
+            else:
+                deleted.append(dumps_name(key))
+        return Changes(written, tuple(deleted))
 
-    ``outcome`` is what the store answered (``Saved``) or the ``StoreError`` it raised.
-    """
-    if outcome is Saved.DONE:
-        return commit
-    if isinstance(outcome, StoreError):
-        return _unavailable(session, outcome, commit.events)
-    if outcome is Saved.TAKEN:
-        return _unavailable(
-            session, StoreError("the store already holds the new session ID"), commit.events
-        )
-    config = session._config
-    events = commit.events
-    cookie = None
-    if outcome is Saved.EMPTIED:
-        cookie = config.delete_cookie if session._present else None
-    elif outcome is Saved.GONE:
-        # The record was deleted after it was fetched: a logout on another server, or its
-        # expiry. Writing it back would undo the logout, so it stays deleted and so does the
-        # cookie.
-        cookie = config.delete_cookie
-        events += (
-            SessionEvent(
-                EventKind.GONE,
+    def _new_id(self) -> str:
+        new_id = self._config.new_id
+        if new_id is None:
+            raise RuntimeError("SessionConfig needs new_id to give sessions new IDs.")
+        return new_id()
+
+    def _cookie(self, ops: StoreOps | None, now: int) -> bytes | None:
+        """The Set-Cookie value the response carries once ``ops`` succeeded, if any."""
+        config = self._config
+        if ops is None or ops.write is None:
+            # Emptied or revoked: the browser's copy goes too.
+            return config.delete_cookie if self._present else None
+        if ops.write is WriteKind.UPDATE or ops.write is WriteKind.TOUCH:
+            # The same ID: re-signed only once older than half of max_age.
+            if now - self._issued_at <= config.refresh_age:
+                return None
+        token = config.codec.sign(ops.id.encode("ascii"), now=now)
+        return config.set_prefix + token + config.set_suffix
+
+    def settle(self, commit: SessionCommit, outcome: Saved | StoreError) -> SessionCommit:
+        """The final decision once the store performed ``commit.store``.
+
+        ``outcome`` is what the store answered (``Saved``) or the ``StoreError`` it raised.
+        """
+        if outcome is Saved.DONE:
+            return commit
+        if isinstance(outcome, StoreError):
+            return self._unavailable(outcome, commit.events)
+        if outcome is Saved.TAKEN:
+            taken = StoreError("the store already holds the new session ID")
+            return self._unavailable(taken, commit.events)
+        events = commit.events
+        cookie = None
+        if outcome is Saved.EMPTIED:
+            cookie = self._config.delete_cookie if self._present else None
+        elif outcome is Saved.GONE:
+            # The record was deleted after it was fetched: a logout on another server, or its
+            # expiry. Writing it back would undo the logout, so it stays deleted and so does
+            # the cookie.
+            cookie = self._config.delete_cookie
+            message = (
                 "Session was deleted from the store while this request ran (logged out "
-                "elsewhere, or expired); nothing is saved and the cookie is deleted.",
-            ),
-        )
-    elif outcome is Saved.MERGED:
-        # Another request regenerated the session while this one ran: the browser holds the
-        # new cookie (or soon will), which this response must neither replace nor delete.
-        events += (
-            SessionEvent(
-                EventKind.MERGED,
+                "elsewhere, or expired); nothing is saved and the cookie is deleted."
+            )
+            events += (SessionEvent(EventKind.GONE, message),)
+        elif outcome is Saved.MERGED:
+            # Another request regenerated the session while this one ran: the browser holds
+            # the new cookie (or soon will), which this response must neither replace nor
+            # delete.
+            message = (
                 "Session was moved to a new ID by regenerate() while this request ran; its "
-                "changes were saved under the new ID and the new cookie is left alone.",
-            ),
-        )
-    elif session._modified:
-        events += (
-            _dropped(
+                "changes were saved under the new ID and the new cookie is left alone."
+            )
+            events += (SessionEvent(EventKind.MERGED, message),)
+        elif self._modified:
+            message = (
                 "another request moved the session to a new ID (regenerate()) while this one "
                 "ran, and the new session is left as it is."
-            ),
+            )
+            events += (_dropped(message),)
+        return SessionCommit(commit.vary, cookie, events)
+
+    def _unavailable(self, error: StoreError, events: tuple[SessionEvent, ...]) -> SessionCommit:
+        self._failure = error
+        self._failure_reported = True
+        message = (
+            f"Session store failed ({error}); answered {UNAVAILABLE.status} rather than serve "
+            "an empty session or lose its changes."
         )
-    return _commit_with(commit.status, commit.vary, cookie, events, None)
+        event = SessionEvent(EventKind.STORE_FAILED, message)
+        return SessionCommit(None, None, (*events, event), UNAVAILABLE)
 
-
-def close(session: StoredSession) -> tuple[SessionEvent, ...]:
-    """What to log once the response is over (``middleware.core.sessions.close``, plus a store
-    failure no response reported, e.g. a fetch that failed after the headers left)."""
-    events: tuple[SessionEvent, ...] = ()
-    failure = session._failure
-    if failure is not None and not session._failure_reported:
-        session._failure_reported = True
-        events = (
-            SessionEvent(
-                EventKind.STORE_FAILED,
+    def close(self) -> tuple[SessionEvent, ...]:
+        """What to log once the response is over (``Session.close``, plus a store failure no
+        response reported, e.g. a fetch that failed after the headers left)."""
+        events: tuple[SessionEvent, ...] = ()
+        failure = self._failure
+        if failure is not None and not self._failure_reported:
+            self._failure_reported = True
+            message = (
                 f"Session store failed ({failure}) after the response started; the session "
-                "was neither served empty nor saved.",
-            ),
-        )
-    if session._loaded:
-        events += _record_event(session) + _close(session)
-    return events
+                "was neither served empty nor saved."
+            )
+            events = (SessionEvent(EventKind.STORE_FAILED, message),)
+        return events + super().close()

@@ -1,22 +1,23 @@
-"""Signed cookie sessions: a lazy session object and the Set-Cookie decision.
+"""Signed cookie sessions: a lazy session object that decides the response's Set-Cookie.
 
     config = SessionConfig(secret_key="s3cret", clock=time.time)
     session = Session(config, cookie_header)          # nothing is parsed yet
     session["user"] = 42                               # the app: decoded here, on first touch
-    commit = respond(session, 200, vary)               # when the headers leave
-    headers = apply(commit, response_headers)          # when commit is not None
-    events = close(session)                            # after the body: lost changes, bad cookies
+    commit = session.respond(200, vary)                # when the headers leave
+    headers = commit.apply(response_headers)           # or send commit.answer in their place
+    events = session.close()                           # after the body: lost changes, bad cookies
 
 ``SessionConfig`` takes SessionMiddleware's options, validates them and precomputes everything
 that does not depend on a request: the signing keys (``session_codec.SessionCodec``), the
 Set-Cookie attributes, the deletion header. ``Session`` is a ``dict`` (so ``json.dumps`` and
 Starlette's ``request.session`` work on it) that decodes the Cookie header only when the app
 first touches it, and records whether it was read and changed. ``respond`` decides what the
-response carries: ``Vary: Cookie`` when the session was read; a Set-Cookie only when it changed,
-or when it was read and its signature is older than half of ``max_age`` (so active users stay
-signed in); a deletion when it was emptied; nothing at all on a 5xx; and a 500 in place of the
-app's response when the cookie would be too large for a browser to keep. ``close`` reports a
-change made after the headers left, which no cookie can carry any more.
+response carries (a ``SessionCommit``): ``Vary: Cookie`` when the session was read; a
+Set-Cookie only when it changed, or when it was read and its signature is older than half of
+``max_age`` (so active users stay signed in); a deletion when it was emptied; nothing at all on
+a 5xx; and a whole 500 answer in place of the app's response when the cookie would be too large
+for a browser to keep. ``close`` reports a change made after the headers left, which no cookie
+can carry any more.
 
 Options (``SessionConfig``, the same as Starlette's SessionMiddleware plus two):
 
@@ -37,9 +38,10 @@ Bad cookies (tampered, signed with an unknown key, expired, truncated, garbage, 
 ``session=`` cookies) never raise: the session starts empty and ``respond`` returns an event
 naming the reason, for a DEBUG log line.
 
-Server-side stores (``store=``) are ``middleware.core.session_store``: a ``Session`` subclass
-whose cookie is a signed session ID and whose data comes from the store, and a ``respond``
-that also returns the store operations for the adapter to perform before the headers leave.
+Server-side stores (``store=``) are ``middleware.core.session_store``: ``StoredSession``, a
+``Session`` whose cookie is a signed session ID and whose data comes from the store, and whose
+``respond`` also returns the store operations for the adapter to perform before the headers
+leave.
 
 A cookie session cannot merge the changes of two requests of one session running at once: the
 cookie is the whole session, so the response the browser receives last wins. A store commits
@@ -54,7 +56,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
 from .cookies import (
     build_delete_cookie,
@@ -64,7 +66,7 @@ from .cookies import (
     normalize_same_site,
 )
 from .headers import Headers, merge_vary
-from .responses import plain_headers
+from .responses import Response, plain
 from .session_codec import (
     MAX_TOKEN_LENGTH,
     BadCookie,
@@ -73,25 +75,23 @@ from .session_codec import (
     dumps,
     loads,
 )
+from .session_records import StoreOps
 
 if TYPE_CHECKING:
     from _collections_abc import dict_items, dict_keys, dict_values
 
-    from .session_store import StoreOps
-
 __all__ = [
-    "FAILURE_BODY",
-    "FAILURE_HEADERS",
+    "FAILURE",
     "MAX_COOKIE_SIZE",
     "BadCookie",
     "EventKind",
+    "Phase",
     "Session",
     "SessionCommit",
     "SessionConfig",
     "SessionEvent",
-    "apply",
-    "close",
-    "respond",
+    "signed_cookie",
+    "vary_with_cookie",
 ]
 
 # RFC 6265 §6.1: "At least 4096 bytes per cookie (as measured by the sum of the length of the
@@ -101,15 +101,10 @@ MAX_COOKIE_SIZE = MAX_TOKEN_LENGTH
 
 DEFAULT_MAX_AGE = 1_209_600
 
-FAILURE_STATUS = 500
-FAILURE_BODY = b"Internal Server Error"
-FAILURE_HEADERS: Headers = [
-    (b"content-type", b"text/plain; charset=utf-8"),
-    (b"content-length", str(len(FAILURE_BODY)).encode("ascii")),
-]
+# The answer when the session cannot be saved (too large, not JSON): the request fails rather
+# than losing the session.
+FAILURE = plain(500, b"Internal Server Error")
 
-_VARY = (b"Cookie",)
-_SET_COOKIE = b"set-cookie"
 _COOKIE = b"cookie"
 
 
@@ -296,40 +291,65 @@ class SessionEvent:
 
 
 class SessionCommit(NamedTuple):
-    """What a response carries, decided when its headers leave.
+    """What a response carries, decided by ``Session.respond`` when its headers leave.
 
-    - ``status``: the response's status (the app's, or 500 when ``body`` is set).
     - ``vary``: the response's new Vary value, to replace any Vary field it has; None leaves
       Vary as it is.
     - ``set_cookie``: a Set-Cookie field value to add (a new cookie or a deletion), or None.
-    - ``body``: when not None, the session could not be saved (see ``events``): the app's
-      response is replaced by a 500 with ``FAILURE_HEADERS`` and this body, and its body is
-      discarded.
     - ``events``: what to log.
+    - ``answer``: when not None, the session could not be saved (see ``events``): this whole
+      response (a 500, or a store's 503) is sent in place of the app's, whose body is
+      discarded.
     - ``store``: with a server-side store, the operations to perform before the headers leave
-      (``session_store.StoreOps``); None without a store or when the store is left alone.
+      (``StoredSession.settle`` then gives the final commit); None without a store or when the
+      store is left alone.
 
     A named tuple rather than a frozen dataclass: one is built for every response that touched
-    the session, and a tuple is several times cheaper to build.
+    the session, and a tuple is about half as costly to build.
     """
 
-    status: int
     vary: bytes | None
     set_cookie: bytes | None
-    body: bytes | None
-    events: tuple[SessionEvent, ...]
+    events: tuple[SessionEvent, ...] = ()
+    answer: Response | None = None
     store: StoreOps | None = None
 
+    def fields(self) -> Headers:
+        """The fields this commit adds to the response: its Vary and its Set-Cookie."""
+        fields = []
+        if self.vary is not None:
+            fields.append((b"vary", self.vary))
+        if self.set_cookie is not None:
+            fields.append((b"set-cookie", self.set_cookie))
+        return fields
 
-class _Phase(Enum):
+    def apply(self, headers: Headers) -> Headers:
+        """``headers`` (a response's, never changed) with this commit applied, as a new list:
+        the Vary fields replaced by one with the new value, then the Set-Cookie."""
+        if self.vary is not None:
+            headers = [(name, value) for name, value in headers if name != b"vary"]
+        return [*headers, *self.fields()]
+
+
+class Phase(Enum):
+    """Where a session is in its response."""
+
     OPEN = "open"  # the response has not started: changes will be saved
     SENT = "sent"  # the response headers left: changes are lost
     READ_ONLY = "read_only"  # no response can carry a cookie (a websocket)
 
 
-# A module global: reading an Enum member through its class costs more than the rest of
-# Session.__init__.
-_OPEN = _Phase.OPEN
+def vary_with_cookie(vary: bytes | None) -> bytes | None:
+    """The Vary value of a response whose session was read (None: ``vary`` already covers
+    Cookie, or is ``*``).
+
+    RFC 9110 §12.5.5: the Vary header field "describes what parts of a request message, aside
+    from the method and URL, might have influenced the content of the response".
+    """
+    if vary is None:
+        return b"Cookie"
+    merged = merge_vary([(b"vary", vary)], (b"Cookie",))
+    return merged[0][1] if merged[0][1] != vary else None
 
 
 def joined_cookie(source: bytes | Headers | None) -> bytes | None:
@@ -376,6 +396,9 @@ class Session(dict[str, Any]):
     Changes inside a value (``session["cart"].append(x)``) are not seen: assign the value again
     or set ``session.modified = True``. Starlette's ``request.session`` calls
     ``mark_accessed()``, which decodes it too.
+
+    The adapter asks ``respond`` once, when the response's headers leave, and ``close`` once
+    the response is over.
     """
 
     __slots__ = (
@@ -398,14 +421,14 @@ class Session(dict[str, Any]):
         self._config = config
         self._source = cookie
         self._loaded = False
-        self._phase = _OPEN
+        self._phase = Phase.OPEN
 
     @classmethod
-    def read_only(cls, config: SessionConfig, cookie: bytes | Headers | None = None) -> Session:
+    def read_only(cls, config: SessionConfig, cookie: bytes | Headers | None = None) -> Self:
         """A session on a connection that cannot set cookies (a websocket): it can be read,
         and ``close`` reports any change as not saved."""
         session = cls(config, cookie)
-        session._phase = _Phase.READ_ONLY
+        session._phase = Phase.READ_ONLY
         return session
 
     # -- loading -------------------------------------------------------------------------
@@ -434,7 +457,7 @@ class Session(dict[str, Any]):
         if not self._loaded:
             self._load()
         self._modified = True
-        if self._phase is not _OPEN:
+        if self._phase is not Phase.OPEN:
             self._late = True
 
     # -- state -----------------------------------------------------------------------------
@@ -613,158 +636,107 @@ class Session(dict[str, Any]):
         self.update(other)
         return self
 
+    # -- the response ----------------------------------------------------------------------
 
-def _vary(vary: bytes | None) -> bytes | None:
-    # RFC 9110 §12.5.5: the Vary header field "describes what parts of a request message,
-    # aside from the method and URL, might have influenced the content of the response".
-    if vary is None:
-        return _VARY[0]
-    merged = merge_vary([(b"vary", vary)], _VARY)
-    return merged[0][1] if merged[0][1] != vary else None
+    @property
+    def touched(self) -> bool:
+        """Whether ``respond`` has anything to decide: the app read or changed the session.
+        Adapters skip reading the response's Vary otherwise."""
+        return self._loaded
 
+    def respond(self, status: int, vary: bytes | None = None) -> SessionCommit | None:
+        """Decide what the response carries when its headers leave; None when nothing changes.
 
-def _bad_cookie_event(session: Session) -> tuple[SessionEvent, ...]:
-    reason = session._reason
-    if reason is None or session._reason_reported:
-        return ()
-    session._reason_reported = True
-    name = session._config.session_cookie
-    return (
-        SessionEvent(
-            EventKind.BAD_COOKIE,
-            f"Ignored the {name!r} cookie ({reason.value}); the session starts empty.",
-            reason=reason,
-        ),
-    )
+        ``vary`` is the response's Vary value (its fields joined with ", "), or None. Called at
+        most once per response; after it, a change to the session can no longer reach the
+        client and ``close`` reports it. A session the app has not touched needs nothing
+        (``respond`` returns None), so adapters may skip the call when ``touched`` is False: a
+        change made later is reported by ``close`` all the same.
+        """
+        if not self._loaded or self._phase is not Phase.OPEN:
+            return None
+        self._phase = Phase.SENT
+        events = self._found_events()
+        vary = vary_with_cookie(vary)
+        if status >= 500:
+            # As Django: a failed request does not persist what it half did.
+            if self._modified:
+                message = f"Session changes not saved: the response status is {status}."
+                events += (SessionEvent(EventKind.DISCARDED, message),)
+            return SessionCommit(vary, None, events)
+        return self._decide(vary, events)
 
-
-def _commit(
-    status: int,
-    vary: bytes | None,
-    set_cookie: bytes | None,
-    events: tuple[SessionEvent, ...],
-) -> SessionCommit:
-    # tuple.__new__ directly: half the cost of the named tuple's generated __new__.
-    return _new_tuple(SessionCommit, (status, vary, set_cookie, None, events, None))
-
-
-_new_tuple = tuple.__new__
-
-
-def _commit_with(
-    status: int,
-    vary: bytes | None,
-    set_cookie: bytes | None,
-    events: tuple[SessionEvent, ...],
-    store: StoreOps | None,
-) -> SessionCommit:
-    return _new_tuple(SessionCommit, (status, vary, set_cookie, None, events, store))
-
-
-def _failure(events: tuple[SessionEvent, ...], event: SessionEvent) -> SessionCommit:
-    return SessionCommit(FAILURE_STATUS, None, None, FAILURE_BODY, (*events, event))
-
-
-def respond(session: Session, status: int, vary: bytes | None = None) -> SessionCommit | None:
-    """Decide what the response carries when its headers leave; None when nothing changes.
-
-    ``vary`` is the response's Vary value (its fields joined with ", "), or None. Called at
-    most once per response; after it, a change to the session can no longer reach the client
-    and ``close`` reports it. A session the app has not touched needs nothing (``respond``
-    returns None), so adapters may skip the call when ``session.accessed`` is False: a change
-    made later is reported by ``close`` all the same.
-    """
-    if not session._loaded or session._phase is not _OPEN:
-        return None
-    session._phase = _Phase.SENT
-    config = session._config
-    events = () if session._reason is None else _bad_cookie_event(session)
-    vary = _vary(vary)
-    if status >= 500:
-        # As Django: a failed request does not persist what it half did.
-        if session._modified:
-            events += (
-                SessionEvent(
-                    EventKind.DISCARDED,
-                    f"Session changes not saved: the response status is {status}.",
-                ),
-            )
-        return _commit(status, vary, None, events)
-    if session._modified:
-        if not dict.__len__(session):
-            cookie = config.delete_cookie if session._present else None
-            return _commit(status, vary, cookie, events)
-        try:
-            payload = dumps(dict.copy(session))
-        except UnserializableSession as exc:
-            return _failure(
-                events,
-                SessionEvent(
-                    EventKind.UNSERIALIZABLE,
-                    f"Session data cannot be saved as JSON ({exc}); the request fails "
-                    "rather than losing the session.",
-                ),
-            )
-        now = int(config.clock())
-    else:
-        verified = session._verified
-        now = int(config.clock())
-        if verified is None or now - verified[1] <= config.refresh_age:
-            return _commit(status, vary, None, events)
-        # Re-signing the payload as it came keeps an active user signed in; the data is not
-        # encoded again.
-        payload = verified[0]
-    cookie = config.set_prefix + config.codec.sign(payload, now=now) + config.set_suffix
-    if len(cookie) > MAX_COOKIE_SIZE:
-        return _failure(
-            events,
-            SessionEvent(
-                EventKind.OVERSIZE,
-                f"Session cookie {config.session_cookie!r} would be {len(cookie)} bytes, "
-                f"over the {MAX_COOKIE_SIZE}-byte limit browsers keep; the request fails "
-                "rather than losing the session. Keep less in the session, or keep it "
-                "server-side with store=.",
-                size=len(cookie),
-            ),
-        )
-    return _commit(status, vary, cookie, events)
-
-
-def apply(commit: SessionCommit, headers: Headers) -> Headers:
-    """``headers`` (a response's, never changed) with ``commit`` applied, as a new list.
-
-    With ``commit.body`` set, the app's headers are replaced by a plain text answer's
-    (``FAILURE_HEADERS`` for the 500, the same with its own length for a store's 503).
-    """
-    if commit.body is not None:
-        return plain_headers(commit.body)
-    if commit.vary is not None:
-        headers = [(name, value) for name, value in headers if name != b"vary"]
-        headers.append((b"vary", commit.vary))
-    else:
-        headers = list(headers)
-    if commit.set_cookie is not None:
-        headers.append((_SET_COOKIE, commit.set_cookie))
-    return headers
-
-
-def close(session: Session) -> tuple[SessionEvent, ...]:
-    """What to log once the response is over: a change that came too late, a bad cookie
-    read after the response started (or on a connection with no response, a websocket)."""
-    if not session._loaded:
-        return ()
-    events = _bad_cookie_event(session)
-    phase = session._phase
-    # Still OPEN after the response: respond() never ran on a touched session, so every
-    # change came after the headers (the session was first touched after they left).
-    if session._late or (phase is _OPEN and session._modified):
-        session._late = session._modified = False
-        if phase is not _Phase.READ_ONLY:
-            message = "Session changed after the response headers were sent; the change is lost."
+    def _decide(self, vary: bytes | None, events: tuple[SessionEvent, ...]) -> SessionCommit:
+        """``respond`` for a response that may save the session (not a 5xx)."""
+        config = self._config
+        if self._modified:
+            if not dict.__len__(self):
+                return SessionCommit(vary, config.delete_cookie if self._present else None, events)
+            try:
+                payload = dumps(dict.copy(self))
+            except UnserializableSession as exc:
+                return self._unserializable(events, exc)
+            now = int(config.clock())
         else:
+            verified = self._verified
+            now = int(config.clock())
+            if verified is None or now - verified[1] <= config.refresh_age:
+                return SessionCommit(vary, None, events)
+            # Re-signing the payload as it came keeps an active user signed in; the data is
+            # not encoded again.
+            payload = verified[0]
+        cookie = config.set_prefix + config.codec.sign(payload, now=now) + config.set_suffix
+        if len(cookie) > MAX_COOKIE_SIZE:
             message = (
-                "Session changed on a connection that cannot set cookies (a websocket); "
-                "the change is not saved."
+                f"Session cookie {config.session_cookie!r} would be {len(cookie)} bytes, over "
+                f"the {MAX_COOKIE_SIZE}-byte limit browsers keep; the request fails rather "
+                "than losing the session. Keep less in the session, or keep it server-side "
+                "with store=."
             )
-        events += (SessionEvent(EventKind.LOST, message),)
-    return events
+            event = SessionEvent(EventKind.OVERSIZE, message, size=len(cookie))
+            return SessionCommit(None, None, (*events, event), FAILURE)
+        return SessionCommit(vary, cookie, events)
+
+    def _unserializable(
+        self, events: tuple[SessionEvent, ...], error: UnserializableSession
+    ) -> SessionCommit:
+        message = (
+            f"Session data cannot be saved as JSON ({error}); the request fails rather than "
+            "losing the session."
+        )
+        return SessionCommit(
+            None, None, (*events, SessionEvent(EventKind.UNSERIALIZABLE, message)), FAILURE
+        )
+
+    def _found_events(self) -> tuple[SessionEvent, ...]:
+        """What loading the session found that is worth a log line (a bad cookie), once."""
+        reason = self._reason
+        if reason is None or self._reason_reported:
+            return ()
+        self._reason_reported = True
+        name = self._config.session_cookie
+        message = f"Ignored the {name!r} cookie ({reason.value}); the session starts empty."
+        return (SessionEvent(EventKind.BAD_COOKIE, message, reason=reason),)
+
+    def close(self) -> tuple[SessionEvent, ...]:
+        """What to log once the response is over: a change that came too late, a bad cookie
+        read after the response started (or on a connection with no response, a websocket)."""
+        if not self._loaded:
+            return ()
+        events = self._found_events()
+        phase = self._phase
+        # Still OPEN after the response: respond() never ran on a touched session, so every
+        # change came after the headers (the session was first touched after they left).
+        if self._late or (phase is Phase.OPEN and self._modified):
+            self._late = self._modified = False
+            if phase is not Phase.READ_ONLY:
+                message = (
+                    "Session changed after the response headers were sent; the change is lost."
+                )
+            else:
+                message = (
+                    "Session changed on a connection that cannot set cookies (a websocket); "
+                    "the change is not saved."
+                )
+            events += (SessionEvent(EventKind.LOST, message),)
+        return events

@@ -53,7 +53,7 @@ touches the session).
 
 from __future__ import annotations
 
-from ..core.session_store import StoreError
+from ..core.session_records import StoreError
 from ._base import Store, new_session_id
 from ._memory import MemoryStore
 from ._redis import RedisStore

@@ -20,9 +20,7 @@ import asyncio
 import secrets
 from abc import ABC, abstractmethod
 
-from ..core.session_store import (
-    FORWARD_TTL,
-    ID_LENGTH,
+from ..core.session_records import (
     Changes,
     Held,
     Members,
@@ -34,6 +32,7 @@ from ..core.session_store import (
     WriteKind,
     merged,
 )
+from ..core.session_store import FORWARD_TTL, ID_LENGTH
 
 __all__ = [
     "Changes",

@@ -7,7 +7,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from ..core.session_store import record_json
+from ..core.session_records import record_json
 from ._base import Changes, Held, Members, Moved, Record, Store
 
 __all__ = ["MemoryStore"]

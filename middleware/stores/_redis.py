@@ -7,7 +7,7 @@ import hashlib
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ..core.session_store import StoreError
+from ..core.session_records import StoreError
 from ._base import Changes, Held, Members, Moved, Record, Store
 
 __all__ = ["RedisStore"]

@@ -30,7 +30,8 @@ headers leave. ``session.clear()`` deletes the record (a logout on every server 
 touching the session raises ``middleware.stores.StoreError`` and the middleware answers 503
 (whatever the app made of the error) with an ERROR line on ``middleware.sessions``.
 
-Options (the same in ``middleware.asgi.SessionMiddleware``; see ``middleware.core.sessions``):
+Options (the same in ``middleware.asgi.SessionMiddleware``; see ``SessionLayer`` and
+``middleware.core.sessions``):
 ``secret_key``, ``session_cookie="session"``, ``max_age=1_209_600``, ``path="/"``,
 ``same_site="lax"``, ``https_only=False``, ``domain=None``, ``partitioned=False``,
 ``fallback_secret_keys=()``, ``store=None``.
@@ -40,24 +41,15 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from functools import partial
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, cast
 
-from ..core import session_store
+from .._layers import SessionLayer
 from ..core.outcome import Outcome
-from ..core.responses import CRASH_BODY, plain_headers
+from ..core.responses import Response
 from ..core.session_store import Record, StoredSession, StoreError
-from ..core.sessions import (
-    Session,
-    SessionCommit,
-    SessionConfig,
-    SessionEvent,
-    close,
-    respond,
-)
-from ..stores._base import Store, fetch, new_session_id, perform
+from ..core.sessions import Session, SessionCommit, SessionEvent
+from ..stores._base import Store, fetch, perform
 from ._environ import (
     Environ,
     Exchange,
@@ -65,7 +57,9 @@ from ._environ import (
     NativeHeaders,
     StartResponse,
     Write,
-    check_app,
+    WSGILayer,
+    added,
+    canonical,
     native,
     status_code,
     status_line,
@@ -90,222 +84,175 @@ def get_session(environ: Environ) -> Session:
     return session
 
 
-def _log(events: Sequence[SessionEvent]) -> None:
-    for event in events:
-        logger.log(event.level, event.message)
-
-
-class SessionMiddleware:
+class SessionMiddleware(WSGILayer, SessionLayer):
     """Cookie sessions for a WSGI app: ``environ["middleware.session"]``."""
 
-    _middleware_protocol = "wsgi"
-
-    def __init__(
-        self,
-        app: Any,
-        secret_key: Any,
-        session_cookie: str = "session",
-        max_age: int | None = 1_209_600,
-        path: str = "/",
-        same_site: str = "lax",
-        https_only: bool = False,
-        domain: str | None = None,
-        partitioned: bool = False,
-        fallback_secret_keys: Sequence[Any] = (),
-        store: Any = None,
-    ) -> None:
-        self.app = check_app(app, "SessionMiddleware")
+    def _accept_store(self, store: Any) -> None:
         if store is not None and getattr(store, "supports_sync", True) is False:
             raise TypeError(
                 f"middleware.wsgi.SessionMiddleware needs a store with a synchronous face, got "
                 f"{store!r}; give RedisStore a URL or a redis.Redis client."
             )
-        self.config = SessionConfig(
-            secret_key=secret_key,
-            session_cookie=session_cookie,
-            max_age=max_age,
-            path=path,
-            same_site=same_site,
-            https_only=https_only,
-            domain=domain,
-            partitioned=partitioned,
-            fallback_secret_keys=fallback_secret_keys,
-            store=store,
-            clock=time.time,
-            new_id=new_session_id,
-        )
-        self._store = cast("Store", store)
-        self._fetch: Callable[[str], Record] | None = (
-            None if store is None else partial(fetch, self._store)
-        )
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         cookie = environ.get("HTTP_COOKIE")
+        raw = cookie.encode("latin-1") if cookie else None
         exchange: _SessionExchange
-        if self._fetch is None:
-            session = Session(self.config, cookie.encode("latin-1") if cookie else None)
+        if self.config.store is None:
             exchange = _SessionExchange(environ, start_response)
+            exchange.session = Session(self.config, raw)
         else:
-            session = StoredSession(
-                self.config, cookie.encode("latin-1") if cookie else None, self._fetch
-            )
-            exchange = _StoredExchange(environ, start_response)
-            exchange.store = self._store
-        environ[ENVIRON_KEY] = session
-        exchange.session = session
-        exchange.pending = None
-        exchange.server_write = None
-        exchange.sent = False
-        exchange.answer = None
-        return exchange.run(self.app)
+            exchange = stored = _StoredExchange(environ, start_response)
+            stored.store = cast("Store", self.config.store)
+            exchange.session = StoredSession(self.config, raw, fetch=stored.fetch)
+        environ[ENVIRON_KEY] = exchange.session
+        exchange.held = exchange.server_write = exchange.answer = None
+        body = exchange.run(self.app)
+        return exchange.produced() or body
 
 
 class _SessionExchange(Exchange):
-    """Holds the app's start_response until its first body chunk, then asks the core."""
+    """Holds the app's head until its first body chunk, then asks the session what it carries.
 
-    # Fields are set by SessionMiddleware.__call__: one constructor call per request.
-    __slots__ = ("answer", "pending", "sent", "server_write", "session")
+    PEP 3333 servers send the head with the first body bytes, so a change the app makes before
+    its iterable yields (a streaming generator's set-up) is still saved.
+    """
+
+    # Set by SessionMiddleware.__call__ right after construction: no __init__ of its own
+    # saves a Python call per request.
+    __slots__ = ("answer", "held", "server_write", "session")
     session: Session
-    # The app's status and headers, until they are sent to the server.
-    pending: tuple[str, NativeHeaders] | None
-    server_write: Write | None
-    sent: bool  # the server's start_response was called
-    # The body of the middleware's own answer (500, 503) when it replaced the app's response.
-    answer: bytes | None
+    held: tuple[str, NativeHeaders] | None  # the app's status and headers, until they leave
+    server_write: Write | None  # the server's write, once the head left
+    answer: Response | None  # the middleware's own answer (500, 503), in place of the app's
 
     def __call__(
         self, status: str, headers: NativeHeaders, exc_info: ExcInfo | None = None
     ) -> Write:
-        if not self.sent:
+        if self.server_write is None:
             # Nothing reached the server yet, so an exc_info restart simply replaces the
             # response and the traceback need not be kept.
-            self.pending = (status, headers)
+            self.held = (status, headers)
         else:
-            # PEP 3333: a call with exc_info after the headers were sent goes to the server,
-            # which re-raises; before any body byte it replaces the response.
+            # PEP 3333: a call with exc_info after the head left goes to the server, which
+            # re-raises it.
             self.status = status
             self.server_write = self._start_response(status, headers, exc_info)
         return self._write
 
-    def _send_start(self) -> Write:
-        """Decide the session's headers and call the server's start_response."""
-        if self.pending is None:
+    def produced(self) -> list[bytes] | None:
+        """The whole response, decided now, when the app's body is a fully produced list: the
+        app is done with the session, so nothing waits for the body (None otherwise)."""
+        if self.produced_list() is None or (self.held is None and self.server_write is None):
+            return None
+        if self.server_write is None:
+            self._send_head()
+        answer = self.answer
+        produced = self.produced_list_closed()
+        return produced if answer is None else [answer.body]
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._decided(super().__iter__())
+
+    def _decided(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        """The plumbing's chunks, the head sent before the first one; the middleware's answer
+        in place of the app's body when the session could not be saved."""
+        for chunk in chunks:
+            if self.server_write is None:
+                self._send_head()
+            if self.answer is not None:
+                break
+            yield chunk
+        if self.server_write is None:
+            self._send_head()
+        if self.answer is not None:
+            yield self.answer.body
+
+    def _write(self, data: bytes) -> None:
+        write = self.server_write or self._send_head()
+        if self.answer is None:
+            self.bytes_sent += len(data)
+            write(data)
+
+    def _send_head(self) -> Write:
+        """Ask the session what the response carries, and send the head to the server."""
+        if self.held is None:
             raise RuntimeError("The WSGI app produced its body before calling start_response.")
-        status, headers = self.pending
-        self.pending = None
-        commit = self._decide(status, headers)
-        if commit is not None:
-            if commit.events:
+        status, headers = self.held
+        self.held = None
+        if self.session.touched:
+            vary = _vary(headers)
+            commit = self._commit(status_code(status), vary)
+            if commit is not None:
                 _log(commit.events)
-            if commit.body is not None:
-                self.answer = commit.body
-                status, headers = status_line(commit.status), native(plain_headers(commit.body))
-            else:
-                headers = _apply(commit, headers)
+                answer = self.answer = commit.answer
+                if answer is not None:
+                    status, headers = status_line(answer.status), native(list(answer.headers))
+                elif vary is None:
+                    headers = [*headers, *added(commit.fields())]
+                else:
+                    headers = _applied(commit, headers)
         self.status = status
-        self.sent = True
         self.server_write = write = self._start_response(status, headers)
         return write
 
-    def _decide(self, status: str, headers: NativeHeaders) -> SessionCommit | None:
-        session = self.session
-        if not session.accessed:
-            return None
-        return respond(session, status_code(status), _vary(headers))
-
-    def _write(self, data: bytes) -> None:
-        write = self.server_write if self.sent else self._send_start()
-        if self.answer is not None or write is None:
-            return
-        self.bytes_sent += len(data)
-        write(data)
-
-    def _chunks(self) -> Iterator[bytes]:
-        try:
-            for chunk in self._iterable or ():
-                if not self.sent:
-                    self._send_start()
-                if self.answer is not None:
-                    break
-                if chunk:
-                    self.bytes_sent += len(chunk)
-                yield chunk
-        except Exception:
-            if self.bytes_sent:
-                self.outcome = Outcome.ERROR
-                raise
-            self._close_inner()
-            self._answer_crash()
-            if not self.sent:
-                self._send_start()
-            yield CRASH_BODY if self.answer is None else self.answer
-            return
-        if not self.sent:
-            self._send_start()
-        if self.answer is not None:
-            # The session could not be saved (a 500) or its store failed (a 503): the app's
-            # response was replaced by the middleware's answer.
-            self._close_inner()
-            yield self.answer
-        if self.outcome is None:
-            self.outcome = Outcome.COMPLETED
+    def _commit(self, status: int, vary: bytes | None) -> SessionCommit | None:
+        return self.session.respond(status, vary)
 
     def on_close(self) -> None:
-        session = self.session
-        if session.accessed:
-            _log(close(session))
+        _log(self.session.close())
 
 
 class _StoredExchange(_SessionExchange):
-    """The same, for a session in a store: the store's writes happen in ``_decide``."""
+    """The same, for a session in a store: fetched on first touch, written before the head."""
 
     __slots__ = ("store",)
     session: StoredSession
     store: Store
 
-    def _decide(self, status: str, headers: NativeHeaders) -> SessionCommit | None:
-        session = self.session
-        if not session.accessed and session.failure is None:
-            return None
-        commit = session_store.respond(session, status_code(status), _vary(headers))
+    def fetch(self, session_id: str) -> Record:
+        return fetch(self.store, session_id)
+
+    def _commit(self, status: int, vary: bytes | None) -> SessionCommit | None:
+        commit = self.session.respond(status, vary)
         if commit is not None and commit.store is not None:
-            commit = session_store.settle(session, commit, perform(self.store, commit.store))
+            commit = self.session.settle(commit, perform(self.store, commit.store))
         return commit
 
     def _answer_crash(self) -> None:
         if (
-            self.sent
+            self.server_write is not None
             or self.session.failure is None
             or not isinstance(sys.exc_info()[1], StoreError)
         ):
-            # A crash, or a store failure after the start left: this layer is the one that
+            # A crash, or a store failure after the head left: this layer is the one that
             # would answer the 503, so it is never passed on from here.
             self._answer_500()
             return
-        # The app let the store's error through: no crash, the store is down. The decision
+        # The app let the store's error through: no crash, the store is down. The session
         # turns this response into the 503 (and logs it once, on middleware.sessions).
         self.outcome = Outcome.ERROR
-        self.pending = (status_line(503), [])
+        self.held = (status_line(503), [])
         self._iterable = ()
 
-    def on_close(self) -> None:
-        _log(session_store.close(self.session))
+
+def _log(events: Sequence[SessionEvent]) -> None:
+    for event in events:
+        logger.log(event.level, event.message)
 
 
 def _vary(headers: NativeHeaders) -> bytes | None:
+    """The response's Vary fields joined into the one value the core reads (None: none)."""
     values = [value for name, value in headers if name.lower() == "vary"]
-    if not values:
-        return None
-    return ", ".join(values).encode("latin-1")
+    return ", ".join(values).encode("latin-1") if values else None
 
 
-def _apply(commit: SessionCommit, headers: NativeHeaders) -> NativeHeaders:
-    # middleware.core.sessions.apply, on native strings: only the added fields are converted.
-    if commit.vary is not None:
-        headers = [(name, value) for name, value in headers if name.lower() != "vary"]
-        headers.append(("Vary", commit.vary.decode("latin-1")))
-    else:
-        headers = list(headers)
-    if commit.set_cookie is not None:
-        headers.append(("Set-Cookie", commit.set_cookie.decode("latin-1")))
-    return headers
+def _applied(commit: SessionCommit, headers: NativeHeaders) -> NativeHeaders:
+    """``commit.apply`` on the whole head, converted to bytes and back: the app's Vary fields
+    become the merged one, and the app's fields keep their spelling."""
+    spelling = {name.lower(): name for name, _ in headers}
+    given = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+    return [
+        (spelling.get(name) or canonical(name), value)
+        for name, value in native(commit.apply(given))
+    ]

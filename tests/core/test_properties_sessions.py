@@ -16,7 +16,7 @@ from middleware.core.session_codec import (
     SessionCodec,
 )
 from middleware.core.session_store import StoredSession, is_session_id
-from middleware.core.sessions import Session, SessionConfig, respond
+from middleware.core.sessions import Session, SessionConfig
 from tests.core.strategies import binary
 
 SECRET = "property-secret"
@@ -143,7 +143,7 @@ def test_a_session_survives_the_set_cookie_and_cookie_exchange(
 ) -> None:
     first = Session(CONFIG, None)
     first.update(data)
-    commit = respond(first, 200)
+    commit = first.respond(200)
     assert commit is not None and commit.set_cookie is not None
     pair = commit.set_cookie.split(b"; ")[0]
     second = Session(CONFIG, other_cookies + pair)

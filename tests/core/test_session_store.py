@@ -11,8 +11,7 @@ from middleware.core.headers import Headers
 from middleware.core.session_codec import BadCookie, UnserializableSession, dumps_name
 from middleware.core.session_store import (
     ID_LENGTH,
-    UNAVAILABLE_BODY,
-    UNAVAILABLE_STATUS,
+    UNAVAILABLE,
     Changes,
     Members,
     Moved,
@@ -22,18 +21,15 @@ from middleware.core.session_store import (
     StoreError,
     StoreOps,
     WriteKind,
-    close,
     is_session_id,
     merged,
     record_json,
-    respond,
-    settle,
 )
 from middleware.core.sessions import (
     DEFAULT_MAX_AGE,
+    FAILURE,
     EventKind,
     SessionConfig,
-    apply,
 )
 from tests.cases.sessions import ATTRIBUTES, DELETE, MAX_AGE, OLD_SECRET, OPTIONS, SECRET, sign
 from tests.core.test_sessions import NOW, Clock
@@ -166,8 +162,8 @@ def test_asgi_header_list_with_split_cookie_fields() -> None:
 def test_untouched_session_fetches_nothing_and_decides_nothing() -> None:
     fetch = Fetch()
     stored = session(header(), fetch)
-    assert respond(stored, 200) is None
-    assert close(stored) == ()
+    assert stored.respond(200) is None
+    assert stored.close() == ()
     assert fetch.calls == []
 
 
@@ -185,7 +181,7 @@ def test_write_before_any_read_fetches_first() -> None:
     stored = session(header(), fetch)
     stored["theme"] = "dark"
     assert fetch.calls == [OLD_ID]
-    commit = respond(stored, 200)
+    commit = stored.respond(200)
     assert commit is not None and commit.store is not None
     assert commit.store.changes == Changes({b'"theme"': b'"dark"'}, ())
 
@@ -213,7 +209,7 @@ def test_unknown_id_starts_empty_and_is_never_reused() -> None:
     # written now goes under a new ID, so a planted ID never comes back to life.
     stored = session(header(), Fetch({}))
     stored["user"] = "mallory"
-    commit = respond(stored, 200)
+    commit = stored.respond(200)
     assert commit is not None
     added = Changes({b'"user"': b'"mallory"'}, ())
     assert commit.store == StoreOps(WriteKind.ADD, NEW_ID, added, MAX_AGE)
@@ -233,7 +229,7 @@ def test_unreadable_record_starts_empty_and_moves_to_a_new_id(record: bytes) -> 
     stored = session(header(), Fetch({OLD_ID: record}))
     assert dict(stored) == {}
     stored["a"] = 1
-    commit = respond(stored, 200)
+    commit = stored.respond(200)
     assert commit is not None
     added = Changes({b'"a"': b"1"}, ())
     assert commit.store == StoreOps(WriteKind.ADD, NEW_ID, added, MAX_AGE, OLD_ID)
@@ -243,11 +239,11 @@ def test_unreadable_record_starts_empty_and_moves_to_a_new_id(record: bytes) -> 
 def test_unreadable_record_read_only_is_reported_at_close() -> None:
     stored = session(header(), Fetch({OLD_ID: b"[1, 2]"}))
     assert dict(stored) == {}
-    respond(stored, 200)
-    assert close(stored) == ()
+    stored.respond(200)
+    assert stored.close() == ()
     stored = session(header(), Fetch({OLD_ID: b"[1, 2]"}))
     assert dict(stored) == {}
-    assert [e.kind for e in close(stored)] == [EventKind.BAD_RECORD]
+    assert [e.kind for e in stored.close()] == [EventKind.BAD_RECORD]
 
 
 # -- records, member by member ---------------------------------------------------------------
@@ -289,7 +285,7 @@ def test_unserializable_member_name() -> None:
 def _commit_of(action: Any, records: dict[str, Record] | None = None, **kwargs: Any) -> Any:
     stored = session(header(**kwargs), Fetch(records))
     action(stored)
-    commit = respond(stored, 200)
+    commit = stored.respond(200)
     assert commit is not None
     return commit
 
@@ -389,7 +385,7 @@ def test_an_in_place_change_compares_every_key(action: Any) -> None:
 def test_which_keys_each_change_commits(action: Any, changes: Changes | None) -> None:
     stored = session(header(), Fetch())
     action(stored)
-    commit = respond(stored, 200)
+    commit = stored.respond(200)
     assert commit is not None
     if changes is None:
         assert commit.store is None
@@ -413,7 +409,7 @@ def _decide(action: str, cookie: bytes | None, records: dict[str, Record]) -> An
         "regenerate-then-clear": lambda: (stored.regenerate(), stored.clear()),
         "unset-modified": lambda: (stored.update(user="x"), setattr(stored, "modified", False)),
     }[action]()
-    return respond(stored, 200, b"Accept-Encoding")
+    return stored.respond(200, b"Accept-Encoding")
 
 
 BOB = Changes({b'"user"': b'"bob"'}, ())
@@ -528,7 +524,7 @@ def test_new_cookie_is_signed_now_with_the_current_key() -> None:
     stored = StoredSession(config(clock), header(key=OLD_SECRET, age=MAX_AGE - 60), Fetch())
     stored["user"] = "bob"
     clock.now = NOW + 10
-    commit = respond(stored, 200)
+    commit = stored.respond(200)
     assert commit is not None and commit.set_cookie is not None
     value = commit.set_cookie.decode().split(";")[0].removeprefix("session=")
     assert value == sign(OLD_ID.encode(), now=NOW + 10)
@@ -540,14 +536,14 @@ def test_new_cookie_is_signed_now_with_the_current_key() -> None:
 def test_records_live_as_long_as_the_signature(max_age: int | None, ttl: int) -> None:
     stored = session(None, max_age=max_age)
     stored["a"] = 1
-    commit = respond(stored, 200)
+    commit = stored.respond(200)
     assert commit is not None and commit.store is not None and commit.store.ttl == ttl
 
 
 def test_5xx_saves_nothing() -> None:
     stored = session(header())
     stored.clear()
-    commit = respond(stored, 503)
+    commit = stored.respond(503)
     assert commit is not None and commit.store is None and commit.set_cookie is None
     assert [e.kind for e in commit.events] == [EventKind.DISCARDED]
 
@@ -563,31 +559,31 @@ def test_5xx_saves_nothing() -> None:
 def test_unserializable_fails_the_request(action: Any) -> None:
     stored = session(header())
     action(stored)
-    commit = respond(stored, 200)
-    assert commit is not None and commit.status == 500 and commit.store is None
+    commit = stored.respond(200)
+    assert commit is not None and commit.answer is FAILURE and commit.store is None
     assert [e.kind for e in commit.events] == [EventKind.UNSERIALIZABLE]
 
 
 def test_large_data_is_fine_in_a_store() -> None:
     stored = session(None)
     stored["blob"] = "x" * 100_000
-    commit = respond(stored, 200)
-    assert commit is not None and commit.status == 200 and commit.store is not None
+    commit = stored.respond(200)
+    assert commit is not None and commit.answer is None and commit.store is not None
 
 
 def test_bad_cookie_is_reported_once() -> None:
     stored = session(header()[:-2] + b"xx")
     stored["a"] = 1
-    commit = respond(stored, 200)
+    commit = stored.respond(200)
     assert commit is not None and [e.kind for e in commit.events] == [EventKind.BAD_COOKIE]
-    assert close(stored) == ()
+    assert stored.close() == ()
 
 
 def test_respond_runs_once() -> None:
     stored = session(header())
     stored["a"] = 1
-    assert respond(stored, 200) is not None
-    assert respond(stored, 200) is None
+    assert stored.respond(200) is not None
+    assert stored.respond(200) is None
 
 
 # -- the old ID of a regenerated session --------------------------------------------------------
@@ -610,9 +606,9 @@ def test_the_old_id_reads_empty_and_its_changes_are_dropped(action: Any) -> None
     stored = session(header(age=MAX_AGE // 2 + 1), Fetch(FORWARDED))
     assert dict(stored) == {}
     action(stored)
-    commit = respond(stored, 200)
+    commit = stored.respond(200)
     assert commit is not None
-    assert (commit.store, commit.set_cookie, commit.status) == (None, None, 200)
+    assert (commit.store, commit.set_cookie, commit.answer) == (None, None, None)
     ((event,),) = [commit.events]
     assert (event.kind, event.level) == (EventKind.DROPPED, 30)
     assert event.message == (
@@ -624,7 +620,7 @@ def test_the_old_id_reads_empty_and_its_changes_are_dropped(action: Any) -> None
 def test_the_old_id_only_read_is_not_refreshed() -> None:
     stored = session(header(age=MAX_AGE // 2 + 1), Fetch(FORWARDED))
     assert stored.get("user") is None
-    commit = respond(stored, 200)
+    commit = stored.respond(200)
     assert commit is not None and (commit.store, commit.set_cookie, commit.events) == (
         None,
         None,
@@ -645,7 +641,7 @@ def _written(action: str = "write", *, age: int = 0) -> tuple[StoredSession, Any
         stored.clear()
     else:
         stored.regenerate()
-    commit = respond(stored, 200)
+    commit = stored.respond(200)
     assert commit is not None and commit.store is not None
     return stored, commit
 
@@ -655,7 +651,7 @@ OLD = MAX_AGE // 2 + 1  # a cookie old enough to be re-signed
 
 def test_settle_done_keeps_the_decision() -> None:
     stored, commit = _written()
-    assert settle(stored, commit, Saved.DONE) is commit
+    assert stored.settle(commit, Saved.DONE) is commit
 
 
 @pytest.mark.parametrize(("action", "age"), [("write", 0), ("read", OLD), ("regenerate", 0)])
@@ -663,8 +659,8 @@ def test_record_deleted_meanwhile_stays_deleted(action: str, age: int) -> None:
     # A logout on another server deleted the record after this request fetched it: writing
     # it back (or moving it to a new ID) would undo the logout.
     stored, commit = _written(action, age=age)
-    settled = settle(stored, commit, Saved.GONE)
-    assert settled.store is None and settled.status == 200
+    settled = stored.settle(commit, Saved.GONE)
+    assert settled.store is None and settled.answer is None
     assert settled.set_cookie == DELETE.encode()
     ((event,),) = [settled.events]
     assert (event.kind, event.level) == (EventKind.GONE, 20)
@@ -676,9 +672,9 @@ def test_emptied_record_deletes_the_cookie(age: int) -> None:
     stored = session(header(age=age))
     for key in list(stored):
         del stored[key]
-    commit = respond(stored, 200)
+    commit = stored.respond(200)
     assert commit is not None
-    settled = settle(stored, commit, Saved.EMPTIED)
+    settled = stored.settle(commit, Saved.EMPTIED)
     assert (settled.set_cookie, settled.events, settled.store) == (DELETE.encode(), (), None)
 
 
@@ -687,8 +683,8 @@ def test_merged_into_the_new_id_leaves_the_cookie_alone(age: int) -> None:
     # Another request regenerated the session while this one ran: the changes went to the new
     # ID, and the response must not replace (nor re-sign, nor delete) the new cookie.
     stored, commit = _written(age=age)
-    settled = settle(stored, commit, Saved.MERGED)
-    assert (settled.status, settled.set_cookie, settled.store) == (200, None, None)
+    settled = stored.settle(commit, Saved.MERGED)
+    assert (settled.answer, settled.set_cookie, settled.store) == (None, None, None)
     ((event,),) = [settled.events]
     assert (event.kind, event.level) == (EventKind.MERGED, 20)
     assert "saved under the new ID" in event.message
@@ -697,8 +693,8 @@ def test_merged_into_the_new_id_leaves_the_cookie_alone(age: int) -> None:
 @pytest.mark.parametrize("action", ["write", "clear", "regenerate"])
 def test_dropped_changes_are_a_warning_and_leave_the_cookie_alone(action: str) -> None:
     stored, commit = _written(action)
-    settled = settle(stored, commit, Saved.DROPPED)
-    assert (settled.status, settled.set_cookie, settled.store) == (200, None, None)
+    settled = stored.settle(commit, Saved.DROPPED)
+    assert (settled.answer, settled.set_cookie, settled.store) == (None, None, None)
     ((event,),) = [settled.events]
     assert (event.kind, event.level) == (EventKind.DROPPED, 30)
     assert "moved the session to a new ID (regenerate())" in event.message
@@ -707,28 +703,29 @@ def test_dropped_changes_are_a_warning_and_leave_the_cookie_alone(action: str) -
 def test_a_refresh_of_a_moved_id_is_silent() -> None:
     stored, commit = _written("read", age=OLD)
     assert commit.store.write is WriteKind.TOUCH
-    settled = settle(stored, commit, Saved.DROPPED)
+    settled = stored.settle(commit, Saved.DROPPED)
     assert (settled.set_cookie, settled.events) == (None, ())
 
 
 def test_taken_new_id_is_a_store_failure() -> None:
     stored, commit = _written("regenerate")
-    settled = settle(stored, commit, Saved.TAKEN)
-    assert (settled.status, settled.body) == (UNAVAILABLE_STATUS, UNAVAILABLE_BODY)
+    settled = stored.settle(commit, Saved.TAKEN)
+    assert settled.answer is UNAVAILABLE and settled.answer.status == 503
 
 
 def test_store_error_on_write_answers_503() -> None:
     stored, commit = _written()
-    settled = settle(stored, commit, StoreError("Redis at x: ConnectionError: refused"))
-    assert (settled.status, settled.body, settled.set_cookie) == (503, b"Service Unavailable", None)
+    settled = stored.settle(commit, StoreError("Redis at x: ConnectionError: refused"))
+    assert settled.answer is not None and settled.set_cookie is None
+    assert (settled.answer.status, settled.answer.body) == (503, b"Service Unavailable")
     ((event,),) = [settled.events]
     assert (event.kind, event.level) == (EventKind.STORE_FAILED, 40)
     assert event.message.startswith("Session store failed (Redis at x: ConnectionError")
-    assert apply(settled, [(b"content-type", b"text/html")]) == [
+    assert list(settled.answer.headers) == [
         (b"content-type", b"text/plain; charset=utf-8"),
         (b"content-length", b"19"),
     ]
-    assert close(stored) == ()
+    assert stored.close() == ()
 
 
 # -- a failed fetch is never an empty session ---------------------------------------------------
@@ -747,11 +744,11 @@ def test_failed_fetch_raises_on_every_touch_and_answers_503() -> None:
         len(stored)
     assert fetch.calls == [OLD_ID]
     assert stored.failure is fetch.error
-    commit = respond(stored, 200)
+    commit = stored.respond(200)
     assert commit is not None
-    assert (commit.status, commit.body, commit.store) == (503, UNAVAILABLE_BODY, None)
+    assert (commit.answer, commit.store) == (UNAVAILABLE, None)
     assert [e.kind for e in commit.events] == [EventKind.STORE_FAILED]
-    assert close(stored) == ()
+    assert stored.close() == ()
 
 
 def test_failed_preload_raises_on_touch() -> None:
@@ -766,8 +763,8 @@ def test_failed_preload_untouched_is_not_missed() -> None:
     stored = StoredSession(config(), header())
     stored.fail(StoreError("down"))
     assert stored.failure is None
-    assert respond(stored, 200) is None
-    assert close(stored) == ()
+    assert stored.respond(200) is None
+    assert stored.close() == ()
 
 
 def test_failed_preload_touched_answers_503() -> None:
@@ -775,21 +772,21 @@ def test_failed_preload_touched_answers_503() -> None:
     stored.fail(StoreError("down"))
     with pytest.raises(StoreError):
         stored.get("user")
-    commit = respond(stored, 200)
-    assert commit is not None and commit.status == 503
+    commit = stored.respond(200)
+    assert commit is not None and commit.answer is UNAVAILABLE
 
 
 def test_failure_after_the_headers_is_reported_at_close() -> None:
     fetch = Fetch()
     fetch.error = StoreError("down")
     stored = session(header(), fetch)
-    assert respond(stored, 200) is None  # untouched when the headers left
+    assert stored.respond(200) is None  # untouched when the headers left
     with pytest.raises(StoreError):
         stored.get("user")
-    (event,) = close(stored)
+    (event,) = stored.close()
     assert (event.kind, event.level) == (EventKind.STORE_FAILED, 40)
     assert "after the response started" in event.message
-    assert close(stored) == ()
+    assert stored.close() == ()
 
 
 # -- websockets ---------------------------------------------------------------------------------
@@ -801,8 +798,8 @@ def test_read_only_session_reads_and_reports_changes_as_lost() -> None:
     stored.preload(RECORD)
     assert stored["user"] == "alice"
     stored["user"] = "bob"
-    assert respond(stored, 200) is None
-    assert [e.kind for e in close(stored)] == [EventKind.LOST]
+    assert stored.respond(200) is None
+    assert [e.kind for e in stored.close()] == [EventKind.LOST]
 
 
 # -- configuration ---------------------------------------------------------------------------

@@ -24,17 +24,13 @@ from middleware.core.session_codec import (
     loads,
 )
 from middleware.core.sessions import (
-    FAILURE_BODY,
-    FAILURE_HEADERS,
+    FAILURE,
     MAX_COOKIE_SIZE,
     EventKind,
     Session,
     SessionCommit,
     SessionConfig,
     SessionEvent,
-    apply,
-    close,
-    respond,
 )
 from tests.cases.sessions import (
     ACTIONS,
@@ -95,10 +91,13 @@ class Answer:
 
 def finish(session: Session, status: int, headers: Headers) -> Answer | None:
     """What an adapter does when the response's headers leave."""
-    commit = respond(session, status, get_list(headers, b"vary"))
+    commit = session.respond(status, get_list(headers, b"vary"))
     if commit is None:
         return None
-    return Answer(commit.status, apply(commit, headers), commit.body, commit.events)
+    if commit.answer is not None:
+        answer = commit.answer
+        return Answer(answer.status, list(answer.headers), answer.body, commit.events)
+    return Answer(status, commit.apply(headers), None, commit.events)
 
 
 def set_cookies(commit: Answer | None) -> list[str]:
@@ -133,7 +132,7 @@ def test_bad_cookie_gives_empty_session(case: BadCookieCase) -> None:
     assert event.message == (
         f"Ignored the 'session' cookie ({event.reason.value}); the session starts empty."
     )
-    assert close(session) == ()  # reported once
+    assert session.close() == ()  # reported once
 
 
 @pytest.mark.parametrize("case", params(GOOD_COOKIES))
@@ -166,8 +165,8 @@ def test_response_decision(case: Case) -> None:
     if case.answered is not None:
         assert (commit.status, commit.headers, commit.body) == (
             case.answered,
-            FAILURE_HEADERS,
-            FAILURE_BODY,
+            list(FAILURE.headers),
+            FAILURE.body,
         )
         return
     assert commit.status == case.status and commit.body is None
@@ -404,7 +403,7 @@ def test_untouched_session_reads_nothing() -> None:
     session = Session(make_config(clock), ExplodingHeaders())
     assert session.accessed is False and session.modified is False
     assert finish(session, 200, APP_HEADERS) is None
-    assert close(session) == ()
+    assert session.close() == ()
     assert clock.calls == 0
 
 
@@ -638,12 +637,12 @@ def test_change_after_headers_is_lost_and_reported() -> None:
     assert commit is not None and set_cookies(commit) == []
     session["user"] = "bob"
     assert finish(session, 200, []) is None  # only one decision per response
-    (event,) = close(session)
+    (event,) = session.close()
     assert (event.kind, event.level) == (EventKind.LOST, 30)
     assert event.message == (
         "Session changed after the response headers were sent; the change is lost."
     )
-    assert close(session) == ()
+    assert session.close() == ()
 
 
 @pytest.mark.parametrize("responded", [True, False], ids=["respond-called", "respond-skipped"])
@@ -654,24 +653,24 @@ def test_first_touch_after_headers_then_change_is_lost(responded: bool) -> None:
         assert finish(session, 200, []) is None
     session["user"] = "bob"
     assert session.modified is True
-    (event,) = close(session)
+    (event,) = session.close()
     assert event.kind is EventKind.LOST
     assert event.message.startswith("Session changed after the response headers were sent")
-    assert close(session) == ()
+    assert session.close() == ()
 
 
 def test_read_after_headers_is_not_an_event() -> None:
     session = open_session(cookie()(NOW))
     assert finish(session, 200, []) is None
     assert session["user"] == "alice"
-    assert close(session) == ()
+    assert session.close() == ()
 
 
 def test_bad_cookie_read_after_headers_reported_at_close() -> None:
     session = open_session("session=garbage")
     assert finish(session, 200, []) is None
     assert session.get("user") is None
-    (event,) = close(session)
+    (event,) = session.close()
     assert event.kind is EventKind.BAD_COOKIE and event.reason is BadCookie.MALFORMED
 
 
@@ -679,10 +678,10 @@ def test_read_only_session_reports_every_change() -> None:
     config = make_config()
     session = Session.read_only(config, cookie()(NOW).encode())
     assert session["user"] == "alice"
-    assert close(session) == ()
+    assert session.close() == ()
     session["user"] = "bob"
     assert finish(session, 200, []) is None
-    (event,) = close(session)
+    (event,) = session.close()
     assert event.kind is EventKind.LOST
     assert event.message == (
         "Session changed on a connection that cannot set cookies (a websocket); "
@@ -711,20 +710,20 @@ def test_vary_merged_once() -> None:
 def test_respond_vary_value(vary: bytes | None, expected: bytes | None) -> None:
     session = open_session(None)
     session.get("a")
-    assert respond(session, 200, vary) == SessionCommit(200, expected, None, None, ())
+    assert session.respond(200, vary) == SessionCommit(expected, None)
 
 
 def test_apply_replaces_vary_and_appends_cookie() -> None:
     headers: Headers = [(b"vary", b"A"), (b"x", b"1"), (b"vary", b"B")]
-    commit = SessionCommit(200, b"A, B, Cookie", b"session=x", None, ())
-    assert apply(commit, headers) == [
+    commit = SessionCommit(b"A, B, Cookie", b"session=x")
+    assert commit.apply(headers) == [
         (b"x", b"1"),
         (b"vary", b"A, B, Cookie"),
         (b"set-cookie", b"session=x"),
     ]
     assert headers == [(b"vary", b"A"), (b"x", b"1"), (b"vary", b"B")]
-    unchanged = SessionCommit(200, None, None, None, ())
-    assert apply(unchanged, headers) == headers and apply(unchanged, headers) is not headers
+    unchanged = SessionCommit(None, None)
+    assert unchanged.apply(headers) == headers and unchanged.apply(headers) is not headers
 
 
 @settings(max_examples=200, deadline=None)
