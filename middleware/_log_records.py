@@ -4,12 +4,15 @@
 attributes (file and module names, level name, process name) that are the same on every access
 line; only the time, the thread, the message and the access fields change. ``AccessLog`` makes
 one record with the logger's own ``makeRecord``, keeps its attributes as a template and makes
-each access record as a copy with those values replaced: the record handlers, filters and
-formatters receive is the one ``makeRecord`` would have made.
+each access record from a copy of them with those values replaced: the record handlers,
+filters and formatters receive is the one ``makeRecord`` would have made.
 
 A custom record factory (``logging.setLogRecordFactory``) is always honoured: while one is
 installed every record comes from it. A forked child (a gunicorn worker) makes a new template,
 so ``process`` and ``processName`` are its own.
+
+``AccessLog.finish`` is what both adapters call once a request is over: nothing is built unless
+the logger takes INFO records.
 """
 
 from __future__ import annotations
@@ -18,13 +21,16 @@ import logging
 import os
 import sys
 import threading
+import time
 from typing import Any
+
+from .core.outcome import Outcome
+from .core.request_logging import RequestLog
 
 __all__ = ["AccessLog"]
 
 INFO = logging.INFO
 _LogRecord = logging.LogRecord
-_new_record = object.__new__
 _get_factory = logging.getLogRecordFactory
 _get_ident = threading.get_ident
 _current_thread = threading.current_thread
@@ -45,8 +51,14 @@ def _task_name() -> str | None:
         return None
 
 
+def _blank_record() -> logging.LogRecord:
+    # A LogRecord whose __init__ has not run: every attribute comes from the template, which
+    # makeRecord made, so a line costs two dict updates instead of LogRecord() (about 1.1 µs).
+    return object.__new__(_LogRecord)
+
+
 class AccessLog:
-    """Writes access lines with their fields on ``logger``; call ``enabled()`` first."""
+    """Writes access lines with their fields on ``logger``."""
 
     __slots__ = ("_generation", "_started", "_stock", "_template", "logger")
 
@@ -75,19 +87,32 @@ class AccessLog:
             template = self._make_template()
         return template
 
-    def write(self, line: str, attributes: dict[str, Any], created: float, templated: bool) -> None:
-        """Log ``line`` at INFO, the record carrying ``attributes``, created at ``created``.
+    def finish(self, log: RequestLog, *, outcome: Outcome, sent: int, now: float) -> None:
+        """Write the record of the request ``log`` followed, which ended at ``now`` (``log``'s
+        monotonic clock) with ``outcome`` after ``sent`` body bytes; nothing when the logger
+        does not take INFO records or the path is excluded."""
+        if not self.logger.isEnabledFor(INFO):
+            return
+        created = time.time()
+        entry = log.end(outcome=outcome, sent=sent, now=now, wall=created)
+        if entry is not None:
+            fields, line = entry
+            self.write(line, fields, created)
 
-        ``templated``: ``attributes`` starts with a copy of ``template()`` (which was not None),
-        and becomes the record's own. Otherwise they are added to a record from makeRecord.
-        ``created`` is the wall-clock time (epoch seconds) the caller already read.
-        """
+    def write(self, line: str, fields: dict[str, Any], created: float) -> None:
+        """Log ``line`` at INFO, the record carrying ``fields`` as attributes, created at
+        ``created`` (the wall-clock time, epoch seconds, the caller already read)."""
         logger = self.logger
-        if not templated:
+        template = self.template()
+        if template is None:
             record = logger.makeRecord(logger.name, INFO, __file__, 0, line, (), None)
-            record.__dict__.update(attributes)
+            vars(record).update(fields)
             logger.handle(record)
             return
+        record = _blank_record()
+        attributes = vars(record)
+        attributes.update(template)
+        attributes.update(fields)
         attributes["msg"] = line
         attributes["created"] = created
         # As LogRecord computes them: whole milliseconds, and milliseconds since logging loaded.
@@ -98,8 +123,6 @@ class AccessLog:
             attributes["threadName"] = _current_thread().name
         if "taskName" in attributes and logging.logAsyncioTasks:  # type: ignore[attr-defined]
             attributes["taskName"] = _task_name()
-        record = _new_record(_LogRecord)
-        record.__dict__ = attributes
         logger.handle(record)
 
     def _make_template(self) -> dict[str, Any]:

@@ -49,9 +49,7 @@ def kept() -> Iterator[tuple[logging.Logger, Keep]]:
 
 
 def _write(log: AccessLog, line: str, created: float | None = None) -> None:
-    template = log.template()
-    attributes = {**(template or {}), **FIELDS}
-    log.write(line, attributes, time.time() if created is None else created, template is not None)
+    log.write(line, dict(FIELDS), time.time() if created is None else created)
 
 
 def _reference(logger: logging.Logger, line: str) -> logging.LogRecord:

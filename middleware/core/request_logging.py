@@ -1,15 +1,17 @@
 """Request logging: one access record per request, request IDs, and lines that cannot be forged.
 
-The adapters track what the response did (final status, body bytes, how it ended) and,
-once the response is over and only when the access logger is enabled for INFO, ask
-``log_entry`` for the record's fields and its formatted line, which they log themselves.
+The policy answers each request with a ``RequestLog``, which the adapter tells what the response
+did and, once the response is over, asks for the record and its line in the configured format.
+The adapter measures (its clock), writes the line (its logger) and tracks how the response
+ended on its protocol; everything the record says is decided here.
 
     policy = RequestLoggingPolicy.build(format="json", trusted_proxies=["10.0.0.0/8"])
-    request_id = policy.request_id(incoming_header_value)
-    fields, line = log_entry(
-        policy, request_id=request_id, status=200, body_bytes=512, outcome=Outcome.COMPLETED,
-        start=t0, end=t1, now=time(), method="GET", path=b"/", query=b"", ...)
-    record = AccessRecord.from_fields(fields)
+    log = policy.begin(method="GET", path="/items", query=b"page=2", protocol="HTTP/1.1",
+                       headers=request_headers, peer="10.0.0.7", now=perf_counter())
+    headers = log.start(200, response_headers)   # the request ID set on the response
+    entry = log.end(outcome=Outcome.COMPLETED, sent=512, now=perf_counter(), wall=time())
+    if entry is not None:                         # None: an excluded path
+        logger.info(entry.line, extra=entry.record.as_dict())
 
 Options (those of RequestLoggingMiddleware):
 
@@ -30,11 +32,11 @@ and backslashes can neither end a line nor fake a field.
 
 from __future__ import annotations
 
+import json
 import string
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from json.encoder import encode_basestring_ascii as _json_string
+from dataclasses import dataclass
 from os import register_at_fork, urandom
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import quote
@@ -47,14 +49,15 @@ __all__ = [
     "FIELDS",
     "MAX_REQUEST_ID_LENGTH",
     "AccessRecord",
+    "Entry",
+    "Fields",
     "Outcome",
+    "RequestLog",
     "RequestLoggingPolicy",
     "accept_request_id",
     "escape",
     "format_combined",
     "format_json",
-    "log_entry",
-    "logged_headers",
     "new_request_id",
 ]
 
@@ -75,22 +78,14 @@ FIELDS = (
     "outcome",
 )
 
-# Status logged when the response never started: the server answers an app that returned
-# nothing with a 500; 499 is the status nginx and log tools use for "client closed request".
-_UNSTARTED = {Outcome.COMPLETED: 500, Outcome.ERROR: 500, Outcome.DISCONNECTED: 499}
 
-
-# Not slotted: the fields live in the instance __dict__, which log_entry builds as one dict
-# literal and the adapters copy onto the LogRecord in one step. A slotted frozen dataclass
-# costs an object.__setattr__ per field on every logged request (measured: about three times
-# the cost of the dict).
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AccessRecord:
     """One finished request, as the access log reports it.
 
     Values are as received (``path`` percent-encoded, header values decoded as latin-1), not
     escaped: the formatters escape them, and structured handlers receive them as LogRecord
-    attributes of the same names.
+    attributes of the same names. (Websocket records, still to come, add ``close_code``.)
     """
 
     client: str | None
@@ -108,14 +103,27 @@ class AccessRecord:
 
     def as_dict(self) -> dict[str, Any]:
         """The fields by name, in ``FIELDS`` order (what the LogRecord carries as attributes)."""
-        return dict(self.__dict__)
+        return {
+            "client": self.client,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "protocol": self.protocol,
+            "status": self.status,
+            "bytes": self.bytes,
+            "duration_ms": self.duration_ms,
+            "user_agent": self.user_agent,
+            "referer": self.referer,
+            "request_id": self.request_id,
+            "outcome": self.outcome,
+        }
 
-    @classmethod
-    def from_fields(cls, fields: dict[str, Any]) -> AccessRecord:
-        """A record over ``fields`` (all of ``FIELDS``, in order), which it takes over."""
-        record = object.__new__(cls)
-        object.__setattr__(record, "__dict__", fields)
-        return record
+
+#: An access record's fields by name, in ``FIELDS`` order: what the LogRecord carries as
+#: attributes, and what ``AccessRecord(**fields)`` is made of for a callable format.
+Fields = dict[str, Any]
+#: What a finished request writes: its record's fields, and its line in the configured format.
+Entry = tuple[Fields, str]
 
 
 # Apache's ap_escape_logitem: '"' and '\' get a backslash, \b \n \r \t \v their C names, and
@@ -127,6 +135,8 @@ _ESCAPES.update({ord('"'): '\\"', ord("\\"): "\\\\"})
 
 
 def _is_plain(text: str) -> bool:
+    """Printable ASCII without quote or backslash: the same inside a quoted field of either
+    format as it is, so it needs no escaping."""
     return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
 
 
@@ -172,47 +182,7 @@ def format_combined(record: AccessRecord, received_at: float) -> str:
     are ``-``, ``%b`` is ``-`` for an empty body, and a missing referer or user agent is
     ``"-"``, so every line has the same number of fields.
     """
-    r = record
-    return _combined(
-        r.client, r.method, r.path, r.query, r.protocol, r.status, r.bytes, r.user_agent,
-        r.referer, received_at,
-    )  # fmt: skip
-
-
-def _combined(
-    client: str | None,
-    method: str,
-    path: str,
-    query: str,
-    protocol: str,
-    status: int,
-    body_bytes: int,
-    user_agent: str | None,
-    referer: str | None,
-    received_at: float,
-) -> str:
-    client = client or "-"
-    target = path + "?" + query if query else path
-    referer = referer or "-"
-    user_agent = user_agent or "-"
-    # One check over every value on the common path; each is escaped only when one needs it.
-    if not _is_plain(client + method + target + protocol + referer + user_agent):
-        client, method, target, protocol, referer, user_agent = (
-            escape(client),
-            escape(method),
-            escape(target),
-            escape(protocol),
-            escape(referer),
-            escape(user_agent),
-        )
-    return (
-        f'{client} - - [{_clf_time(received_at)}] "{method} {target} {protocol}" '
-        f'{status} {body_bytes or "-"} "{referer}" "{user_agent}"'
-    )
-
-
-def _json_or_null(value: str | None) -> str:
-    return "null" if value is None else _json_string(value)
+    return _combined(record.as_dict(), received_at)
 
 
 def format_json(record: AccessRecord) -> str:
@@ -222,18 +192,53 @@ def format_json(record: AccessRecord) -> str:
     character (DEL and C1 included), quote, backslash and non-ASCII character is escaped, the
     line and paragraph separators too, so a value can never end the line.
     """
-    return _json(record.__dict__)
+    return _json(record.as_dict())
 
 
-def _json(r: dict[str, Any]) -> str:
+def _combined(fields: Fields, received_at: float) -> str:
+    client = fields["client"] or "-"
+    method, protocol = fields["method"], fields["protocol"]
+    path, query = fields["path"], fields["query"]
+    target = path + "?" + query if query else path
+    referer = fields["referer"] or "-"
+    user_agent = fields["user_agent"] or "-"
+    # One check over every value on the common path; each is escaped only when one needs it.
+    if not _is_plain(client + method + target + protocol + referer + user_agent):
+        client, method, target = escape(client), escape(method), escape(target)
+        protocol, referer, user_agent = escape(protocol), escape(referer), escape(user_agent)
     return (
-        f'{{"client":{_json_or_null(r["client"])},"method":{_json_string(r["method"])},'
-        f'"path":{_json_string(r["path"])},"query":{_json_string(r["query"])},'
-        f'"protocol":{_json_string(r["protocol"])},"status":{int(r["status"])},'
-        f'"bytes":{int(r["bytes"])},"duration_ms":{float(r["duration_ms"])!r},'
-        f'"user_agent":{_json_or_null(r["user_agent"])},"referer":{_json_or_null(r["referer"])},'
-        f'"request_id":{_json_string(r["request_id"])},"outcome":{_json_string(r["outcome"])}}}'
+        f'{client} - - [{_clf_time(received_at)}] "{method} {target} {protocol}" '
+        f'{fields["status"]} {fields["bytes"] or "-"} "{referer}" "{user_agent}"'
     )
+
+
+_JSON = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
+
+
+def _json(fields: Fields) -> str:
+    f = fields
+    texts = (f["client"] or "") + f["method"] + f["path"] + f["query"] + f["protocol"]
+    texts += (f["user_agent"] or "") + (f["referer"] or "") + f["request_id"] + f["outcome"]
+    if _is_plain(texts):
+        return _plain_json(fields)
+    return _JSON.encode(fields)
+
+
+def _plain_json(f: Fields) -> str:
+    # The line json.dumps writes, made in one f-string, for about half its cost. Only for
+    # values of printable ASCII without quote or backslash, which JSON writes as they are.
+    return (
+        f'{{"client":{_quoted_or_null(f["client"])},"method":"{f["method"]}",'
+        f'"path":"{f["path"]}","query":"{f["query"]}","protocol":"{f["protocol"]}",'
+        f'"status":{int(f["status"])},"bytes":{int(f["bytes"])},'
+        f'"duration_ms":{float(f["duration_ms"])!r},"user_agent":{_quoted_or_null(f["user_agent"])},'
+        f'"referer":{_quoted_or_null(f["referer"])},"request_id":"{f["request_id"]}",'
+        f'"outcome":"{f["outcome"]}"}}'
+    )
+
+
+def _quoted_or_null(value: str | None) -> str:
+    return "null" if value is None else '"' + value + '"'
 
 
 # RFC 9562 §5.4: UUIDv4 is 122 random bits with the version (0b0100) in the high nibble of
@@ -306,38 +311,6 @@ def _without_list_whitespace(value: str) -> str:
     return ",".join(inner)
 
 
-RequestHeaders = tuple[str | None, str | None, str | None, str | None, str | None]
-
-# Where each header the log needs lands in a RequestHeaders tuple; the request-ID header,
-# whose name is configured, takes index 0. Fields at these indexes are lists whose repeated
-# lines combine with "," (RFC 9110 §5.3), as gunicorn joins them into the environ (waitress
-# joins with ", ", which accept_request_id reads alike), so both protocols see the same value;
-# of a repeated User-Agent or Referer the first is kept.
-_LOGGED = {b"user-agent": 1, b"referer": 2, b"forwarded": 3, b"x-forwarded-for": 4}
-_LISTS = frozenset({0, 3, 4})
-
-
-def logged_headers(headers: Headers, index: dict[bytes, int] | None = None) -> RequestHeaders:
-    """Request ID, User-Agent, Referer, Forwarded and X-Forwarded-For, in one pass.
-
-    ``index`` maps lower-case names to tuple positions (``RequestLoggingPolicy.header_index``
-    adds the configured request-ID header to the default map). Values are decoded as latin-1.
-    """
-    lookup = (index or _LOGGED).get
-    found: list[str | None] = [None, None, None, None, None]
-    for name, value in headers:
-        position = lookup(name)
-        if position is None:
-            continue
-        text = value.decode("latin-1")
-        current = found[position]
-        if current is None:
-            found[position] = text
-        elif position in _LISTS:
-            found[position] = current + "," + text
-    return found[0], found[1], found[2], found[3], found[4]
-
-
 @runtime_checkable
 class LoggerLike(Protocol):
     """What the adapters use of a ``logging.Logger``."""
@@ -351,9 +324,17 @@ class LoggerLike(Protocol):
 
 Formatter = Callable[[AccessRecord], object]
 
-_COMBINED = "combined"
-_JSON = "json"
-_FORMATS = (_COMBINED, _JSON)
+_FORMAT_CHOICES = "format must be 'combined', 'json' or a callable taking the access record"
+
+# Request fields the record reads besides the ID. Repeated lines of a list-valued field are
+# combined with "," (RFC 9110 §5.3), as gunicorn joins them into the environ (waitress joins
+# with ", ", which accept_request_id reads alike), so both protocols see the same value; of a
+# repeated User-Agent or Referer the first is kept.
+_USER_AGENT = b"user-agent"
+_REFERER = b"referer"
+_FORWARDED = b"forwarded"
+_X_FORWARDED_FOR = b"x-forwarded-for"
+_FIRST_LINE_ONLY = frozenset({_USER_AGENT, _REFERER})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -366,9 +347,10 @@ class RequestLoggingPolicy:
     trust_request_id: bool
     exclude_paths: tuple[str, ...]
     trusted_proxies: TrustedProxies
-    # Derived: the header name as it crosses the core boundary, and the exclusion look-ups.
+    # Derived: the ID header's name as it crosses the core boundary, the request fields the
+    # record reads (the forwarding ones only when a proxy is trusted), the exclusion look-ups.
     header_name: bytes
-    header_index: dict[bytes, int] = field(compare=False)
+    reads: frozenset[bytes]
     exact_paths: frozenset[str]
     path_prefixes: tuple[str, ...]
 
@@ -386,46 +368,22 @@ class RequestLoggingPolicy:
         """Validate RequestLoggingMiddleware's options; raise TypeError/ValueError naming one."""
         if not isinstance(logger, str | LoggerLike):
             raise TypeError(f"logger must be a logger name or a logging.Logger, got {logger!r}.")
-        if isinstance(format, str):
-            if format not in _FORMATS:
-                raise ValueError(
-                    "format must be 'combined', 'json' or a callable taking the access record, "
-                    f"got {format!r}."
-                )
-        elif not callable(format):
-            raise TypeError(
-                "format must be 'combined', 'json' or a callable taking the access record, "
-                f"got {format!r}."
-            )
-        if (
-            not isinstance(request_id_header, str)
-            or not request_id_header.isascii()
-            or not is_token(request_id_header.encode("ascii"))
-        ):
-            raise ValueError(
-                f"request_id_header must be a header name such as 'X-Request-ID', "
-                f"got {request_id_header!r}."
-            )
+        _check_format(format)
+        header_name = _header_name(request_id_header)
         if not isinstance(trust_request_id, bool):
             raise TypeError(f"trust_request_id must be True or False, got {trust_request_id!r}.")
-        if isinstance(exclude_paths, str | bytes) or not isinstance(exclude_paths, Iterable):
-            raise TypeError(f"exclude_paths must be a list of paths, got {exclude_paths!r}.")
-        paths = tuple(exclude_paths)
-        for path in paths:
-            if not isinstance(path, str) or not path.startswith("/"):
-                raise ValueError(
-                    f"exclude_paths entries must be paths starting with '/', got {path!r}."
-                )
+        paths = _paths(exclude_paths)
+        proxies = TrustedProxies.build(trusted_proxies)
+        forwarding = (_FORWARDED, _X_FORWARDED_FOR) if proxies else ()
         return cls(
             logger=logger,
-            # The built-in names as this module's own strings: log_entry tells them by identity.
-            format=_FORMATS[_FORMATS.index(format)] if isinstance(format, str) else format,
+            format=format,
             request_id_header=request_id_header,
             trust_request_id=trust_request_id,
             exclude_paths=paths,
-            trusted_proxies=TrustedProxies.build(trusted_proxies),
-            header_name=request_id_header.lower().encode("ascii"),
-            header_index={**_LOGGED, request_id_header.lower().encode("ascii"): 0},
+            trusted_proxies=proxies,
+            header_name=header_name,
+            reads=frozenset((header_name, _USER_AGENT, _REFERER, *forwarding)),
             exact_paths=frozenset(path for path in paths if not path.endswith("/")),
             path_prefixes=tuple(path for path in paths if path.endswith("/")),
         )
@@ -438,13 +396,184 @@ class RequestLoggingPolicy:
         """The request's ID from the incoming header value (see ``accept_request_id``)."""
         return accept_request_id(incoming, trust=self.trust_request_id, generate=generate)
 
+    def begin(
+        self,
+        *,
+        method: str,
+        path: str | bytes,
+        query: str | bytes,
+        protocol: str,
+        headers: Headers,
+        peer: str | None,
+        now: float,
+        request_id: str | None = None,
+    ) -> RequestLog:
+        """One request on its way to the access log, started at ``now`` (monotonic seconds).
+
+        ``path`` is the full path, percent-decoded: text, or the bytes as received (WSGI, when
+        they are not ASCII). ``query`` is the raw query string, ``protocol`` e.g.
+        ``"HTTP/1.1"``, ``peer`` the address the server saw, ``headers`` the request's fields
+        (at least those named in ``reads``). ``request_id`` is the ID an outer layer already
+        gave this request, kept as it is; without it the request's own is taken or made.
+        """
+        found = _fields(headers, self.reads)
+        if request_id is None:
+            incoming = found.get(self.header_name)
+            request_id = (
+                new_request_id()
+                if incoming is None
+                else accept_request_id(incoming.decode("latin-1"), trust=self.trust_request_id)
+            )
+        return RequestLog(
+            policy=self,
+            request_id=request_id,
+            method=method,
+            path=path,
+            query=query,
+            protocol=protocol,
+            peer=peer,
+            headers=found,
+            started_at=now,
+        )
+
+    def line(self, fields: Fields, received_at: float) -> str:
+        """The record of ``fields`` in the configured format (``received_at``: when the request
+        arrived, in epoch seconds, for combined)."""
+        format = self.format
+        if not isinstance(format, str):
+            return str(format(AccessRecord(**fields)))
+        if format == "json":
+            return _json(fields)
+        return _combined(fields, received_at)
+
+
+def _check_format(format: object) -> None:
+    if isinstance(format, str):
+        if format not in ("combined", "json"):
+            raise ValueError(f"{_FORMAT_CHOICES}, got {format!r}.")
+    elif not callable(format):
+        raise TypeError(f"{_FORMAT_CHOICES}, got {format!r}.")
+
+
+def _header_name(name: object) -> bytes:
+    """``request_id_header`` as the lower-case bytes the core compares, or ValueError."""
+    if not isinstance(name, str) or not name.isascii() or not is_token(name.encode("ascii")):
+        raise ValueError(
+            f"request_id_header must be a header name such as 'X-Request-ID', got {name!r}."
+        )
+    return name.lower().encode("ascii")
+
+
+def _paths(exclude_paths: object) -> tuple[str, ...]:
+    if isinstance(exclude_paths, str | bytes) or not isinstance(exclude_paths, Iterable):
+        raise TypeError(f"exclude_paths must be a list of paths, got {exclude_paths!r}.")
+    paths = tuple(exclude_paths)
+    for path in paths:
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ValueError(
+                f"exclude_paths entries must be paths starting with '/', got {path!r}."
+            )
+    return paths
+
+
+def _fields(headers: Headers, names: frozenset[bytes]) -> dict[bytes, bytes]:
+    """The values of the fields in ``names``, in one pass over ``headers``."""
+    found: dict[bytes, bytes] = {}
+    for name, value in headers:
+        if name in names:
+            previous = found.get(name)
+            if previous is None:
+                found[name] = value
+            elif name not in _FIRST_LINE_ONLY:
+                found[name] = previous + b"," + value
+    return found
+
+
+# Status logged when the response never started: the server answers an app that returned
+# nothing with a 500; 499 is the status nginx and log tools use for "client closed request".
+_UNSTARTED = {Outcome.COMPLETED: 500, Outcome.ERROR: 500, Outcome.DISCONNECTED: 499}
+
+
+@dataclass(slots=True, kw_only=True)
+class RequestLog:
+    """One request on its way to the access log (``RequestLoggingPolicy.begin`` makes it).
+
+    ``status`` is the status the client got: None until the response head left. ``start``
+    records it on ASGI; WSGI, whose headers are native strings, appends the ID field itself
+    and sets ``status`` once the server accepted the head (an ``exc_info`` restart after the
+    head left is refused by the server, and the first status stands).
+    """
+
+    policy: RequestLoggingPolicy
+    request_id: str
+    method: str
+    path: str | bytes
+    query: str | bytes
+    protocol: str
+    peer: str | None
+    headers: dict[bytes, bytes]
+    started_at: float
+    status: int | None = None
+
+    def start(self, status: int, headers: Iterable[tuple[bytes, bytes]]) -> Headers:
+        """The response head is leaving with ``status``: ``headers`` with the request ID set.
+
+        A new list; an ID field the app set (in any case) is replaced, never duplicated.
+        """
+        self.status = status
+        name = self.policy.header_name
+        kept = [field for field in headers if field[0].lower() != name]
+        kept.append((name, self.request_id.encode("latin-1")))
+        return kept
+
+    def end(self, *, outcome: Outcome, sent: int, now: float, wall: float) -> Entry | None:
+        """The finished request's record (its fields) and line, or None for an excluded path.
+
+        ``sent`` is the body bytes that left, ``now`` the end on the monotonic clock of
+        ``begin``, ``wall`` the same instant in epoch seconds. A response that never started
+        is logged as 500, or 499 when the client left first.
+        """
+        path, query, headers = self.path, self.query, self.headers
+        text_path = path if isinstance(path, str) else path.decode("utf-8", "replace")
+        policy = self.policy
+        if policy.exclude_paths and policy.excludes(text_path):
+            return None
+        user_agent, referer = headers.get(_USER_AGENT), headers.get(_REFERER)
+        duration = now - self.started_at
+        fields: Fields = {
+            "client": self._forwarded_client() if policy.trusted_proxies.active else self.peer,
+            "method": self.method,
+            "path": _target_path(path),
+            "query": query if isinstance(query, str) else query.decode("latin-1"),
+            "protocol": self.protocol,
+            "status": _UNSTARTED[outcome] if self.status is None else self.status,
+            "bytes": sent,
+            # Whole microseconds, as milliseconds: int / 1000 is the double nearest that decimal.
+            "duration_ms": int(duration * 1e6 + 0.5) / 1000,
+            "user_agent": None if user_agent is None else user_agent.decode("latin-1"),
+            "referer": None if referer is None else referer.decode("latin-1"),
+            "request_id": self.request_id,
+            "outcome": outcome,
+        }
+        return fields, policy.line(fields, wall - duration)
+
+    def _forwarded_client(self) -> str | None:
+        return client_address(
+            self.peer,
+            trusted=self.policy.trusted_proxies,
+            forwarded=_text(self.headers.get(_FORWARDED)),
+            x_forwarded_for=_text(self.headers.get(_X_FORWARDED_FOR)),
+        )
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("latin-1")
+
 
 # RFC 3986 §3.3: pchar = unreserved / pct-encoded / sub-delims / ":" / "@". Everything else in
 # the decoded path (space, "%", '"', "\\", control and non-ASCII bytes) is percent-encoded
 # again, so the logged path is the ASCII request target, as uvicorn and Paste log it.
 _PATH_SAFE = "/!$&'()*+,;=:@"
-
-
 _PLAIN_PATH = string.ascii_letters + string.digits + "_.-~" + _PATH_SAFE
 _PLAIN_PATH_BYTES = _PLAIN_PATH.encode("ascii")
 
@@ -459,84 +588,3 @@ def _target_path(path: str | bytes) -> str:
         return path
     # surrogatepass encodes any str, lone surrogates included, so no path can raise here.
     return quote(path, safe=_PATH_SAFE, encoding="utf-8", errors="surrogatepass")
-
-
-_NO_BASE: dict[str, Any] = {}
-
-
-def log_entry(
-    policy: RequestLoggingPolicy,
-    request_id: str,
-    status: int | None,
-    body_bytes: int,
-    outcome: Outcome,
-    start: float,
-    end: float,
-    now: float,
-    method: str,
-    path: str | bytes,
-    query: str | bytes,
-    protocol: str,
-    peer: str | None,
-    user_agent: str | None = None,
-    referer: str | None = None,
-    forwarded: str | None = None,
-    x_forwarded_for: str | None = None,
-    base: dict[str, Any] | None = None,
-) -> tuple[dict[str, Any], str]:
-    """The fields of a finished request's access record, and its line in the configured format.
-
-    ``status`` is the status the client got (None when the response never started: logged as
-    500, or 499 when the client left first), ``body_bytes`` the body bytes that left.
-    ``start`` and ``end`` come from one monotonic clock; ``now`` is the wall-clock time at the
-    end, in epoch seconds. ``path`` is the percent-decoded path (the bytes as received, or
-    text from UTF-8), ``query`` the raw query string, ``protocol`` e.g. ``"HTTP/1.1"``,
-    ``peer`` the address the server saw, and the header values are latin-1 text
-    (``logged_headers`` extracts them).
-
-    The fields come as a dict keyed by ``FIELDS`` (``AccessRecord.from_fields`` makes the
-    record of it), made as a copy of ``base`` when given: the adapters pass the attributes every
-    LogRecord shares and get the new record's attributes in one dict. They call this once per
-    logged request, positionally: it is on the hot path.
-    """
-    duration = end - start
-    if policy.trusted_proxies.active:
-        peer = client_address(
-            peer,
-            trusted=policy.trusted_proxies,
-            forwarded=forwarded,
-            x_forwarded_for=x_forwarded_for,
-        )
-    target = _target_path(path)
-    if type(query) is bytes:
-        query = query.decode("latin-1")
-    if status is None:
-        status = _UNSTARTED[outcome]
-    fields = {
-        **(base or _NO_BASE),
-        "client": peer,
-        "method": method,
-        "path": target,
-        "query": query,
-        "protocol": protocol,
-        "status": status,
-        "bytes": body_bytes,
-        # Whole microseconds, as milliseconds: int / 1000 is the double nearest that decimal.
-        "duration_ms": int(duration * 1e6 + 0.5) / 1000,
-        "user_agent": user_agent,
-        "referer": referer,
-        "request_id": request_id,
-        "outcome": outcome,
-    }
-    format = policy.format
-    if format is _COMBINED:
-        line = _combined(
-            peer, method, target, query, protocol, status, body_bytes, user_agent, referer,  # type: ignore[arg-type]
-            now - duration,
-        )  # fmt: skip
-    elif format is _JSON:
-        line = _json(fields)
-    else:
-        record = AccessRecord.from_fields({name: fields[name] for name in FIELDS})
-        line = str(format(record))  # type: ignore[operator]
-    return fields, line

@@ -11,24 +11,23 @@ including the body. The request ID is echoed on the response and is available th
 ``middleware.request_id.get()`` while the app runs, while its iterable produces the body and
 while it is closed.
 
-Options: ``logger``, ``format`` (``"combined"``, ``"json"`` or a callable taking the access
-record), ``request_id_header``, ``trust_request_id``, ``exclude_paths``, ``trusted_proxies``;
-see ``middleware.core.request_logging``.
+Options: see ``RequestLoggingLayer`` (the same on both protocols) and
+``middleware.core.request_logging``.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterable, Iterator
-from time import perf_counter, time
-from typing import Any
+from collections.abc import Iterable, Iterator
+from functools import cached_property
+from time import perf_counter
 
-from .. import request_id
 from .._callbacks import call_quietly
+from .._layers import RequestLoggingLayer
 from .._log_records import AccessLog
-from ..core.forwarded import IPAddress, IPNetwork
+from ..core.headers import Headers
 from ..core.outcome import Outcome
-from ..core.request_logging import RequestLoggingPolicy, log_entry
+from ..core.request_logging import RequestLog
+from ..request_id import current
 from ._environ import (
     Environ,
     Exchange,
@@ -36,168 +35,144 @@ from ._environ import (
     NativeHeaders,
     StartResponse,
     Write,
+    WSGILayer,
     app_failed,
-    check_app,
+    canonical,
     status_code,
 )
 
 __all__ = ["RequestLoggingMiddleware"]
 
-INFO = logging.INFO
-_current = request_id.current
 
-
-class RequestLoggingMiddleware:
+class RequestLoggingMiddleware(WSGILayer, RequestLoggingLayer):
     """Log one access record per request and give every request an ID."""
 
-    _middleware_protocol = "wsgi"
+    @cached_property
+    def access_log(self) -> AccessLog:
+        return AccessLog(self.logger)
 
-    def __init__(
-        self,
-        app: Any,
-        *,
-        logger: str | logging.Logger = "middleware.access",
-        format: str | Callable[[Any], object] = "combined",
-        request_id_header: str = "X-Request-ID",
-        trust_request_id: bool = True,
-        exclude_paths: Iterable[str] = (),
-        trusted_proxies: Iterable[str | IPAddress | IPNetwork] = (),
-    ) -> None:
-        self.app = check_app(app, "RequestLoggingMiddleware")
-        self.policy = policy = RequestLoggingPolicy.build(
-            logger=logger,
-            format=format,
-            request_id_header=request_id_header,
-            trust_request_id=trust_request_id,
-            exclude_paths=exclude_paths,
-            trusted_proxies=trusted_proxies,
-        )
-        self.logger: logging.Logger = (
-            logging.getLogger(logger) if isinstance(logger, str) else logger
-        )
-        self._access_log = AccessLog(self.logger)
-        self._header = request_id_header
-        self._header_lower = request_id_header.lower()
-        self._environ_key = "HTTP_" + request_id_header.upper().replace("-", "_")
-        self._trusted = bool(policy.trusted_proxies)
+    @cached_property
+    def request_keys(self) -> tuple[tuple[bytes, str], ...]:
+        """The request fields the record reads, each with its environ key."""
+        return tuple((name, _environ_key(name)) for name in sorted(self.policy.reads))
+
+    @cached_property
+    def id_header(self) -> tuple[str, str]:
+        """The request-ID header's name as the response carries it, and in lower case."""
+        lower = self.policy.request_id_header.lower()
+        return canonical(lower), lower
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        # An outer RequestLoggingMiddleware already named this request: one ID per request.
-        rid = _current.get() or self.policy.request_id(environ.get(self._environ_key))
-        exchange = _Logged(environ, start_response, self, rid)
-        token = _current.set(rid)
+        log = self.policy.begin(
+            method=environ.get("REQUEST_METHOD", "GET"),
+            path=_full_path(environ),
+            query=environ.get("QUERY_STRING", ""),
+            protocol=environ.get("SERVER_PROTOCOL", "HTTP/1.0"),
+            headers=_request_fields(environ, self.request_keys),
+            peer=environ.get("REMOTE_ADDR"),
+            now=perf_counter(),
+            # An outer RequestLoggingMiddleware already named this request: one ID per request.
+            request_id=current.get(),
+        )
+        exchange = _Logged(environ, start_response, log, self)
+        token = current.set(log.request_id)
         try:
-            return exchange.run(self.app)
+            return exchange.run(self.app_with_request_id)
         except BaseException:
             # The app raised and no 500 could answer it: it wrote its body with write() first
-            # (the server refuses a 500 once headers went out), or it raised a BaseException
+            # (the server refuses a 500 once the head went out), or it raised a BaseException
             # the crash rule leaves alone. The server gets the exception; the record says so.
             if not exchange.closed:  # a store failure passed on has closed (and logged) it
                 exchange.outcome = Outcome.ERROR
-                call_quietly(exchange.log)
+                exchange.close()
             raise
         finally:
-            _current.reset(token)
+            current.reset(token)
+
+    def app_with_request_id(
+        self, environ: Environ, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """The app, its iterable run with the request's ID set (see ``_WithRequestId``)."""
+        body = self.app(environ, start_response)
+        # A list or tuple body runs no app code while it is sent: nothing to wrap.
+        if type(body) is list or type(body) is tuple:
+            return body
+        return _WithRequestId(body, current.get())
 
 
 class _Logged(Exchange):
-    __slots__ = ("code", "layer", "request_id", "started_at", "write_bytes", "_write")
+    __slots__ = ("layer", "log", "server_write", "write_bytes")
 
     def __init__(
         self,
         environ: Environ,
         start_response: StartResponse,
+        log: RequestLog,
         layer: RequestLoggingMiddleware,
-        rid: str,
     ) -> None:
         super().__init__(environ, start_response)
+        self.log = log
         self.layer = layer
-        self.request_id = rid
-        self.code: int | None = None
         self.write_bytes = 0
-        self._write: Write | None = None
-        self.started_at = perf_counter()
+        self.server_write: Write | None = None
+
+    def on_start(self, status: str, headers: NativeHeaders) -> NativeHeaders:
+        # The core's start() for native strings: the ID replaces (never duplicates) one the
+        # app set, in a new list (the app may reuse its own).
+        name, lower = self.layer.id_header
+        kept = [(key, value) for key, value in headers if key.lower() != lower]
+        kept.append((name, self.log.request_id))
+        return kept
 
     def __call__(
         self, status: str, headers: NativeHeaders, exc_info: ExcInfo | None = None
     ) -> Write:
-        self._write = super().__call__(status, headers, exc_info)
-        # Only now is the status the client's: with exc_info after the headers left, the
-        # server raised above and the first status stands.
-        self.code = status_code(status)
+        self.server_write = super().__call__(status, headers, exc_info)
+        # Only now is the status the client's: with exc_info after the head left, the server
+        # raised above and the first status stands.
+        self.log.status = status_code(status)
         return self.write
 
     def write(self, data: bytes) -> None:
         # PEP 3333: a middleware that is not transforming may hand the app the server's
         # write(); this one counts what passes for the access record.
-        self._write(data)  # type: ignore[misc]
+        self.server_write(data)  # type: ignore[misc]
         self.write_bytes += len(data)
 
-    def on_start(self, status: str, headers: NativeHeaders) -> NativeHeaders:
-        lower = self.layer._header_lower
-        # Replace (never duplicate) an ID the app set; a new list, the app's may be reused.
-        kept = [(name, value) for name, value in headers if name.lower() != lower]
-        kept.append((self.layer._header, self.request_id))
-        return kept
-
-    def run(self, app: Any) -> Iterable[bytes]:
-        result = super().run(app)
-        iterable = self._iterable
-        # A list or tuple body runs no app code while it is sent: nothing to wrap.
-        if self.outcome is None and iterable is not None and type(iterable) not in _INERT:
-            self._iterable = _WithRequestId(iterable, self.request_id)
-        return result
-
     def on_close(self) -> None:
-        if app_failed(self.environ):
-            # A layer inside this one answered the app's crash with its 500.
-            self.outcome = Outcome.ERROR
-        call_quietly(self.log)
+        call_quietly(self.write_record)
 
-    def log(self) -> None:
-        layer = self.layer
-        access_log = layer._access_log
-        if not access_log.enabled():
-            return
-        environ = self.environ
-        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-        # The environ holds the path's bytes as latin-1: an ASCII path is logged as it is; any
-        # other is logged from its bytes and matched against exclude_paths as UTF-8 text.
-        logged: str | bytes = path
-        if not path.isascii():
-            raw_path = path.encode("latin-1", "replace")
-            logged, path = raw_path, raw_path.decode("utf-8", "replace")
-        policy = layer.policy
-        if policy.exclude_paths and policy.excludes(path):
-            return
-        end = perf_counter()
-        now = time()
-        trusted = layer._trusted
-        template = access_log.template()
-        fields, line = log_entry(
-            policy,
-            self.request_id,
-            self.code,
-            self.bytes_sent + self.write_bytes,
-            self.outcome or Outcome.COMPLETED,
-            self.started_at,
-            end,
-            now,
-            environ.get("REQUEST_METHOD", "GET"),
-            logged,
-            environ.get("QUERY_STRING", ""),
-            environ.get("SERVER_PROTOCOL", "HTTP/1.0"),
-            environ.get("REMOTE_ADDR"),
-            environ.get("HTTP_USER_AGENT"),
-            environ.get("HTTP_REFERER"),
-            environ.get("HTTP_FORWARDED") if trusted else None,
-            environ.get("HTTP_X_FORWARDED_FOR") if trusted else None,
-            template,
+    def write_record(self) -> None:
+        # A layer inside this one may have answered the app's crash with its 500.
+        outcome = Outcome.ERROR if app_failed(self.environ) else self.outcome
+        self.layer.access_log.finish(
+            self.log,
+            outcome=outcome or Outcome.COMPLETED,
+            sent=self.bytes_sent + self.write_bytes,
+            now=perf_counter(),
         )
-        access_log.write(line, fields, now, template is not None)
 
 
-_INERT = (list, tuple)
+def _full_path(environ: Environ) -> str | bytes:
+    """The full path as the core takes it: the environ holds the path's bytes as latin-1, so
+    an ASCII path is text as it is, any other is handed over as its bytes."""
+    path: str = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    return path if path.isascii() else path.encode("latin-1", "replace")
+
+
+def _environ_key(name: bytes) -> str:
+    text = name.decode("latin-1")
+    return "HTTP_" + text.upper().replace("-", "_")
+
+
+def _request_fields(environ: Environ, keys: Iterable[tuple[bytes, str]]) -> Headers:
+    # The fields the record reads, as the core's bytes pairs (the server has already joined a
+    # field's repeated lines into one value).
+    return [
+        (name, value.encode("latin-1"))
+        for name, key in keys
+        if (value := environ.get(key)) is not None
+    ]
 
 
 class _WithRequestId:
@@ -210,7 +185,7 @@ class _WithRequestId:
 
     __slots__ = ("_iterable", "_iterator", "_request_id")
 
-    def __init__(self, iterable: Iterable[bytes], rid: str) -> None:
+    def __init__(self, iterable: Iterable[bytes], rid: str | None) -> None:
         self._iterable = iterable
         self._iterator: Iterator[bytes] | None = None
         self._request_id = rid
@@ -219,20 +194,20 @@ class _WithRequestId:
         return self
 
     def __next__(self) -> bytes:
-        token = _current.set(self._request_id)
+        token = current.set(self._request_id)
         try:
             iterator = self._iterator
             if iterator is None:
                 iterator = self._iterator = iter(self._iterable)
             return next(iterator)
         finally:
-            _current.reset(token)
+            current.reset(token)
 
     def close(self) -> None:
         close = getattr(self._iterable, "close", None)
         if close is not None:
-            token = _current.set(self._request_id)
+            token = current.set(self._request_id)
             try:
                 close()
             finally:
-                _current.reset(token)
+                current.reset(token)

@@ -26,7 +26,6 @@ from middleware.core.request_logging import (
     escape,
     format_combined,
     format_json,
-    log_entry,
     new_request_id,
 )
 from tests.core.strategies import binary
@@ -133,7 +132,7 @@ POLICIES = {
     st.one_of(binary(max_size=30), ANY_TEXT),
     binary(max_size=20),
     st.sampled_from(["GET", "POST", "M-SEARCH", "PROPFIND"]),
-    st.lists(st.one_of(st.none(), ANY_TEXT), min_size=4, max_size=4),
+    st.lists(st.one_of(st.none(), binary(max_size=30)), min_size=5, max_size=5),
     st.sampled_from([None, "10.0.0.1", "198.51.100.7", "junk"]),
 )
 def test_any_request_gives_a_safe_line(
@@ -141,35 +140,32 @@ def test_any_request_gives_a_safe_line(
     path: bytes | str,
     query: bytes,
     method: str,
-    headers: list[str | None],
+    values: list[bytes | None],
     peer: str | None,
 ) -> None:
-    user_agent, referer, forwarded, x_forwarded_for = headers
-    fields, line = log_entry(
-        POLICIES[form],
-        request_id=new_request_id(),
-        status=200,
-        body_bytes=5,
-        outcome=Outcome.COMPLETED,
-        start=1.0,
-        end=1.25,
-        now=1_700_000_000.0,
+    names = (b"user-agent", b"referer", b"forwarded", b"x-forwarded-for", b"x-request-id")
+    pairs = zip(names, values, strict=True)
+    headers = [(name, value) for name, value in pairs if value is not None]
+    log = POLICIES[form].begin(
         method=method,
         path=path,
         query=query,
         protocol="HTTP/1.1",
+        headers=headers,
         peer=peer,
-        user_agent=user_agent,
-        referer=referer,
-        forwarded=forwarded,
-        x_forwarded_for=x_forwarded_for,
+        now=1.0,
     )
-    record = AccessRecord.from_fields(fields)
+    entry = log.end(outcome=Outcome.COMPLETED, sent=5, now=1.25, wall=1_700_000_000.0)
+    assert entry is not None
+    fields, line = entry
+    record = AccessRecord(**fields)
     assert line.isascii() and line.isprintable()
     # The logged path is the ASCII request target: no space, quote or control character.
     assert record.path.isascii() and re.fullmatch(r"[!#-~]*", record.path)
+    # The request ID is safe to send back: visible ASCII only.
+    assert re.fullmatch(r"[!-~]{1,200}", record.request_id)
     if form == "json":
-        assert json.loads(line)["path"] == record.path
+        assert json.loads(line) == {**fields, "outcome": "completed"}
 
 
 _SAFE = re.compile(r"[\x21-\x7e]{1,200}")

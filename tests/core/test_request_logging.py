@@ -26,8 +26,6 @@ from middleware.core.request_logging import (
     escape,
     format_combined,
     format_json,
-    log_entry,
-    logged_headers,
     new_request_id,
 )
 from tests.cases.request_logging import (
@@ -60,6 +58,12 @@ def incoming_id(pairs: Pairs, name: bytes = b"x-request-id") -> str | None:
     return b", ".join(values).decode("latin-1") if values else None
 
 
+def joined(pairs: Pairs, name: bytes) -> str | None:
+    """A field's lines joined with ",", as a WSGI server joins them into the environ."""
+    values = [value for key, value in raw(pairs) if key == name]
+    return b",".join(values).decode("latin-1") if values else None
+
+
 @pytest.fixture
 def tz(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Set the process time zone for one test, restoring it afterwards."""
@@ -82,32 +86,30 @@ def finish(
     peer: str | None = "192.0.2.10",
     status: int | None = 200,
     sent: int = 0,
-    request_id: str = "rid",
+    request_id: str | None = "rid",
     start: float = 100.0,
     end: float = 100.25,
     now: float = EPOCH + 0.25,
+    outcome: Outcome = Outcome.COMPLETED,
 ) -> tuple[AccessRecord, str]:
-    _, user_agent, referer, forwarded, xff = logged_headers(raw(headers))
-    fields, line = log_entry(
-        policy,
-        request_id=request_id,
-        status=status,
-        body_bytes=sent,
-        outcome=Outcome.COMPLETED,
-        start=start,
-        end=end,
-        now=now,
+    """One request through the core, from ``begin`` to ``end``: its record and its line."""
+    log = policy.begin(
         method="GET",
         path=path,
         query=query,
         protocol="HTTP/1.1",
+        headers=raw(headers),
         peer=peer,
-        user_agent=user_agent,
-        referer=referer,
-        forwarded=forwarded,
-        x_forwarded_for=xff,
+        now=start,
+        request_id=request_id,
     )
-    return AccessRecord.from_fields(fields), line
+    if status is not None:
+        log.start(status, [])
+    entry = log.end(outcome=outcome, sent=sent, now=end, wall=now)
+    assert entry is not None
+    fields, line = entry
+    assert list(fields) == list(FIELDS)
+    return AccessRecord(**fields), line
 
 
 # Request IDs
@@ -118,6 +120,49 @@ def test_request_id_acceptance(case: RequestIdCase) -> None:
     policy = RequestLoggingPolicy.build(trust_request_id=case.trust)
     chosen = policy.request_id(incoming_id(case.headers), generate=lambda: "fresh")
     assert chosen == (case.kept if case.kept is not None else "fresh")
+
+
+@pytest.mark.parametrize("case", params(REQUEST_ID_CASES))
+def test_request_id_of_a_request(case: RequestIdCase) -> None:
+    # begin() reads the ID from the request's fields (repeated lines joined with ","), and
+    # start() sets it on the response, replacing the app's in whatever case it is spelled.
+    policy = RequestLoggingPolicy.build(trust_request_id=case.trust)
+    log = policy.begin(
+        method="GET",
+        path="/",
+        query=b"",
+        protocol="HTTP/1.1",
+        headers=raw(case.headers),
+        peer=None,
+        now=0.0,
+    )
+    if case.kept is None:
+        assert re.fullmatch(NEW_ID, log.request_id)
+    else:
+        assert log.request_id == case.kept
+    app_headers = [(b"content-type", b"text/plain")]
+    app_headers += [(name.encode(), value.encode()) for name, value in case.app_headers]
+    headers = log.start(200, app_headers)
+    assert [value for name, value in headers if name.lower() == b"x-request-id"] == [
+        log.request_id.encode()
+    ]
+    assert headers[0] == (b"content-type", b"text/plain")
+    assert len(app_headers) == 1 + len(case.app_headers)  # the app's list is left as it was
+
+
+def test_an_id_given_by_an_outer_layer_is_kept() -> None:
+    policy = RequestLoggingPolicy.build()
+    log = policy.begin(
+        method="GET",
+        path="/",
+        query=b"",
+        protocol="HTTP/1.1",
+        headers=[(b"x-request-id", b"from-client")],
+        peer=None,
+        now=0.0,
+        request_id="from-outer-layer",
+    )
+    assert log.request_id == "from-outer-layer"
 
 
 def test_new_request_id_is_uuid4_hex() -> None:
@@ -170,13 +215,10 @@ def test_request_id_header_name_precomputed() -> None:
 def test_injection_escaped(case: InjectionCase, fmt: str, form: str, tz: Any) -> None:
     tz("UTC")
     policy = RequestLoggingPolicy.build(format=fmt)
-    request_id = policy.request_id(incoming_id(case.headers))
     # ASGI hands the path over as text, WSGI as the bytes PATH_INFO carried: same record.
     path: str | bytes = case.path if form == "text" else case.path.encode("utf-8")
     query: str | bytes = case.query if form == "text" else case.query.encode("latin-1")
-    record, line = finish(
-        policy, path=path, query=query, headers=case.headers, request_id=request_id
-    )
+    record, line = finish(policy, path=path, query=query, headers=case.headers, request_id=None)
     if case.request_id is None:
         assert re.fullmatch(NEW_ID, record.request_id)
     else:
@@ -222,14 +264,15 @@ def test_escape_fast_path_returns_same_object() -> None:
 @pytest.mark.parametrize("case", params(CLIENT_CASES + UNIX_CLIENT_CASES))
 def test_client_address(case: ClientCase) -> None:
     trusted = TrustedProxies.build(case.trusted)
-    _, _, _, forwarded, xff = logged_headers(raw(case.headers))
+    forwarded = joined(case.headers, b"forwarded")
+    xff = joined(case.headers, b"x-forwarded-for")
     assert (
         client_address(case.peer, trusted=trusted, forwarded=forwarded, x_forwarded_for=xff)
         == case.client
     )
 
 
-@pytest.mark.parametrize("case", params(CLIENT_CASES[:6]))
+@pytest.mark.parametrize("case", params(CLIENT_CASES + UNIX_CLIENT_CASES))
 def test_client_address_in_record(case: ClientCase) -> None:
     policy = RequestLoggingPolicy.build(trusted_proxies=case.trusted)
     record, _ = finish(policy, peer=case.peer, headers=case.headers)
@@ -469,8 +512,8 @@ def _record(**changes: Any) -> AccessRecord:
 def test_record_has_exactly_the_spec_fields() -> None:
     assert tuple(field.name for field in dataclasses.fields(AccessRecord)) == FIELDS
     record = _record()
-    assert AccessRecord.from_fields(record.as_dict()) == record
-    assert tuple(vars(record)) == FIELDS
+    assert AccessRecord(**record.as_dict()) == record
+    assert tuple(record.as_dict()) == FIELDS
     with pytest.raises(dataclasses.FrozenInstanceError):
         record.status = 500  # type: ignore[misc]
     assert FIELDS == (
@@ -529,52 +572,65 @@ def test_path_lone_surrogate_never_raises() -> None:
     ],
 )
 def test_status_and_outcome(status: int | None, outcome: Outcome, logged: int) -> None:
-    fields, _ = log_entry(
-        RequestLoggingPolicy.build(),
-        request_id="r",
-        status=status,
-        body_bytes=3,
-        outcome=outcome,
-        start=0.0,
-        end=0.5,
-        now=EPOCH,
-        method="GET",
-        path="/",
-        query="",
-        protocol="HTTP/1.1",
-        peer=None,
+    record, line = finish(
+        RequestLoggingPolicy.build(format="json"), status=status, sent=3, outcome=outcome
     )
-    record = AccessRecord.from_fields(fields)
     assert (record.status, record.outcome, record.bytes) == (logged, outcome, 3)
-    assert json.loads(format_json(record))["outcome"] == outcome.value
+    assert json.loads(line)["outcome"] == outcome.value
 
 
-def test_logged_headers_one_pass() -> None:
+def test_logged_request_fields() -> None:
+    # Of a repeated User-Agent or Referer the first line is kept; the lines of a list-valued
+    # field are joined with "," as a WSGI server joins them; names are compared exactly
+    # (ASGI's are lower-case, the WSGI adapter's too), values decoded as latin-1.
+    policy = RequestLoggingPolicy.build(trusted_proxies=["10.0.0.0/8"])
     headers: Headers = [
         (b"host", b"example.com"),
         (b"user-agent", b"first"),
         (b"x-forwarded-for", b"1.1.1.1"),
         (b"user-agent", b"second"),
         (b"referer", b"r\xe9f"),
-        (b"forwarded", b"for=2.2.2.2"),
-        (b"x-forwarded-for", b"3.3.3.3"),
-        (b"forwarded", b"for=4.4.4.4"),
+        (b"x-forwarded-for", b"10.3.3.3"),
     ]
-    assert logged_headers(headers) == (
-        None,
-        "first",
-        "r\xe9f",
-        "for=2.2.2.2,for=4.4.4.4",
-        "1.1.1.1,3.3.3.3",
+    log = policy.begin(
+        method="GET", path="/", query=b"", protocol="HTTP/1.1", headers=headers, peer="10.0.0.1",
+        now=0.0,
+    )  # fmt: skip
+    entry = log.end(outcome=Outcome.COMPLETED, sent=0, now=1.0, wall=EPOCH)
+    assert entry is not None
+    record = AccessRecord(**entry[0])
+    assert (record.user_agent, record.referer, record.client) == ("first", "r\xe9f", "1.1.1.1")
+
+
+def test_forwarded_lines_are_joined_and_win_over_x_forwarded_for() -> None:
+    policy = RequestLoggingPolicy.build(trusted_proxies=["10.0.0.0/8"])
+    record, _ = finish(
+        policy,
+        peer="10.0.0.1",
+        headers=(
+            ("X-Forwarded-For", "198.51.100.1"),
+            ("Forwarded", "for=203.0.113.9"),
+            ("Forwarded", "for=10.4.4.4"),
+        ),
     )
-    assert logged_headers([]) == (None, None, None, None, None)
+    assert record.client == "203.0.113.9"
 
 
-def test_logged_headers_with_request_id_index() -> None:
-    policy = RequestLoggingPolicy.build(request_id_header="X-Trace")
-    headers: Headers = [(b"x-trace", b"a"), (b"user-agent", b"ua"), (b"x-trace", b"b")]
-    # Joined with "," as gunicorn joins repeated lines, so both protocols see "a,b".
-    assert logged_headers(headers, policy.header_index) == ("a,b", "ua", None, None, None)
-    # waitress joins them with ", ": the space beside the comma is list syntax, not the ID's.
-    assert policy.request_id("a, b", generate=lambda: "new") == "a,b"
-    assert policy.request_id("a b", generate=lambda: "new") == "new"
+def test_an_excluded_path_has_no_record() -> None:
+    policy = RequestLoggingPolicy.build(exclude_paths=["/health", "/caf\xe9/"])
+    for path in ("/health", "/caf\xe9/x", "/caf\xc3\xa9/x".encode("latin-1")):
+        log = policy.begin(
+            method="GET", path=path, query=b"", protocol="HTTP/1.1", headers=[], peer=None,
+            now=0.0,
+        )  # fmt: skip
+        # Still a request ID (the response carries it), but nothing to write.
+        assert re.fullmatch(NEW_ID, log.request_id)
+        assert log.end(outcome=Outcome.COMPLETED, sent=0, now=1.0, wall=EPOCH) is None
+
+
+def test_json_lines_are_json_dumps_lines() -> None:
+    # The plain-value line is written without json.dumps: it must be json.dumps's line.
+    for changes in ({}, {"client": None, "user_agent": None}, {"referer": "caf\xe9"}):
+        record = _record(**{"user_agent": "curl/8", "referer": "https://e.example/", **changes})
+        expected = json.dumps(record.as_dict(), ensure_ascii=True, separators=(",", ":"))
+        assert format_json(record) == expected
