@@ -34,6 +34,7 @@ _LogRecord = logging.LogRecord
 _get_factory = logging.getLogRecordFactory
 _get_ident = threading.get_ident
 _current_thread = threading.current_thread
+errors = logging.getLogger("middleware.errors")
 
 # Bumped in a forked child: templates made before the fork name the parent process.
 _generation = [0]
@@ -90,14 +91,21 @@ class AccessLog:
     def finish(self, log: RequestLog, *, outcome: Outcome, sent: int, now: float) -> None:
         """Write the record of the request ``log`` followed, which ended at ``now`` (``log``'s
         monotonic clock) with ``outcome`` after ``sent`` body bytes; nothing when the logger
-        does not take INFO records or the path is excluded."""
-        if not self.logger.isEnabledFor(INFO):
-            return
-        created = time.time()
-        entry = log.end(outcome=outcome, sent=sent, now=now, wall=created)
-        if entry is not None:
-            fields, line = entry
-            self.write(line, fields, created)
+        does not take INFO records or the path is excluded.
+
+        Never raises: the response has been sent, so an exception (a callable format's) is
+        logged on ``middleware.errors`` instead.
+        """
+        try:
+            if not self.logger.isEnabledFor(INFO):
+                return
+            created = time.time()
+            entry = log.end(outcome=outcome, sent=sent, now=now, wall=created)
+            if entry is not None:
+                fields, line = entry
+                self.write(line, fields, created)
+        except Exception:
+            errors.exception("The access record of request %s could not be written", log.request_id)
 
     def write(self, line: str, fields: dict[str, Any], created: float) -> None:
         """Log ``line`` at INFO, the record carrying ``fields`` as attributes, created at

@@ -23,7 +23,6 @@ from collections.abc import Awaitable
 from functools import cached_property
 from time import perf_counter
 
-from .._callbacks import call_quietly
 from .._layers import RequestLoggingLayer
 from .._log_records import AccessLog
 from ..core.outcome import Outcome
@@ -186,11 +185,8 @@ class _Logged(Exchange):
         finally:
             # Written when the app returned, not at the last body message: an exception
             # raised after a layer inside answered it with a 500 still counts as an error.
-            call_quietly(self.write_record)
+            # The duration ends with the response, not with work the app does after it.
+            ended_at = perf_counter() if self.ended_at is None else self.ended_at
+            outcome = self.outcome or _COMPLETED
+            self.access_log.finish(self.log, outcome=outcome, sent=self.sent, now=ended_at)
             current.reset(token)
-
-    def write_record(self) -> None:
-        # The duration ends with the response, not with work the app does after it.
-        ended_at = perf_counter() if self.ended_at is None else self.ended_at
-        outcome = self.outcome or _COMPLETED
-        self.access_log.finish(self.log, outcome=outcome, sent=self.sent, now=ended_at)

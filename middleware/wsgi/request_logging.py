@@ -21,10 +21,8 @@ from collections.abc import Iterable, Iterator
 from functools import cached_property
 from time import perf_counter
 
-from .._callbacks import call_quietly
 from .._layers import RequestLoggingLayer
 from .._log_records import AccessLog
-from ..core.headers import Headers
 from ..core.outcome import Outcome
 from ..core.request_logging import RequestLog
 from ..request_id import current
@@ -68,7 +66,13 @@ class RequestLoggingMiddleware(WSGILayer, RequestLoggingLayer):
             path=_full_path(environ),
             query=environ.get("QUERY_STRING", ""),
             protocol=environ.get("SERVER_PROTOCOL", "HTTP/1.0"),
-            headers=_request_fields(environ, self.request_keys),
+            # The fields the record reads, as the core's bytes pairs (the server has already
+            # joined each one's repeated lines).
+            headers=[
+                (name, value.encode("latin-1"))
+                for name, key in self.request_keys
+                if (value := environ.get(key)) is not None
+            ],
             peer=environ.get("REMOTE_ADDR"),
             now=perf_counter(),
             # An outer RequestLoggingMiddleware already named this request: one ID per request.
@@ -140,9 +144,6 @@ class _Logged(Exchange):
         self.write_bytes += len(data)
 
     def on_close(self) -> None:
-        call_quietly(self.write_record)
-
-    def write_record(self) -> None:
         # A layer inside this one may have answered the app's crash with its 500.
         outcome = Outcome.ERROR if app_failed(self.environ) else self.outcome
         self.layer.access_log.finish(
@@ -163,16 +164,6 @@ def _full_path(environ: Environ) -> str | bytes:
 def _environ_key(name: bytes) -> str:
     text = name.decode("latin-1")
     return "HTTP_" + text.upper().replace("-", "_")
-
-
-def _request_fields(environ: Environ, keys: Iterable[tuple[bytes, str]]) -> Headers:
-    # The fields the record reads, as the core's bytes pairs (the server has already joined a
-    # field's repeated lines into one value).
-    return [
-        (name, value.encode("latin-1"))
-        for name, key in keys
-        if (value := environ.get(key)) is not None
-    ]
 
 
 class _WithRequestId:
