@@ -49,6 +49,7 @@ except ImportError:  # anyio comes with Starlette, not with every ASGI app
 __all__ = ["CompressionMiddleware", "GZipMiddleware"]
 
 _ZEROCOPY = "http.response.zerocopysend"
+_BODIES = frozenset({"http.response.body", "http.response.pathsend", _ZEROCOPY})
 _FILE_BLOCK = 65_536
 
 
@@ -56,28 +57,21 @@ class CompressionMiddleware(ASGILayer, CompressionLayer):
     """Compress an ASGI app's responses with the best coding the client accepts."""
 
     def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        return _compress(self.app, self.policy, scope, receive, send)
+        if self.policy.reads_requests:
+            return _screened(self.app, self.policy, scope, receive, send)
+        return _Compressing(_offered(self.policy, scope), receive, send, self.policy).run(self.app)
 
 
 class GZipMiddleware(ASGILayer, GZipLayer):
     """Starlette's GZipMiddleware for an ASGI app: large chunks are gzipped in a thread."""
 
-    def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        return _compress(self.app, self.policy, scope, receive, send)
+    http = CompressionMiddleware.http
 
 
-def _compress(
-    app: ASGIApp, policy: CompressionPolicy, scope: Scope, receive: Receive, send: Send
-) -> Awaitable[None]:
-    if policy.reads_requests:
-        return _screen(app, policy, scope, receive, send)
-    return _Compressing(_offered(policy, scope), receive, send, policy).run(app)
-
-
-async def _screen(
+async def _screened(
     app: ASGIApp, policy: CompressionPolicy, scope: Scope, receive: Receive, send: Send
 ) -> None:
-    """``exclude_paths`` and request decoding, before the app runs."""
+    """A request this layer looks at first: an excluded path, or a body to decode."""
     if policy.filters_paths and policy.excludes(app_path(scope)):
         await app(scope, receive, send)
         return
@@ -90,8 +84,8 @@ async def _screen(
 
 
 def _offered(policy: CompressionPolicy, scope: Scope) -> Scope:
-    """The scope the app gets: an encoded response cannot be a zero-copy file, so
-    ``http.response.zerocopysend`` is hidden (in a copy) when the client accepts a coding."""
+    """The scope the app gets: an encoded response cannot be a zero-copy file, so when the
+    client accepts a coding ``http.response.zerocopysend`` is hidden, in a copy."""
     extensions = scope.get("extensions")
     if not extensions or _ZEROCOPY not in extensions:
         return scope
@@ -101,9 +95,9 @@ def _offered(policy: CompressionPolicy, scope: Scope) -> Scope:
 
 
 class _Compressing(Exchange):
-    """One response: its start decided (or held while the first body message decides), its
-    body encoded. ``response`` is the core's per-response object, made only when the head may
-    be encoded: a response left as it is passes through with none."""
+    """One response. ``response`` is the core's per-response object, made only for a head that
+    may be encoded (a response left as it is needs none); ``held`` is the app's start while the
+    core holds it; ``gone`` says the app's ``receive()`` returned ``http.disconnect``."""
 
     __slots__ = ("gone", "held", "policy", "response", "server_receive")
 
@@ -112,37 +106,52 @@ class _Compressing(Exchange):
         self.server_receive = receive
         self.policy = policy
         self.response: ResponseCompression | None = None
-        self.held: Message | None = None  # the app's start, while the core holds it
-        # The client left (the app's receive() said so): nothing more is encoded for nobody.
-        # The encoder is released by the next message: another may be encoding in a thread.
+        self.held: Message | None = None
         self.gone = False
 
     async def _watched_receive(self) -> Message:
         message = await self.server_receive()
         if message["type"] == "http.disconnect":
+            # Nothing more is encoded for nobody. The encoder is released by the next message,
+            # not here: another task may be encoding in a worker thread.
             self.gone = True
         return message
 
     def send(self, message: Message) -> Awaitable[None]:
         response = self.response
-        if response is not None:
-            return self._through(response, message)
-        if self.started:
-            return self.server_send(message)  # left as it is
+        if response is None:
+            return self.server_send(message) if self.started else self._start(message)
         kind = message["type"]
-        if kind == "http.response.start":
-            return self._start(message)
+        if self.gone and kind in _BODIES:
+            return self._abandon(response, message)
         if kind == "http.response.body":
-            raise RuntimeError("The app sent a body before the response start.")
+            if self.held is None and self.policy.thread_minimum_size is None:
+                more = message.get("more_body", False)
+                data = response.body(message.get("body", b""), more)
+                return self.server_send({"type": kind, "body": data, "more_body": more})
+            return self._encode(response, message)
+        if kind == "http.response.pathsend" or kind == _ZEROCOPY:
+            return self._file(response, message)
+        if kind == "http.response.start":
+            response.start(message["status"], message.get("headers") or [])  # raises
+        # Trailers, early hints, http.response.debug and extensions this layer does not know:
+        # forwarded in place, never dropped.
         return self.server_send(message)
 
     def _start(self, message: Message) -> Awaitable[None]:
-        status, headers = message["status"], message.get("headers", [])
+        """A message before the response start left this layer: the start is decided."""
+        kind = message["type"]
+        if kind == "http.response.body":
+            raise RuntimeError("The app sent a body before the response start.")
+        if kind != "http.response.start":
+            return self.server_send(message)
+        status, headers = message["status"], message.get("headers") or []
         # Once the client left, nothing is decided for nobody: the start passes as it is.
         head = headers if self.gone else self.policy.left_as_is(status, headers)
         if head is None:
-            scope = self.scope
-            response = self.policy.begin(scope["headers"], head_request=scope["method"] == "HEAD")
+            response = self.policy.begin(
+                self.scope["headers"], head_request=self.scope["method"] == "HEAD"
+            )
             head = response.start(status, headers, trailers=message.get("trailers", False))
             if head is Phase.HELD:
                 self.response, self.held = response, message
@@ -152,83 +161,57 @@ class _Compressing(Exchange):
         self.started = True
         return self.server_send(message if head is headers else {**message, "headers": head})
 
-    def _through(self, response: ResponseCompression, message: Message) -> Awaitable[None]:
-        """A message of a response whose body goes through the core."""
-        kind = message["type"]
-        if kind == "http.response.body":
-            return self._abandon(response, message) if self.gone else self._body(response, message)
-        if kind == "http.response.pathsend" or kind == _ZEROCOPY:
-            return self._abandon(response, message) if self.gone else self._file(response, message)
-        if kind == "http.response.start":
-            response.start(message["status"], message.get("headers", []))  # raises: started
-        # Trailers, early hints, http.response.debug and extensions this layer does not know:
-        # forwarded in place, never dropped.
-        return self.server_send(message)
-
-    def _body(self, response: ResponseCompression, message: Message) -> Awaitable[None]:
-        if response.phase is Phase.COMPRESSING and self.policy.thread_minimum_size is None:
-            more = message.get("more_body", False)
-            data = response.body(message.get("body", b""), more)
-            return self.server_send(_piece(data, more=more))
-        return self._encode(response, message)
-
     async def _encode(self, response: ResponseCompression, message: Message) -> None:
-        body = message.get("body", b"")
-        more = message.get("more_body", False)
-        held = response.phase is Phase.HELD
+        body, more = message.get("body", b""), message.get("more_body", False)
+        held = self.held
         threshold = self.policy.thread_minimum_size
         if threshold is not None and len(body) >= threshold and response.phase is not Phase.DONE:
             # Compressing a large chunk inline would stall every request on this loop.
             data = await _in_thread(response.body, body, more)
         else:
             data = response.body(body, more)
-        if held:
-            await self._send_held(response.headers)
-        if data is not body:
-            message = _piece(data, more=more)
-        await self.server_send(message)
+        if held is not None:
+            self.held, self.started = None, True
+            await self.server_send({**held, "headers": response.headers})
+        await self.server_send(message if data is body else _piece(data, more))
 
     async def _file(self, response: ResponseCompression, message: Message) -> None:
-        if message["type"] == "http.response.pathsend" and response.phase is Phase.COMPRESSING:
-            # The start already promised an encoded body (a stream type or HEAD decided it
-            # before any body): the file goes through the encoder, in blocks.
-            with open(message["path"], "rb") as file:
-                while block := await _in_thread(file.read, _FILE_BLOCK):
-                    if self.gone:
-                        response.end()
-                        break
-                    await self.server_send(_piece(response.body(block, True), more=True))
-            await self.server_send(_piece(response.body(b"", False), more=False))
+        if message["type"] != "http.response.pathsend" or response.phase is not Phase.COMPRESSING:
+            await self._abandon(response, message)  # the file goes out as it is
             return
-        # The file goes out as it is, under the app's own start.
-        response.end()
-        if self.held is not None:
-            await self._send_held(None)
-        await self.server_send(message)
+        # The start already promised an encoded body (a stream type or HEAD decided it before
+        # any body): the file goes through the encoder, in blocks.
+        with open(message["path"], "rb") as file:
+            while block := await _in_thread(file.read, _FILE_BLOCK):
+                if self.gone:
+                    response.end()  # the client left: the rest is not encoded
+                    break
+                await self.server_send(_piece(response.body(block, True), True))
+        await self.server_send(_piece(response.body(b"", False), False))
 
     async def _abandon(self, response: ResponseCompression, message: Message) -> None:
-        """After the client left: the app's messages still reach the server (which drops
-        them), emptied, so nothing is encoded for nobody."""
+        """The rest of a response that is not encoded after all: a file under the app's own
+        start, or anything once the client left (emptied: the server drops it anyway)."""
         response.end()
         if self.held is not None:
-            await self._send_held(None)
-        await self.server_send(_piece(b"", more=message.get("more_body", False)))
-
-    def _send_held(self, headers: list[tuple[bytes, bytes]] | None) -> Awaitable[None]:
-        start = self.held
-        assert start is not None
-        self.held = None
-        self.started = True
-        return self.server_send(start if headers is None else {**start, "headers": headers})
+            held, self.held, self.started = self.held, None, True
+            await self.server_send(held)
+        await self.server_send(
+            _piece(b"", message.get("more_body", False)) if self.gone else message
+        )
 
     def on_crash(self) -> None:
-        if self.response is not None:
+        if self.response is not None:  # the crash answer is a response of its own
             self.response.end()
             self.response = self.held = None
 
     def on_end(self) -> None:
         if self.response is not None:
             self.response.end()
+
+
+def _piece(data: bytes, more: bool) -> Message:
+    return {"type": "http.response.body", "body": data, "more_body": more}
 
 
 async def _nothing() -> None:
@@ -279,7 +262,3 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return pending.pop() if pending else await receive()
 
     return replay
-
-
-def _piece(data: bytes, *, more: bool) -> Message:
-    return {"type": "http.response.body", "body": data, "more_body": more}

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from middleware.core.codecs import Coding, decoder_for
 from middleware.core.compression import (
+    HEAD_FIELDS,
     CompressionPolicy,
     Phase,
     RequestDecoder,
@@ -333,3 +334,40 @@ def test_no_transform_anywhere_in_cache_control_keeps_the_body_unencoded(
     items = directives + ([no_transform] if no_transform is not None else [])
     value = ", ".join(items).encode() if items else None
     assert _held(b"text/html", value) is (no_transform is None)
+
+
+# --- the head left as it is ---------------------------------------------------------------------
+
+NAMES = st.sampled_from(
+    [b"content-type", b"content-length", b"cache-control", b"vary", b"content-encoding",
+     b"content-range", b"etag", b"accept-ranges", b"x-other", b"set-cookie"]
+)  # fmt: skip
+VALUES = st.sampled_from(
+    [b"text/html; charset=utf-8", b"image/png", b"text/event-stream", b"13", b"5000", b"0",
+     b"public", b"no-transform", b"Accept-Encoding", b"Cookie", b"*", b"gzip", b'"v1"', b"x"]
+)  # fmt: skip
+
+
+@settings(max_examples=300)
+@given(
+    st.sampled_from([103, 200, 204, 206, 304, 404]),
+    st.lists(st.tuples(NAMES, VALUES), max_size=7),
+    st.sampled_from([b"gzip", b"identity", b"br;q=0.5, gzip"]),
+)
+def test_a_head_left_as_it_is_is_decided_by_the_fields_it_reads(
+    status: int, headers: Headers, accept: bytes
+) -> None:
+    # The WSGI adapter hands left_as_is only HEAD_FIELDS; the answer must be the same, with the
+    # same fields appended, and ResponseCompression.start must agree with it.
+    policy = CompressionPolicy.from_options()
+    read = [(name, value) for name, value in headers if name in HEAD_FIELDS]
+    whole = policy.left_as_is(status, headers)
+    partial = policy.left_as_is(status, read)
+    assert (whole is None) == (partial is None)
+    if whole is not None and partial is not None and partial[: len(read)] == read:
+        assert whole[: len(headers)] == headers
+        assert whole[len(headers) :] == partial[len(read) :]
+    response = policy.begin([(b"accept-encoding", accept)], head_request=False)
+    started = response.start(status, headers)
+    if whole is not None:
+        assert started == whole and response.phase is Phase.IDENTITY

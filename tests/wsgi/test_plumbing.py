@@ -13,7 +13,6 @@ import pytest
 from middleware import timing
 from middleware.wsgi import TimingMiddleware
 from middleware.wsgi import _environ as plumbing
-from middleware.wsgi import compression as wsgi_compression
 from middleware.wsgi._environ import Exchange
 from tests.drivers import call_wsgi
 from tests.parity.vectors import Boom, Probe, Reply, wsgi_app
@@ -315,18 +314,6 @@ def test_hand_over_gives_nothing_for_other_bodies() -> None:
         exchange = Exchange(_environ(), lambda status, headers, exc_info=None: None)
         exchange.run(lambda environ, start_response, body=body: body)
         assert exchange.hand_over() is None
-
-
-def test_accept_encoding_lists_are_shared_per_value_and_bounded() -> None:
-    first = wsgi_compression._accept_headers("gzip, br")
-    assert first == [(b"accept-encoding", b"gzip, br")]
-    assert wsgi_compression._accept_headers("gzip, br") is first
-    assert wsgi_compression._accept_headers(None) == []
-    for n in range(3 * wsgi_compression._ACCEPT_HEADERS_ENTRIES):
-        assert wsgi_compression._accept_headers(f"gzip;q=0.{n}") == [
-            (b"accept-encoding", f"gzip;q=0.{n}".encode())
-        ]
-    assert len(wsgi_compression._ACCEPT_HEADERS) <= wsgi_compression._ACCEPT_HEADERS_ENTRIES
 
 
 def test_status_codes_are_read_from_any_reason_phrase_and_the_cache_stays_bounded() -> None:
