@@ -11,7 +11,8 @@ ended on its protocol; everything the record says is decided here.
     headers = log.start(200, response_headers)   # the request ID set on the response
     entry = log.end(outcome=Outcome.COMPLETED, sent=512, now=perf_counter(), wall=time())
     if entry is not None:                         # None: an excluded path
-        logger.info(entry.line, extra=entry.record.as_dict())
+        fields, line = entry                      # the record's fields by name, and its line
+        logger.info(line, extra=fields)
 
 Options (those of RequestLoggingMiddleware):
 
@@ -120,7 +121,9 @@ class AccessRecord:
 
 
 #: An access record's fields by name, in ``FIELDS`` order: what the LogRecord carries as
-#: attributes, and what ``AccessRecord(**fields)`` is made of for a callable format.
+#: attributes, and what ``AccessRecord(**fields)`` is made of for a callable format. A finished
+#: request gives this dict rather than the record: the LogRecord needs the dict anyway, and a
+#: frozen dataclass of twelve fields costs about 0.8 µs more to make, on every request.
 Fields = dict[str, Any]
 #: What a finished request writes: its record's fields, and its line in the configured format.
 Entry = tuple[Fields, str]

@@ -51,8 +51,9 @@ class RequestLoggingMiddleware(WSGILayer, RequestLoggingLayer):
 
     @cached_property
     def request_keys(self) -> tuple[tuple[bytes, str], ...]:
-        """The request fields the record reads, each with its environ key."""
-        return tuple((name, _environ_key(name)) for name in sorted(self.policy.reads))
+        """The request fields the record reads, each with its environ key (``HTTP_REFERER``)."""
+        names = sorted(self.policy.reads)
+        return tuple((name, "HTTP_" + name.decode().upper().replace("-", "_")) for name in names)
 
     @cached_property
     def id_header(self) -> tuple[str, str]:
@@ -159,11 +160,6 @@ def _full_path(environ: Environ) -> str | bytes:
     an ASCII path is text as it is, any other is handed over as its bytes."""
     path: str = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
     return path if path.isascii() else path.encode("latin-1", "replace")
-
-
-def _environ_key(name: bytes) -> str:
-    text = name.decode("latin-1")
-    return "HTTP_" + text.upper().replace("-", "_")
 
 
 class _WithRequestId:
