@@ -173,7 +173,7 @@ class _Compressing(Exchange):
         if held is not None:
             self.held, self.started = None, True
             await self.server_send({**held, "headers": response.headers})
-        await self.server_send(message if data is body else _piece(data, more))
+        await self.server_send(message if data is body else _piece(data, more=more))
 
     async def _file(self, response: ResponseCompression, message: Message) -> None:
         if message["type"] != "http.response.pathsend" or response.phase is not Phase.COMPRESSING:
@@ -186,8 +186,8 @@ class _Compressing(Exchange):
                 if self.gone:
                     response.end()  # the client left: the rest is not encoded
                     break
-                await self.server_send(_piece(response.body(block, True), True))
-        await self.server_send(_piece(response.body(b"", False), False))
+                await self.server_send(_piece(response.body(block, more=True), more=True))
+        await self.server_send(_piece(response.body(b"", more=False), more=False))
 
     async def _abandon(self, response: ResponseCompression, message: Message) -> None:
         """The rest of a response that is not encoded after all: a file under the app's own
@@ -197,7 +197,7 @@ class _Compressing(Exchange):
             held, self.held, self.started = self.held, None, True
             await self.server_send(held)
         await self.server_send(
-            _piece(b"", message.get("more_body", False)) if self.gone else message
+            _piece(b"", more=message.get("more_body", False)) if self.gone else message
         )
 
     def on_crash(self) -> None:
@@ -210,7 +210,7 @@ class _Compressing(Exchange):
             self.response.end()
 
 
-def _piece(data: bytes, more: bool) -> Message:
+def _piece(data: bytes, *, more: bool) -> Message:
     return {"type": "http.response.body", "body": data, "more_body": more}
 
 

@@ -170,8 +170,10 @@ class _Compressing(Exchange):
         """The app's own iterable, when its head left as it was decided and nothing is left to
         do: this exchange is then done (it has nothing to close)."""
         body = self._iterable
-        if self.response is not None or self.status is None or self.outcome or body is None:
-            return None
+        if body is None or self.outcome is not None:
+            return None  # a crash answer, or nothing to hand back
+        if self.response is not None or self.status is None:
+            return None  # a body to encode, or a start still to come
         self._iterable = None
         self.closed = True
         return body
