@@ -425,17 +425,9 @@ class RequestLoggingPolicy:
                 if incoming is None
                 else accept_request_id(incoming.decode("latin-1"), trust=self.trust_request_id)
             )
-        return RequestLog(
-            policy=self,
-            request_id=request_id,
-            method=method,
-            path=path,
-            query=query,
-            protocol=protocol,
-            peer=peer,
-            headers=found,
-            started_at=now,
-        )
+        # Positional, in the fields' order: making a class with nine keyword arguments costs
+        # about 0.2 µs more (the keywords go through a dict), on every request.
+        return RequestLog(self, request_id, method, path, query, protocol, peer, found, now)
 
     def line(self, fields: Fields, received_at: float) -> str:
         """The record of ``fields`` in the configured format (``received_at``: when the request
@@ -494,7 +486,7 @@ def _fields(headers: Headers, names: frozenset[bytes]) -> dict[bytes, bytes]:
 _UNSTARTED = {Outcome.COMPLETED: 500, Outcome.ERROR: 500, Outcome.DISCONNECTED: 499}
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(slots=True)
 class RequestLog:
     """One request on its way to the access log (``RequestLoggingPolicy.begin`` makes it).
 

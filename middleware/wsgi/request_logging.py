@@ -62,18 +62,19 @@ class RequestLoggingMiddleware(WSGILayer, RequestLoggingLayer):
         return canonical(lower), lower
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        # The fields the record reads, as the core's bytes pairs (the server has already joined
+        # each one's repeated lines).
+        headers = []
+        for name, key in self.request_keys:
+            value = environ.get(key)
+            if value is not None:
+                headers.append((name, value.encode("latin-1")))
         log = self.policy.begin(
             method=environ.get("REQUEST_METHOD", "GET"),
             path=_full_path(environ),
             query=environ.get("QUERY_STRING", ""),
             protocol=environ.get("SERVER_PROTOCOL", "HTTP/1.0"),
-            # The fields the record reads, as the core's bytes pairs (the server has already
-            # joined each one's repeated lines).
-            headers=[
-                (name, value.encode("latin-1"))
-                for name, key in self.request_keys
-                if (value := environ.get(key)) is not None
-            ],
+            headers=headers,
             peer=environ.get("REMOTE_ADDR"),
             now=perf_counter(),
             # An outer RequestLoggingMiddleware already named this request: one ID per request.
