@@ -1,15 +1,17 @@
 """Response compression and request decompression, decided in pure code.
 
-``CompressionPolicy`` holds one middleware's validated options. ``begin`` gives each request a
-``ResponseCompression`` with the verbs of every feature: ``start`` reads the response head and
-returns the head to send (most responses go out as they are, with ``Vary`` merged), or
-``Phase.HELD`` when the first body piece decides; ``body`` returns the bytes to send for each
+``CompressionPolicy`` holds one middleware's validated options. Most responses are left as
+they are, and ``left_as_is(status, headers)`` gives their head (Vary merged for a compressible
+type) with no per-response object. For a head that may be encoded, ``begin`` gives the request
+a ``ResponseCompression`` with the verbs of every feature: ``start`` returns the head to send,
+or ``Phase.HELD`` when the first body piece decides; ``body`` returns the bytes to send for each
 piece; ``end`` releases the encoder. With ``decompress_requests``, ``request`` hands out a
 ``RequestDecoder`` that decodes an encoded request body within ``max_request_size``, or the
 ``Response`` to answer instead. The WSGI and ASGI ``CompressionMiddleware`` and
 ``GZipMiddleware`` only translate messages to these calls.
 
     policy = CompressionPolicy.from_options(minimum_size=500, encodings=("zstd", "br", "gzip"))
+    head = policy.left_as_is(200, [(b"content-type", b"image/png")])  # None: may be encoded
     response = policy.begin([(b"accept-encoding", b"br")], head_request=False)
     sent = response.start(200, [(b"content-type", b"text/html")])  # Phase.HELD: body decides
     first = response.body(chunk, more=True)   # after a held start, send response.headers first
