@@ -92,21 +92,18 @@ class SessionMiddleware(ASGILayer, SessionLayer):
             await self.app(scope, receive, send)
 
     def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        if self.config.store is not None:
-            return self._stored_http(scope, receive, send)
-        exchange = _SessionExchange(scope, receive, send)
-        scope["session"] = exchange.session = Session(self.config, scope["headers"])
+        exchange: _SessionExchange
+        store = self.config.store
+        if store is None:
+            exchange = _SessionExchange(scope, receive, send)
+            exchange.session = Session(self.config, scope["headers"])
+        else:
+            exchange = stored = _StoredExchange(scope, receive, send)
+            stored.store = cast("Store", store)
+            exchange.session = StoredSession(self.config, scope["headers"])
+        scope["session"] = exchange.session
         exchange.answered = False
         return exchange.run(self.app)
-
-    async def _stored_http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        store = cast("Store", self.config.store)
-        exchange = _StoredExchange(scope, receive, send)
-        exchange.store = store
-        exchange.answered = False
-        session = StoredSession(self.config, scope["headers"])
-        scope["session"] = exchange.session = await _preloaded(store, session)
-        await exchange.run(self.app)
 
     async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A websocket gets the session to read: no response can carry a cookie."""
@@ -114,8 +111,8 @@ class SessionMiddleware(ASGILayer, SessionLayer):
         if store is None:
             session = Session.read_only(self.config, scope["headers"])
         else:
-            stored = StoredSession.read_only(self.config, scope["headers"])
-            session = await _preloaded(cast("Store", store), stored)
+            session = StoredSession.read_only(self.config, scope["headers"])
+            await _preload(cast("Store", store), session)
         scope["session"] = session
         try:
             await self.app(scope, receive, send)
@@ -153,14 +150,18 @@ class _SessionExchange(Exchange):
     def _send_start(self, commit: SessionCommit | None, message: Message) -> Awaitable[None]:
         if commit is None:
             return self.server_send(message)
-        _log(commit.events)
+        if commit.events:
+            _log(commit.events)
         if commit.answer is not None:
             self.answered = True
             return send_response(self.server_send, commit.answer)
         return self.server_send({**message, "headers": commit.apply(message.get("headers", ()))})
 
     def on_end(self) -> None:
-        _log(self.session.close())
+        session = self.session
+        if session.touched:
+            # Untouched, it has nothing to report (a late change or a bad cookie decodes it).
+            _log(session.close())
 
 
 class _StoredExchange(_SessionExchange):
@@ -178,6 +179,7 @@ class _StoredExchange(_SessionExchange):
         await self._send_start(commit, message)
 
     async def run(self, app: ASGIApp) -> None:
+        await _preload(self.store, self.session)
         try:
             await app(self.scope, self.receive, self.send)
         except Exception as exc:
@@ -194,16 +196,15 @@ class _StoredExchange(_SessionExchange):
             self.on_end()
 
 
-async def _preloaded(store: Store, session: StoredSession) -> StoredSession:
-    """``session`` with its record fetched, when its cookie names one: the app reads the
-    session synchronously, so the record cannot be fetched on first touch."""
+async def _preload(store: Store, session: StoredSession) -> None:
+    """Fetch the record ``session``'s cookie names, if any, before the app runs: the app
+    reads the session synchronously, so it cannot be fetched on first touch."""
     session_id = session.cookie_id()
     if session_id is not None:
         try:
             session.preload(await afetch(store, session_id))
         except StoreError as exc:
             session.fail(exc)
-    return session
 
 
 async def _nothing() -> None:

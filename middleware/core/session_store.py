@@ -160,6 +160,9 @@ class StoredSession(Session):
     runs on the first touch, unless the adapter preloaded the record (ASGI). ``respond`` adds
     the store operations to its commit; the adapter performs them and passes what the store
     answered to ``settle``.
+
+    Session's methods are called by name, not through ``super()``, which costs about 0.1 µs a
+    call on Python 3.11: a request runs several.
     """
 
     __slots__ = (
@@ -173,7 +176,6 @@ class StoredSession(Session):
         "_found",
         "_stale",
         "_forwarded",
-        "_bad_record",
         "_regenerated",
         "_cleared",
         "_changed_keys",
@@ -189,10 +191,11 @@ class StoredSession(Session):
         cookie: bytes | Headers | None = None,
         fetch: Callable[[str], Record] | None = None,
     ) -> None:
-        super().__init__(config, cookie)
+        Session.__init__(self, config, cookie)
         self._fetch = fetch
         self._parsed = self._fetched = self._found = self._stale = self._forwarded = False
-        self._bad_record = self._regenerated = self._cleared = self._failure_reported = False
+        self._regenerated = self._cleared = self._failure_reported = False
+        self._unreported = ()
         # The keys the app set or deleted, in order (a dict used as an ordered set); every key
         # when it changed a value in place.
         self._changed_keys: dict[Any, None] = {}
@@ -209,18 +212,17 @@ class StoredSession(Session):
 
     def _parse(self) -> None:
         self._parsed = True
-        self._present = self._reason_reported = False
-        self._reason = None
+        self._present = False
         verified = signed_cookie(self._config, self._source)
         if verified is None:
             return
         self._present = True
         if isinstance(verified, BadCookie):
-            self._reason = verified
+            self._refuse_cookie(verified)
             return
         payload, issued_at = verified
         if not is_session_id(payload):
-            self._reason = BadCookie.NOT_AN_ID
+            self._refuse_cookie(BadCookie.NOT_AN_ID)
             return
         self._id = payload.decode("ascii")
         self._issued_at = issued_at
@@ -281,7 +283,11 @@ class StoredSession(Session):
         self._stale = True
         data = loads_json(record)
         if isinstance(data, BadCookie):
-            self._bad_record = True
+            message = (
+                "Session record in the store is not a JSON object; the session starts empty "
+                "and is saved under a new ID."
+            )
+            self._unreported += (SessionEvent(EventKind.BAD_RECORD, message),)
             return
         self._found = True
         self._read = record
@@ -309,34 +315,34 @@ class StoredSession(Session):
         self._changed_keys[key] = None
 
     def __delitem__(self, key: str) -> None:
-        super().__delitem__(key)
+        Session.__delitem__(self, key)
         self._changed_keys[key] = None
 
     def pop(self, key: str, *default: Any) -> Any:
-        value = super().pop(key, *default)
+        value = Session.pop(self, key, *default)
         self._changed_keys[key] = None
         return value
 
     def popitem(self) -> tuple[str, Any]:
-        item = super().popitem()
+        item = Session.popitem(self)
         self._changed_keys[item[0]] = None
         return item
 
     def setdefault(self, key: str, default: Any = None) -> Any:
         if key not in self:
             self._changed_keys[key] = None
-        return super().setdefault(key, default)
+        return Session.setdefault(self, key, default)
 
     def update(self, *args: Any, **kwargs: Any) -> None:
         if not (args or kwargs):
-            super().update()
+            Session.update(self)
             return
         changes = dict(*args, **kwargs)
-        super().update(changes)
+        Session.update(self, changes)
         self._changed_keys.update(dict.fromkeys(changes))
 
     def _change_unseen(self) -> None:
-        super()._change_unseen()
+        Session._change_unseen(self)
         self._all_changed = True
 
     # -- life cycle --------------------------------------------------------------------------
@@ -357,7 +363,7 @@ class StoredSession(Session):
         Data set after ``clear()`` in the same request goes under a new session ID: the
         cleared one is revoked either way.
         """
-        super().clear()
+        Session.clear(self)
         self._cleared = True
 
     # -- the response ----------------------------------------------------------------------
@@ -380,7 +386,7 @@ class StoredSession(Session):
         if failure is not None and self._phase is Phase.OPEN:
             self._phase = Phase.SENT
             return self._unavailable(failure, ())
-        return super().respond(status, vary)
+        return Session.respond(self, status, vary)
 
     def _decide(self, vary: bytes | None, events: tuple[SessionEvent, ...]) -> SessionCommit:
         config = self._config
@@ -403,17 +409,6 @@ class StoredSession(Session):
             except UnserializableSession as exc:
                 return self._unserializable(events, exc)
         return SessionCommit(vary, self._cookie(ops, now), events, store=ops)
-
-    def _found_events(self) -> tuple[SessionEvent, ...]:
-        events = super()._found_events()
-        if self._bad_record:
-            self._bad_record = False
-            message = (
-                "Session record in the store is not a JSON object; the session starts empty "
-                "and is saved under a new ID."
-            )
-            events += (SessionEvent(EventKind.BAD_RECORD, message),)
-        return events
 
     def _store_ops(self) -> StoreOps | None:
         """The store operations that save a changed session (None: nothing to save)."""
@@ -533,4 +528,4 @@ class StoredSession(Session):
                 "was neither served empty nor saved."
             )
             events = (SessionEvent(EventKind.STORE_FAILED, message),)
-        return events + super().close()
+        return events + Session.close(self)

@@ -41,13 +41,15 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
+from functools import partial
+from itertools import chain
 from typing import Any, cast
 
 from .._layers import SessionLayer
 from ..core.outcome import Outcome
 from ..core.responses import Response
-from ..core.session_store import Record, StoredSession, StoreError
+from ..core.session_store import StoredSession, StoreError
 from ..core.sessions import Session, SessionCommit, SessionEvent
 from ..stores._base import Store, fetch, perform
 from ._environ import (
@@ -103,12 +105,19 @@ class SessionMiddleware(WSGILayer, SessionLayer):
             exchange.session = Session(self.config, raw)
         else:
             exchange = stored = _StoredExchange(environ, start_response)
-            stored.store = cast("Store", self.config.store)
-            exchange.session = StoredSession(self.config, raw, fetch=stored.fetch)
+            stored.store = store = cast("Store", self.config.store)
+            # A function of the store alone: a method of the exchange would make a reference
+            # cycle (exchange, session, fetch), left for the garbage collector.
+            exchange.session = StoredSession(self.config, raw, fetch=partial(fetch, store))
         environ[ENVIRON_KEY] = exchange.session
         exchange.held = exchange.server_write = exchange.answer = None
+        exchange.sent = False
         body = exchange.run(self.app)
-        return exchange.produced() or body
+        if exchange.produced_list() is None:
+            return body
+        # A fully produced list: the app is done with the session, so the head is decided now
+        # and the list goes back to the server with no iterator of this layer around it.
+        return exchange.decided() or body
 
 
 class _SessionExchange(Exchange):
@@ -120,16 +129,17 @@ class _SessionExchange(Exchange):
 
     # Set by SessionMiddleware.__call__ right after construction: no __init__ of its own
     # saves a Python call per request.
-    __slots__ = ("answer", "held", "server_write", "session")
+    __slots__ = ("answer", "held", "sent", "server_write", "session")
     session: Session
     held: tuple[str, NativeHeaders] | None  # the app's status and headers, until they leave
-    server_write: Write | None  # the server's write, once the head left
+    sent: bool  # the head left: the server's start_response was called
+    server_write: Write | None  # what it returned
     answer: Response | None  # the middleware's own answer (500, 503), in place of the app's
 
     def __call__(
         self, status: str, headers: NativeHeaders, exc_info: ExcInfo | None = None
     ) -> Write:
-        if self.server_write is None:
+        if not self.sent:
             # Nothing reached the server yet, so an exc_info restart simply replaces the
             # response and the traceback need not be kept.
             self.held = (status, headers)
@@ -140,37 +150,35 @@ class _SessionExchange(Exchange):
             self.server_write = self._start_response(status, headers, exc_info)
         return self._write
 
-    def produced(self) -> list[bytes] | None:
-        """The whole response, decided now, when the app's body is a fully produced list: the
-        app is done with the session, so nothing waits for the body (None otherwise)."""
-        if self.produced_list() is None or (self.held is None and self.server_write is None):
+    def decided(self) -> list[bytes] | None:
+        """The body of a response whose app returned a list, its head decided and sent now
+        (None when the app has not called start_response yet)."""
+        if self.held is None and not self.sent:
             return None
-        if self.server_write is None:
+        if not self.sent:
             self._send_head()
         answer = self.answer
         produced = self.produced_list_closed()
         return produced if answer is None else [answer.body]
 
-    def __iter__(self) -> Iterator[bytes]:
-        return self._decided(super().__iter__())
-
-    def _decided(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
-        """The plumbing's chunks, the head sent before the first one; the middleware's answer
-        in place of the app's body when the session could not be saved."""
-        for chunk in chunks:
-            if self.server_write is None:
-                self._send_head()
-            if self.answer is not None:
-                break
-            yield chunk
-        if self.server_write is None:
+    def on_body(self, chunks: Iterable[bytes]) -> Iterable[bytes]:
+        """The body for the server, read when it asks for the first chunk: the app's first
+        chunk is produced, then the head is decided and sent (a change the app made before it
+        is saved), and the rest passes untouched. The middleware's answer replaces the app's
+        body when the session could not be saved."""
+        iterator = iter(chunks)
+        first = next(iterator, None)
+        if not self.sent:
             self._send_head()
         if self.answer is not None:
-            yield self.answer.body
+            return (self.answer.body,)
+        if first is None:
+            return ()
+        return chain((first,), iterator)
 
     def _write(self, data: bytes) -> None:
-        write = self.server_write or self._send_head()
-        if self.answer is None:
+        write = self.server_write if self.sent else self._send_head()
+        if self.answer is None and write is not None:
             self.bytes_sent += len(data)
             write(data)
 
@@ -184,7 +192,8 @@ class _SessionExchange(Exchange):
             vary = _vary(headers)
             commit = self._commit(status_code(status), vary)
             if commit is not None:
-                _log(commit.events)
+                if commit.events:
+                    _log(commit.events)
                 answer = self.answer = commit.answer
                 if answer is not None:
                     status, headers = status_line(answer.status), native(list(answer.headers))
@@ -193,6 +202,7 @@ class _SessionExchange(Exchange):
                 else:
                     headers = _applied(commit, headers)
         self.status = status
+        self.sent = True
         self.server_write = write = self._start_response(status, headers)
         return write
 
@@ -200,7 +210,10 @@ class _SessionExchange(Exchange):
         return self.session.respond(status, vary)
 
     def on_close(self) -> None:
-        _log(self.session.close())
+        session = self.session
+        if session.touched:
+            # Untouched, it has nothing to report (a late change or a bad cookie decodes it).
+            _log(session.close())
 
 
 class _StoredExchange(_SessionExchange):
@@ -210,9 +223,6 @@ class _StoredExchange(_SessionExchange):
     session: StoredSession
     store: Store
 
-    def fetch(self, session_id: str) -> Record:
-        return fetch(self.store, session_id)
-
     def _commit(self, status: int, vary: bytes | None) -> SessionCommit | None:
         commit = self.session.respond(status, vary)
         if commit is not None and commit.store is not None:
@@ -221,7 +231,7 @@ class _StoredExchange(_SessionExchange):
 
     def _answer_crash(self) -> None:
         if (
-            self.server_write is not None
+            self.sent
             or self.session.failure is None
             or not isinstance(sys.exc_info()[1], StoreError)
         ):

@@ -148,7 +148,7 @@ def test_cookie_id(cookie: bytes | None, reason: BadCookie | str | None) -> None
     dict(stored)
     # A tampered, forged or expired ID is never looked up.
     assert fetch.calls == ([OLD_ID] if expected else [])
-    assert stored._reason is reason
+    assert [event.reason for event in stored.close()] == ([] if reason is None else [reason])
 
 
 def test_asgi_header_list_with_split_cookie_fields() -> None:
