@@ -168,7 +168,8 @@ class _WithRequestId:
 
     The server iterates after ``__call__`` returned, maybe from another context; setting the
     ID around each step (not once for the whole body) keeps it out of the server's own code
-    and always resets it where it was set.
+    and always resets it where it was set. The iterator is taken at the first step, not here:
+    an ``__iter__`` that raises must still leave the iterable to be closed (PEP 3333).
     """
 
     __slots__ = ("_iterable", "_iterator", "_request_id")

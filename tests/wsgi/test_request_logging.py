@@ -278,3 +278,26 @@ def test_missing_remote_addr(access: Any) -> None:
     result.close()  # type: ignore[attr-defined]
     [record] = capture.records
     assert record.client is None and record.getMessage().startswith("- - - [")
+
+
+def test_an_iterable_whose_iter_raises_is_still_closed(access: Any) -> None:
+    # PEP 3333: the iterable's close() is called whatever happens, so the request-ID wrapper
+    # takes the iterator at the first step, where a failure is the crash the plumbing answers.
+    logger, capture = access
+    closed: list[bool] = []
+
+    class Body:
+        def __iter__(self) -> Iterator[bytes]:
+            raise Boom("no body")
+
+        def close(self) -> None:
+            closed.append(request_id.get() is not None)
+
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", TEXT)
+        return Body()
+
+    result = call_wsgi(RequestLoggingMiddleware(app, logger=logger), validate=False)
+    assert result.status == 500 and result.body == b"Internal Server Error"
+    assert closed == [True]
+    assert [(r.status, r.outcome) for r in capture.records] == [(500, "error")]
