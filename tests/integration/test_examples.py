@@ -6,9 +6,9 @@ counter in the session) and ``/crash`` (raises). One server is started per row o
 (a module-scoped fixture), the checks below run against it, and it is stopped by its PID.
 
 The matrix runs each server at least once and each framework under at least one server of its
-protocol; the plain apps run under all six servers, Django under both protocols, and the two
-ways of adding middleware to Starlette and FastAPI (``add_middleware``, ``middleware=[...]``)
-each under a different server.
+protocol; the plain apps run under all eight servers (uWSGI and Daphne included), Django under
+both protocols, Flask under uWSGI too, and the two ways of adding middleware to Starlette and
+FastAPI (``add_middleware``, ``middleware=[...]``) each under a different server.
 """
 
 from __future__ import annotations
@@ -55,6 +55,11 @@ MATRIX = [
     pytest.param(("uvicorn", "examples.starlette_app:app_added"), id="starlette-added-uvicorn"),
     pytest.param(("gunicorn-uvicorn", "examples.fastapi_app:app"), id="fastapi-added-gunicorn-uv"),
     pytest.param(("hypercorn", "examples.fastapi_app:app_listed"), id="fastapi-list-hypercorn"),
+    # Issue 18: uWSGI (the pyuwsgi wheel, behind its own HTTP router) and Daphne.
+    pytest.param(("uwsgi", WSGI_PLAIN), id="wsgi-uwsgi"),
+    pytest.param(("uwsgi", "examples.flask_app:app"), id="flask-uwsgi"),
+    pytest.param(("daphne", ASGI_PLAIN), id="asgi-daphne"),
+    pytest.param(("daphne", "examples.starlette_app:app"), id="starlette-list-daphne"),
 ]
 
 LOG_WAIT_SECONDS = 5
