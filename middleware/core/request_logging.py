@@ -413,7 +413,15 @@ class RequestLoggingPolicy:
         (at least those named in ``reads``). ``request_id`` is the ID an outer layer already
         gave this request, kept as it is; without it the request's own is taken or made.
         """
-        found = _fields(headers, self.reads)
+        # The fields the record reads, in one pass; see _FIRST_LINE_ONLY for repeated lines.
+        found: dict[bytes, bytes] = {}
+        reads = self.reads
+        for name, value in headers:
+            if name in reads:
+                if name not in found:
+                    found[name] = value
+                elif name not in _FIRST_LINE_ONLY:
+                    found[name] += b"," + value
         if request_id is None:
             incoming = found.get(self.header_name)
             request_id = (
@@ -465,18 +473,6 @@ def _paths(exclude_paths: object) -> tuple[str, ...]:
     return paths
 
 
-def _fields(headers: Headers, names: frozenset[bytes]) -> dict[bytes, bytes]:
-    """The values of the fields in ``names``, in one pass over ``headers``."""
-    found: dict[bytes, bytes] = {}
-    for name, value in headers:
-        if name in names:
-            if name not in found:
-                found[name] = value
-            elif name not in _FIRST_LINE_ONLY:
-                found[name] += b"," + value
-    return found
-
-
 # Status logged when the response never started: the server answers an app that returned
 # nothing with a 500; 499 is the status nginx and log tools use for "client closed request".
 _UNSTARTED = {Outcome.COMPLETED: 500, Outcome.ERROR: 500, Outcome.DISCONNECTED: 499}
@@ -510,7 +506,10 @@ class RequestLog:
         """
         self.status = status
         name = self.policy.header_name
-        kept = [field for field in headers if field[0].lower() != name]
+        kept = []
+        for field in headers:
+            if field[0].lower() != name:
+                kept.append(field)
         kept.append((name, self.request_id.encode("latin-1")))
         return kept
 

@@ -69,9 +69,12 @@ class RequestLoggingMiddleware(WSGILayer, RequestLoggingLayer):
             value = environ.get(key)
             if value is not None:
                 headers.append((name, value.encode("latin-1")))
+        # The environ holds the path's bytes as latin-1: an ASCII path is handed over as it is
+        # (text), any other as its bytes.
+        path: str = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
         log = self.policy.begin(
             method=environ.get("REQUEST_METHOD", "GET"),
-            path=_full_path(environ),
+            path=path if path.isascii() else path.encode("latin-1", "replace"),
             query=environ.get("QUERY_STRING", ""),
             protocol=environ.get("SERVER_PROTOCOL", "HTTP/1.0"),
             headers=headers,
@@ -126,7 +129,10 @@ class _Logged(Exchange):
         # The core's start() for native strings: the ID replaces (never duplicates) one the
         # app set, in a new list (the app may reuse its own).
         name, lower = self.layer.id_header
-        kept = [(key, value) for key, value in headers if key.lower() != lower]
+        kept = []
+        for field in headers:
+            if field[0].lower() != lower:
+                kept.append(field)
         kept.append((name, self.log.request_id))
         return kept
 
@@ -154,13 +160,6 @@ class _Logged(Exchange):
             sent=self.bytes_sent + self.write_bytes,
             now=perf_counter(),
         )
-
-
-def _full_path(environ: Environ) -> str | bytes:
-    """The full path as the core takes it: the environ holds the path's bytes as latin-1, so
-    an ASCII path is text as it is, any other is handed over as its bytes."""
-    path: str = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-    return path if path.isascii() else path.encode("latin-1", "replace")
 
 
 class _WithRequestId:
