@@ -31,10 +31,8 @@ ID (call it at login). When the store fails, touching the session raises
 error) with an ERROR line on ``middleware.sessions``; a request that does not touch the
 session is served as usual.
 
-Options (the same as Starlette's SessionMiddleware, plus ``fallback_secret_keys`` and
-``store``; see ``middleware.core.sessions``): ``secret_key``, ``session_cookie="session"``,
-``max_age=1_209_600``, ``path="/"``, ``same_site="lax"``, ``https_only=False``,
-``domain=None``, ``partitioned=False``, ``fallback_secret_keys=()``, ``store=None``.
+Options: Starlette's, plus ``fallback_secret_keys`` and ``store``; see ``SessionLayer`` (the
+same on both protocols) and ``middleware.core.sessions``.
 """
 
 from __future__ import annotations

@@ -152,6 +152,24 @@ def _dropped(message: str) -> SessionEvent:
     )
 
 
+# What settle() reports, the same every time.
+_GONE = SessionEvent(
+    EventKind.GONE,
+    "Session was deleted from the store while this request ran (logged out elsewhere, or "
+    "expired); nothing is saved and the cookie is deleted.",
+)
+_MERGED = SessionEvent(
+    EventKind.MERGED,
+    "Session was moved to a new ID by regenerate() while this request ran; its changes were "
+    "saved under the new ID and the new cookie is left alone.",
+)
+_MOVED_MEANWHILE = _dropped(
+    "another request moved the session to a new ID (regenerate()) while this one ran, and the "
+    "new session is left as it is."
+)
+_MOVED_BEFORE = _dropped("the session ID was replaced by regenerate() before this request read it.")
+
+
 class StoredSession(Session):
     """A session whose cookie is a signed session ID and whose data is a store's record.
 
@@ -272,8 +290,10 @@ class StoredSession(Session):
                 record = self._fetch_now(session_id)
         self._loaded = True
         self._modified = self._late = False
-        if record is None:
-            return
+        if record is not None:
+            self._read_record(record)
+
+    def _read_record(self, record: bytes | Moved) -> None:
         if isinstance(record, Moved):
             # regenerate() moved this session away: the old ID reads as empty, so whoever
             # planted it gets nothing.
@@ -393,8 +413,7 @@ class StoredSession(Session):
         if self._forwarded:
             # The request came with the old ID of a session regenerate() had already moved.
             if self._modified:
-                message = "the session ID was replaced by regenerate() before this request read it."
-                events += (_dropped(message),)
+                events += (_MOVED_BEFORE,)
             return SessionCommit(vary, None, events)
         now = int(config.clock())
         if not self._modified:
@@ -475,35 +494,23 @@ class StoredSession(Session):
         if outcome is Saved.TAKEN:
             taken = StoreError("the store already holds the new session ID")
             return self._unavailable(taken, commit.events)
-        events = commit.events
         cookie = None
+        event = None
         if outcome is Saved.EMPTIED:
             cookie = self._config.delete_cookie if self._present else None
         elif outcome is Saved.GONE:
             # The record was deleted after it was fetched: a logout on another server, or its
             # expiry. Writing it back would undo the logout, so it stays deleted and so does
             # the cookie.
-            cookie = self._config.delete_cookie
-            message = (
-                "Session was deleted from the store while this request ran (logged out "
-                "elsewhere, or expired); nothing is saved and the cookie is deleted."
-            )
-            events += (SessionEvent(EventKind.GONE, message),)
+            cookie, event = self._config.delete_cookie, _GONE
         elif outcome is Saved.MERGED:
             # Another request regenerated the session while this one ran: the browser holds
             # the new cookie (or soon will), which this response must neither replace nor
             # delete.
-            message = (
-                "Session was moved to a new ID by regenerate() while this request ran; its "
-                "changes were saved under the new ID and the new cookie is left alone."
-            )
-            events += (SessionEvent(EventKind.MERGED, message),)
+            event = _MERGED
         elif self._modified:
-            message = (
-                "another request moved the session to a new ID (regenerate()) while this one "
-                "ran, and the new session is left as it is."
-            )
-            events += (_dropped(message),)
+            event = _MOVED_MEANWHILE
+        events = commit.events if event is None else (*commit.events, event)
         return SessionCommit(commit.vary, cookie, events)
 
     def _unavailable(self, error: StoreError, events: tuple[SessionEvent, ...]) -> SessionCommit:

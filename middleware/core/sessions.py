@@ -155,6 +155,33 @@ class SessionConfig:
     delete_cookie: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        attributes = self._cookie_attributes()
+        template = build_set_cookie(self.session_cookie, "", max_age=self.max_age, **attributes)
+        if attributes["same_site"] == "None" and not self.https_only:
+            raise ValueError(
+                "same_site='none' needs https_only=True: browsers reject a SameSite=None "
+                "cookie that is not Secure."
+            )
+        if self.partitioned and not self.https_only:
+            raise ValueError(
+                "partitioned=True needs https_only=True: browsers reject a Partitioned cookie "
+                "that is not Secure."
+            )
+        self._check_functions()
+        codec = SessionCodec(self.secret_key, self.fallback_secret_keys)
+        signature_max_age = DEFAULT_MAX_AGE if self.max_age is None else self.max_age
+        prefix = self.session_cookie.encode("latin-1") + b"="
+        set_ = object.__setattr__
+        set_(self, "fallback_secret_keys", tuple(self.fallback_secret_keys))
+        set_(self, "codec", codec)
+        set_(self, "signature_max_age", signature_max_age)
+        set_(self, "refresh_age", signature_max_age // 2)
+        set_(self, "set_prefix", prefix)
+        set_(self, "set_suffix", template[len(prefix) :])
+        set_(self, "delete_cookie", build_delete_cookie(self.session_cookie, **attributes))
+
+    def _cookie_attributes(self) -> dict[str, Any]:
+        """The cookie's attributes, each option checked, as ``build_set_cookie`` takes them."""
         try:
             check_cookie_name(self.session_cookie)
         except ValueError:
@@ -170,28 +197,17 @@ class SessionConfig:
         _check_attribute("path", self.path, leading_slash=True)
         if self.domain is not None:
             _check_attribute("domain", self.domain, leading_slash=False)
-        https_only = _check_bool("https_only", self.https_only)
-        partitioned = _check_bool("partitioned", self.partitioned)
-        same_site = normalize_same_site(self.same_site)
-        attributes: dict[str, Any] = {
+        return {
             "path": self.path,
             "domain": self.domain,
-            "secure": https_only,
+            "secure": _check_bool("https_only", self.https_only),
             "http_only": True,
-            "same_site": same_site,
-            "partitioned": partitioned,
+            "partitioned": _check_bool("partitioned", self.partitioned),
+            "same_site": normalize_same_site(self.same_site),
         }
-        template = build_set_cookie(self.session_cookie, "", max_age=max_age, **attributes)
-        if same_site == "None" and not https_only:
-            raise ValueError(
-                "same_site='none' needs https_only=True: browsers reject a SameSite=None "
-                "cookie that is not Secure."
-            )
-        if partitioned and not https_only:
-            raise ValueError(
-                "partitioned=True needs https_only=True: browsers reject a Partitioned cookie "
-                "that is not Secure."
-            )
+
+    def _check_functions(self) -> None:
+        """The store, and the functions the adapter injects."""
         if self.store is not None:
             _check_store(self.store)
             if not callable(self.new_id):
@@ -200,17 +216,6 @@ class SessionConfig:
                 )
         if not callable(self.clock):
             raise TypeError(f"clock must be a function returning seconds, got {self.clock!r}.")
-        codec = SessionCodec(self.secret_key, self.fallback_secret_keys)
-        signature_max_age = DEFAULT_MAX_AGE if max_age is None else max_age
-        prefix = self.session_cookie.encode("latin-1") + b"="
-        set_ = object.__setattr__
-        set_(self, "fallback_secret_keys", tuple(self.fallback_secret_keys))
-        set_(self, "codec", codec)
-        set_(self, "signature_max_age", signature_max_age)
-        set_(self, "refresh_age", signature_max_age // 2)
-        set_(self, "set_prefix", prefix)
-        set_(self, "set_suffix", template[len(prefix) :])
-        set_(self, "delete_cookie", build_delete_cookie(self.session_cookie, **attributes))
 
 
 # What a session store must offer: a synchronous face (WSGI) and an asynchronous one (ASGI).

@@ -30,11 +30,7 @@ headers leave. ``session.clear()`` deletes the record (a logout on every server 
 touching the session raises ``middleware.stores.StoreError`` and the middleware answers 503
 (whatever the app made of the error) with an ERROR line on ``middleware.sessions``.
 
-Options (the same in ``middleware.asgi.SessionMiddleware``; see ``SessionLayer`` and
-``middleware.core.sessions``):
-``secret_key``, ``session_cookie="session"``, ``max_age=1_209_600``, ``path="/"``,
-``same_site="lax"``, ``https_only=False``, ``domain=None``, ``partitioned=False``,
-``fallback_secret_keys=()``, ``store=None``.
+Options: see ``SessionLayer`` (the same on both protocols) and ``middleware.core.sessions``.
 """
 
 from __future__ import annotations
@@ -260,7 +256,7 @@ def _vary(headers: NativeHeaders) -> bytes | None:
 def _applied(commit: SessionCommit, headers: NativeHeaders) -> NativeHeaders:
     """``commit.apply`` on the whole head, converted to bytes and back: the app's Vary fields
     become the merged one, and the app's fields keep their spelling."""
-    spelling = {name.lower(): name for name, _ in headers}
+    spelling = {name.lower(): name for name, _ in reversed(headers)}
     given = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
     return [
         (spelling.get(name) or canonical(name), value)

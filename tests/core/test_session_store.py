@@ -744,6 +744,7 @@ def test_failed_fetch_raises_on_every_touch_and_answers_503() -> None:
         len(stored)
     assert fetch.calls == [OLD_ID]
     assert stored.failure is fetch.error
+    assert stored.touched and not stored.accessed  # respond has a 503 to decide
     commit = stored.respond(200)
     assert commit is not None
     assert (commit.answer, commit.store) == (UNAVAILABLE, None)

@@ -726,6 +726,21 @@ def test_apply_replaces_vary_and_appends_cookie() -> None:
     assert unchanged.apply(headers) == headers and unchanged.apply(headers) is not headers
 
 
+def test_fields_are_what_apply_adds_to_a_head_without_vary() -> None:
+    commit = SessionCommit(b"Cookie", b"session=x")
+    assert commit.fields() == [(b"vary", b"Cookie"), (b"set-cookie", b"session=x")]
+    assert commit.apply([(b"x", b"1")]) == [(b"x", b"1"), *commit.fields()]
+    assert SessionCommit(None, None).fields() == []
+
+
+def test_touched_is_a_read_or_a_change() -> None:
+    session = open_session(cookie()(NOW))
+    assert not session.touched and session.respond(200) is None
+    session = open_session(cookie()(NOW))
+    session.get("user")
+    assert session.touched
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     header=st.one_of(

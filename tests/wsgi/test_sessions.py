@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from typing import Any
+from wsgiref.util import setup_testing_defaults
 from wsgiref.validate import validator
 
 import pytest
@@ -43,6 +44,40 @@ def test_get_session_decodes_and_is_the_environ_value() -> None:
     result = serve(app, cookie()(int(time.time())))
     assert seen == [(True, True, USER)]
     assert result.header_all("vary") == ["Cookie"]
+
+
+@pytest.mark.parametrize(
+    ("app_headers", "expected"),
+    [
+        pytest.param(TEXT, [("Content-Type", "text/plain"), ("Vary", "Cookie")], id="no-vary"),
+        pytest.param(
+            [("content-type", "text/plain"), ("VARY", "Accept-Encoding"), ("vary", "Origin")],
+            [("content-type", "text/plain"), ("VARY", "Accept-Encoding, Origin, Cookie")],
+            id="vary-merged",
+        ),
+    ],
+)
+def test_added_fields_and_the_apps_spelling(
+    app_headers: list[tuple[str, str]], expected: list[tuple[str, str]]
+) -> None:
+    # The session's fields are appended to the app's own list; when the app has Vary fields,
+    # they become one merged field, and the app's names keep their spelling either way.
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        environ[ENVIRON_KEY]["user"] = "bob"
+        start_response("200 OK", list(app_headers))
+        return [b"ok"]
+
+    sent: list[tuple[str, str]] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        sent.extend(headers)
+        return lambda data: None
+
+    environ: dict[str, Any] = {}
+    setup_testing_defaults(environ)
+    assert list(SessionMiddleware(app, **OPTIONS)(environ, start_response)) == [b"ok"]
+    assert sent[:-1] == expected
+    assert sent[-1][0] == "Set-Cookie" and sent[-1][1].startswith("session=")
 
 
 def test_get_session_without_middleware() -> None:
