@@ -491,6 +491,9 @@ class CompressionPolicy:
         read = _read_head(headers)
         if read is None:
             return None  # capitalised names: ``start`` reads the lower-cased head
+        return self._as_is(status, headers, read)
+
+    def _as_is(self, status: int, headers: Headers, read: _Head) -> Headers | None:
         content_type, length, cache_control, varies, fixed = read
         if status < 200 or content_type is None or self._media_type(content_type) is None:
             return headers
@@ -604,7 +607,6 @@ class ResponseCompression:
     _length: int | None
     _trailers: bool
     _varies: bool
-    _encoder: Encoder | None
 
     def __init__(
         self, policy: CompressionPolicy, request_headers: Headers, *, head_request: bool
@@ -612,6 +614,7 @@ class ResponseCompression:
         self._policy = policy
         self._request_headers = request_headers
         self._head_request = head_request
+        self._encoder: Encoder | None = None
         self.headers = None
         self.phase = Phase.WAITING
 
@@ -629,16 +632,17 @@ class ResponseCompression:
         if self.phase is not Phase.WAITING:
             raise RuntimeError("The response has already started.")
         self.phase = Phase.IDENTITY
-        if _read_head(headers) is None:
+        read = _read_head(headers)
+        if read is None:
             # Capitalised names (an ASGI app sending b"Content-Type"): the decision is made on
             # the lower-cased list, which is what goes out if anything changes.
             headers = [(name.lower(), value) for name, value in headers]
+            read = _read_head(headers)
+            assert read is not None  # every name is lower-case now
         policy = self._policy
-        as_is = policy.left_as_is(status, headers)
+        as_is = policy._as_is(status, headers, read)
         if as_is is not None:
             return as_is
-        read = _read_head(headers)
-        assert read is not None  # every name is lower-case
         content_type, length, _, varies, _ = read
         codec = policy.negotiate(get_list(self._request_headers, b"accept-encoding"))
         if codec is None:
@@ -648,7 +652,6 @@ class ResponseCompression:
         self._length = int(length) if length is not None and length.isdigit() else None
         self._trailers = trailers
         self._varies = varies
-        self._encoder = None
         stream = content_type is not None and policy._media_type(content_type) in STREAMING_TYPES
         return self._encoding(stream=stream, hold=hold)
 
@@ -668,25 +671,25 @@ class ResponseCompression:
 
     def body(self, data: bytes, more: bool) -> bytes:
         """The bytes to send for one body piece; ``more=False`` marks the last one."""
-        phase = self.phase
-        if phase is Phase.COMPRESSING:
-            encoder = self._encoder
-            if encoder is None:  # a HEAD response: headers only
-                if not more:
-                    self.phase = Phase.DONE
-                return b""
+        encoder = self._encoder
+        if encoder is not None:  # compressing a stream
             out = encoder.compress(data)
             if not more:
                 out += encoder.finish()
                 self._encoder = None
                 self.phase = Phase.DONE
             return out
+        phase = self.phase
+        if phase is Phase.HELD:
+            return self._first(data, more)
         if phase is Phase.IDENTITY:
             if not more:
                 self.phase = Phase.DONE
             return data
-        if phase is Phase.HELD:
-            return self._first(data, more)
+        if phase is Phase.COMPRESSING:  # a HEAD response: the head only, no encoder
+            if not more:
+                self.phase = Phase.DONE
+            return b""
         if phase is Phase.DONE:
             if data:
                 raise RuntimeError("The app sent body bytes after its response ended.")
@@ -695,7 +698,7 @@ class ResponseCompression:
 
     def end(self) -> None:
         """Release the encoder (client gone, app error, or the body done); safe to repeat."""
-        if self.phase is Phase.COMPRESSING and self._encoder is not None:
+        if self._encoder is not None:
             self._encoder.close()
             self._encoder = None
         self.phase = Phase.DONE
