@@ -139,7 +139,10 @@ class CORSLayer(Layer):
     ``allow_credentials``, ``allow_origin_regex``, ``allow_private_network``,
     ``expose_headers``, ``max_age``), with its positions and defaults, plus ``paths``: a regex
     matched with ``re.match`` against the path inside the app, as its routes see it; CORS
-    applies only where it matches. See ``middleware.core.cors`` for what each one means.
+    applies only where it matches. ``websocket_origins``: refuse a websocket handshake whose
+    ``Origin`` the policy does not allow, before the app runs (ASGI; WSGI has no websockets,
+    so there it is accepted and has no effect). See ``middleware.core.cors`` for what each one
+    means.
     """
 
     _name = "CORSMiddleware"
@@ -158,6 +161,7 @@ class CORSLayer(Layer):
         max_age: int = 600,
         *,
         paths: str | re.Pattern[str] | None = None,
+        websocket_origins: bool = True,
     ) -> None:
         self.app = self._accept(app)
         self.policy = CORSPolicy.from_options(
@@ -170,6 +174,7 @@ class CORSLayer(Layer):
             expose_headers=expose_headers,
             max_age=max_age,
             paths=paths,
+            websocket_origins=websocket_origins,
         )
         for warning in self.policy.warnings:
             cors_logger.warning(warning)

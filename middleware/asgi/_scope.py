@@ -47,6 +47,7 @@ __all__ = [
     "app_path",
     "check_app",
     "file_size",
+    "refuse_handshake",
     "send_crash",
     "send_response",
     "store_failure",
@@ -241,6 +242,29 @@ async def send_response(send: Send, response: Response) -> None:
         }
     )
     await send({"type": "http.response.body", "body": response.body, "more_body": False})
+
+
+async def refuse_handshake(
+    scope: Scope, receive: Receive, send: Send, response: Response, *, close_code: int
+) -> bool:
+    """Refuse a websocket handshake before it is accepted; False when the client had gone.
+
+    ``response`` goes out through the ``websocket.http.response`` extension where the server
+    offers it (``scope["extensions"]``); otherwise ``websocket.close`` with ``close_code``,
+    which ASGI servers answer before accepting with a 403 of their own. The app never runs.
+    """
+    # ASGI: the first message a websocket app receives is websocket.connect; a client that
+    # left before the handshake finished shows up as websocket.disconnect instead.
+    if (await receive())["type"] != "websocket.connect":
+        return False
+    if "websocket.http.response" in (scope.get("extensions") or {}):
+        start = {"status": response.status, "headers": list(response.headers)}
+        await send({"type": "websocket.http.response.start", **start})
+        body = {"body": response.body, "more_body": False}
+        await send({"type": "websocket.http.response.body", **body})
+    else:
+        await send({"type": "websocket.close", "code": close_code})
+    return True
 
 
 def app_path(scope: Scope) -> str:

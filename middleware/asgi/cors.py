@@ -10,29 +10,57 @@ A drop-in for Starlette's ``CORSMiddleware`` (same options, positions and defaul
 (``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``) are answered here without
 calling the app: 200 "OK" with the allow headers, or 400 naming what was refused. Other HTTP
 requests go to the app and its response start gets ``Access-Control-Allow-Origin`` (and
-friends) for an allowed origin and ``Vary: Origin`` unless every origin is answered with a
-literal ``*``; an app crash becomes a plain 500 that keeps them, then the exception propagates.
-Lifespan and websocket scopes pass through untouched.
+friends) for an allowed origin, and ``Vary: Origin`` in every case; an app crash becomes a
+plain 500 that keeps them, then the exception propagates. Lifespan scopes pass through
+untouched.
+
+Websocket handshakes are guarded against Cross-Site WebSocket Hijacking
+(``websocket_origins=True``): one whose ``Origin`` is present and not allowed by the same
+rules is refused before the app runs, with a 403 through the ``websocket.http.response``
+extension where the server offers it, else ``websocket.close`` (code 1008) before accepting,
+and an INFO line on the ``middleware.cors`` logger. No Origin (a client that is not a browser)
+passes; ``websocket_origins=False`` passes every handshake through, as Starlette does.
 
 ``paths`` is a regex matched with ``re.match`` against the path inside the app (``path``
-without ``root_path``), as the app's routes see it. See ``CORSLayer`` and
-``middleware.core.cors``.
+without ``root_path``), as the app's routes see it; it scopes the websocket guard too. See
+``CORSLayer`` and ``middleware.core.cors``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable
 
-from .._layers import CORSLayer
+from .._layers import CORSLayer, cors_logger
 from ..core.cors import HeaderBlock
 from ..core.responses import Response
-from ._scope import ASGILayer, Exchange, Message, Receive, Scope, Send, app_path, send_response
+from ._scope import (
+    ASGILayer,
+    Exchange,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    app_path,
+    refuse_handshake,
+    send_response,
+)
 
 __all__ = ["CORSMiddleware"]
 
 
 class CORSMiddleware(ASGILayer, CORSLayer):
-    """Answer CORS preflights and add CORS headers to an ASGI app's responses."""
+    """Answer CORS preflights, add CORS headers to an ASGI app's responses and refuse
+    websocket handshakes from origins the policy does not allow."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # An ``async def``, as ASGILayer's (servers tell an ASGI 3 app by it).
+        kind = scope["type"]
+        if kind == "http":
+            await self.http(scope, receive, send)
+        elif kind == "websocket" and self.policy.websocket_origins:
+            await self.websocket(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
     def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         policy = self.policy
@@ -45,6 +73,17 @@ class CORSMiddleware(ASGILayer, CORSLayer):
         exchange = _CORSExchange(scope, receive, send)
         exchange.block = answer
         return exchange.run(self.app)
+
+    async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """One websocket handshake: through to the app untouched, or refused before it."""
+        refusal = self.policy.websocket(app_path(scope), scope.get("headers") or [])
+        if refusal is None:
+            await self.app(scope, receive, send)
+            return
+        cors_logger.info(refusal.message)
+        await refuse_handshake(
+            scope, receive, send, refusal.response, close_code=refusal.close_code
+        )
 
 
 class _CORSExchange(Exchange):

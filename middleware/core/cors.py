@@ -1,10 +1,12 @@
 """CORS: the WHATWG Fetch standard's CORS protocol, decided from a precomputed policy.
 
-A ``CORSPolicy`` is built once from Starlette's options (plus ``paths``); for each request the
-adapter hands it the method, the path and the raw ``Origin`` / ``Access-Control-Request-*``
-values (or the raw request header list), and gets back one of three answers: nothing to do, a
-``HeaderBlock`` of fields to add to the app's response, or a whole ``Response`` (the answer to
-a preflight) to send instead of calling the app.
+A ``CORSPolicy`` is built once from Starlette's options (plus ``paths`` and
+``websocket_origins``); for each request the adapter hands it the method, the path and the raw
+``Origin`` / ``Access-Control-Request-*`` values (or the raw request header list), and gets back
+one of three answers: nothing to do (outside ``paths``), a ``HeaderBlock`` of fields to add to
+the app's response, or a whole ``Response`` (the answer to a preflight) to send instead of
+calling the app. For a websocket handshake, ``websocket`` answers None (let it through) or a
+``HandshakeRefusal``, by the same origin rule (``allowed_origin``).
 
     >>> policy = CORSPolicy.from_options(allow_origins=["https://app.example"])
     >>> block = policy.decide("GET", "/", b"https://app.example")
@@ -19,7 +21,9 @@ Options (names, positions and defaults of Starlette's ``CORSMiddleware``):
   lower-case, no path); ``"null"`` matches only when listed; ``"*"`` means every origin.
 - ``allow_methods=("GET",)``: methods a preflight may ask for; ``"*"`` accepts any method.
 - ``allow_headers=()``: request headers a preflight may ask for, case-insensitive, on top of the
-  CORS-safelisted ones; ``"*"`` accepts (and echoes) any.
+  CORS-safelisted ones; ``"*"`` accepts (and echoes, as the client spelled them) any. The
+  answer lists them as Starlette does: ``Accept, Accept-Language, Content-Language,
+  Content-Type`` and the configured names as written, sorted.
 - ``allow_credentials=False``: send ``Access-Control-Allow-Credentials: true``; the origin is
   then always echoed, never ``*``.
 - ``allow_origin_regex=None``: a regex that must match the *whole* origin.
@@ -28,6 +32,13 @@ Options (names, positions and defaults of Starlette's ``CORSMiddleware``):
 - ``max_age=600``: seconds a browser may cache a preflight answer.
 - ``paths=None``: a regex applied with ``re.match`` to the path; CORS (and ``Vary: Origin``)
   applies only where it matches.
+- ``websocket_origins=True``: refuse a websocket handshake whose ``Origin`` is present and not
+  allowed (Cross-Site WebSocket Hijacking); False lets every handshake through, as Starlette
+  does. Only ASGI has websockets: on WSGI the option is accepted and has no effect.
+
+Every response on a CORS path carries ``Vary: Origin``, a literal ``"*"`` answer included:
+a request without Origin gets no Allow-Origin, so the response still varies with it (Fetch
+§3.2.5), and Starlette sends it too.
 
 ``"*"`` together with ``allow_credentials`` lets every site read credentialed responses; the
 policy accepts it (as Starlette does) and lists the risk in ``policy.warnings``, which the
@@ -42,8 +53,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, final
 
-from .headers import Headers, get, is_token, merge_vary, split_list
-from .responses import Response, plain_headers
+from .headers import Headers, get, get_all, is_token, merge_vary, split_list
+from .responses import Response, plain, plain_headers
 
 Block = tuple[tuple[bytes, bytes], ...]
 
@@ -54,6 +65,9 @@ Block = tuple[tuple[bytes, bytes], ...]
 SAFELISTED_HEADERS = frozenset(
     {b"accept", b"accept-language", b"content-language", b"content-type"}
 )
+# How Starlette spells them in Access-Control-Allow-Headers, sorted together with the
+# configured names as the application wrote them (SPEC: Starlette's spelling and order).
+_SAFELISTED_SPELLING = frozenset({"Accept", "Accept-Language", "Content-Language", "Content-Type"})
 
 # Fetch §2.2.1: "To normalize a method, if it is a byte-case-insensitive match for `DELETE`,
 # `GET`, `HEAD`, `OPTIONS`, `POST`, or `PUT`, byte-uppercase it." Browsers send the normalized
@@ -92,6 +106,20 @@ _STAR = (_ACAO, b"*")
 _VARY_ORIGIN = (b"vary", b"Origin")
 _PNA = (_ACAPN, b"true")
 _OK_BODY = b"OK"
+# Fetch §3.2.3: a preflight's answer depends on the request's origin, method and headers (and,
+# with Private Network Access, on the private-network request header). Starlette lists all four
+# on every answer to a preflight, granted or refused, whatever the options; so does this policy.
+_PREFLIGHT_VARY: Block = (
+    (
+        b"vary",
+        b"Origin, Access-Control-Request-Method, Access-Control-Request-Headers, "
+        b"Access-Control-Request-Private-Network",
+    ),
+)
+# RFC 6455 §4.2.2: a server that does not accept the handshake's origin "MAY" answer with an
+# HTTP error code such as 403 Forbidden; §7.4.1: 1008 is the close code for a policy violation.
+_HANDSHAKE_REFUSED = plain(403, b"Disallowed CORS origin")
+POLICY_VIOLATION = 1008
 
 # Response fields the policy sets; an app's own copy is replaced so the browser never sees two.
 _ANSWER = frozenset({_ACAO, _ACAC, _ACEH})
@@ -169,12 +197,24 @@ def vary_with_origin(value: bytes) -> bytes:
     return get(merge_vary([(b"vary", value)], (b"Origin",)), b"vary") or value
 
 
+@final
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HandshakeRefusal:
+    """A websocket handshake the policy refuses: the HTTP answer to send where the server
+    lets the app answer the handshake, the close code otherwise, and the line to log."""
+
+    response: Response
+    close_code: int
+    message: str
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CORSPolicy:
     """A validated, precomputed CORS configuration; build it with :meth:`from_options`.
 
     ``decide`` (or ``decide_headers`` for a raw header list) is all an adapter calls per
-    request. The policy holds no per-request state and is safe to share between threads.
+    request, ``websocket`` per websocket handshake. The policy holds no per-request state and
+    is safe to share between threads.
     """
 
     allow_all_origins: bool
@@ -182,12 +222,12 @@ class CORSPolicy:
     allow_private_network: bool
     origin_regex: re.Pattern[str] | None
     paths: re.Pattern[str] | None
+    websocket_origins: bool
     warnings: tuple[str, ...]
-    # Precomputed answers, keyed by the raw bytes the request carries. Without an Origin:
-    # Vary: Origin, or nothing when every origin gets "*". For an origin that is not allowed:
-    # Vary: Origin only. When every origin gets "*": the one block for all of them.
-    _no_origin: HeaderBlock | None = field(repr=False)
-    _denied: HeaderBlock = field(repr=False)
+    # Precomputed answers, keyed by the raw bytes the request carries. Without an Origin, or
+    # for an origin that is not allowed: Vary: Origin only. When every origin gets "*": the one
+    # block for all of them.
+    _vary_only: HeaderBlock = field(repr=False)
     _star: HeaderBlock | None = field(repr=False)
     # Per listed origin: its Allow-Origin (and Allow-Credentials) fields, and the block an
     # actual request gets; what follows Allow-Origin in an allowed origin's block.
@@ -209,8 +249,10 @@ class CORSPolicy:
         max_age: int = 600,
         *,
         paths: str | re.Pattern[str] | None = None,
+        websocket_origins: bool = True,
     ) -> CORSPolicy:
-        """Validate Starlette's ``CORSMiddleware`` options (plus ``paths``) and precompute.
+        """Validate Starlette's ``CORSMiddleware`` options (plus ``paths`` and
+        ``websocket_origins``) and precompute.
 
         Raises TypeError or ValueError, naming the option, for a configuration that cannot work.
         """
@@ -220,6 +262,7 @@ class CORSPolicy:
         exposed = _strings("expose_headers", expose_headers)
         credentials = _flag("allow_credentials", allow_credentials)
         private_network = _flag("allow_private_network", allow_private_network)
+        guard = _flag("websocket_origins", websocket_origins)
         _check_max_age(max_age)
         regex = _pattern("allow_origin_regex", allow_origin_regex)
         path_regex = _pattern("paths", paths)
@@ -227,28 +270,29 @@ class CORSPolicy:
 
         allow_all = "*" in origins
         star = allow_all and not credentials
-        vary: Block = () if star else (_VARY_ORIGIN,)
         expose: Block = ((_ACEH, ", ".join(_unique(exposed)).encode()),) if exposed else ()
         listed = {} if star else _listed_origins(origins, credentials)
+        # Fetch §3.2.5 (CORS protocol and HTTP caches): even a literal "*" answer varies with
+        # the request, since a request without Origin gets none; Vary: Origin goes on every
+        # response on a CORS path, as Starlette sends it.
+        tail = (*expose, _VARY_ORIGIN)
         return cls(
             allow_all_origins=allow_all,
             allow_credentials=credentials,
             allow_private_network=private_network,
             origin_regex=regex,
             paths=path_regex,
+            websocket_origins=guard,
             warnings=_warnings(star_with_credentials=allow_all and credentials),
-            _no_origin=None if star else HeaderBlock(vary),
-            _denied=HeaderBlock(vary),
-            _star=HeaderBlock((_STAR, *expose)) if star else None,
+            _vary_only=HeaderBlock((_VARY_ORIGIN,)),
+            _star=HeaderBlock((_STAR, *tail)) if star else None,
             _origin_fields=listed,
-            _actual={raw: HeaderBlock((*own, *expose, *vary)) for raw, own in listed.items()},
-            _actual_tail=(*expose, *vary),
+            _actual={raw: HeaderBlock((*own, *tail)) for raw, own in listed.items()},
+            _actual_tail=tail,
             _preflight=_PreflightRules.build(
                 methods,
                 headers,
                 max_age=max_age,
-                star=star,
-                private_network=private_network,
                 origins={b"*": (_STAR,)} if star else listed,
             ),
         )
@@ -268,15 +312,16 @@ class CORSPolicy:
     ) -> Response | HeaderBlock | None:
         """The answer for one request.
 
-        ``None``: call the app and leave its response alone. A ``HeaderBlock``: call the app and
-        ``apply`` the block to its response headers (a crash response included). A
-        ``Response``: send it; the app is not called. Header values are the raw request
-        bytes; ``request_headers`` is every Access-Control-Request-Headers line joined by ",".
+        ``None`` (outside ``paths``): call the app and leave its response alone. A
+        ``HeaderBlock``: call the app and ``apply`` the block to its response headers (a crash
+        response included). A ``Response``: send it; the app is not called. Header values are
+        the raw request bytes; ``request_headers`` is every Access-Control-Request-Headers line
+        joined by ",".
         """
         if self.paths is not None and self.paths.match(path) is None:
             return None
         if origin is None:
-            return self._no_origin
+            return self._vary_only
         # Fetch §3.2.2: a CORS-preflight request is an OPTIONS request whose headers include
         # `Access-Control-Request-Method` (and `Origin`, as every CORS request does).
         if method == "OPTIONS" and request_method is not None:
@@ -295,23 +340,39 @@ class CORSPolicy:
             return None
         origin = get(headers, b"origin")
         if origin is None:
-            return self._no_origin
+            return self._vary_only
         if method == "OPTIONS":
             request_method, request_headers, private_network = _preflight_values(headers)
             if request_method is not None:
                 return self.preflight(origin, request_method, request_headers, private_network)
         return self.actual(origin)
 
+    def allowed_origin(self, origin: bytes) -> Block | None:
+        """The Allow-Origin (and Allow-Credentials) fields for ``origin`` (the raw header
+        value), or None when the policy does not allow it.
+
+        The one origin rule: simple and actual requests, preflights and websocket handshakes
+        all ask it. A listed origin matches byte for byte (``"null"`` only when listed); a
+        literal ``"*"`` without credentials allows any value; otherwise only a well-formed
+        origin is echoed, with ``"*"`` and credentials or when the regex matches it whole.
+        """
+        fields = self._origin_fields.get(origin)
+        if fields is not None:
+            return fields
+        if self._star is not None:
+            return (_STAR,)
+        return self._dynamic_origin(origin)
+
     def actual(self, origin: bytes) -> HeaderBlock:
         """The fields for a non-preflight request carrying ``origin``."""
         block = self._actual.get(origin)
         if block is not None:
             return block
+        fields = self.allowed_origin(origin)
+        if fields is None:
+            return self._vary_only
         if self._star is not None:
             return self._star
-        fields = self._dynamic_origin(origin)
-        if fields is None:
-            return self._denied
         return HeaderBlock((*fields, *self._actual_tail))
 
     def preflight(
@@ -323,9 +384,7 @@ class CORSPolicy:
     ) -> Response:
         """The response to a preflight from ``origin`` (the raw header values)."""
         rules = self._preflight
-        origin_fields = self._origin_fields.get(origin)
-        if origin_fields is None:
-            origin_fields = (_STAR,) if self._star is not None else self._dynamic_origin(origin)
+        origin_fields = self.allowed_origin(origin)
         method_field = rules.method_field(request_method)
         header_field = rules.header_field(request_headers)
         if origin_fields is None or method_field is None or header_field is None:
@@ -343,6 +402,32 @@ class CORSPolicy:
                 return ready
         return rules.granted(origin_fields, method_field, header_field)
 
+    def websocket(self, path: str, headers: Headers) -> HandshakeRefusal | None:
+        """None when a websocket handshake may reach the app, else how to refuse it.
+
+        ``headers`` is the handshake's raw header list. Cross-Site WebSocket Hijacking:
+        browsers apply no CORS to websockets and send the page's Origin (RFC 6455 §4.1,
+        §10.2) with the user's cookies, so a handshake whose Origin the policy does not allow
+        is refused before the app runs. No Origin (a client that is not a browser) passes,
+        and so does every handshake outside ``paths`` or with ``websocket_origins=False``.
+        """
+        if not self.websocket_origins:
+            return None
+        if self.paths is not None and self.paths.match(path) is None:
+            return None
+        origins = get_all(headers, b"origin")
+        if not origins:
+            return None
+        origin = origins[0]
+        # RFC 6455 §4.1: the client sends one Origin field. Several lines are honoured only
+        # when they all say the same thing; differing ones leave no origin to judge.
+        if any(other != origin for other in origins[1:]):
+            shown = ", ".join(_shown(value) for value in origins[:4])
+            return _refusal(f"{len(origins)} different Origin fields ({shown})", path)
+        if self.allowed_origin(origin) is None:
+            return _refusal(f"Origin {_shown(origin)} is not allowed", path)
+        return None
+
     def _dynamic_origin(self, origin: bytes) -> Block | None:
         # Only a well-formed origin is echoed or tried against the regex, so "https://evil/."
         # ".example.com", userinfo, upper case, or 10 KB of junk cannot satisfy a pattern like
@@ -359,6 +444,19 @@ class CORSPolicy:
         return ((_ACAO, origin),)
 
 
+def _refusal(reason: str, path: str) -> HandshakeRefusal:
+    message = f"Refused a websocket handshake on {path!r}: {reason} (websocket_origins)."
+    return HandshakeRefusal(
+        response=_HANDSHAKE_REFUSED, close_code=POLICY_VIOLATION, message=message
+    )
+
+
+def _shown(value: bytes) -> str:
+    """A request value for a log line: at most 100 characters, control characters escaped."""
+    text = value[:100].decode("latin-1")
+    return repr(text) + ("..." if len(value) > 100 else "")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _PreflightRules:
     """What a preflight's method and headers are checked against, and its answers' parts."""
@@ -369,8 +467,7 @@ class _PreflightRules:
     any_header: bool
     headers: frozenset[bytes]
     headers_field: Block
-    # The Vary on every answer, and what ends a granted one (Max-Age, Vary, text/plain).
-    vary: Block
+    # What ends a granted answer (Max-Age, Vary, text/plain).
     tail: Block
     # The answer to the common preflight (an allowed method, listed headers), prebuilt per
     # listed origin (b"*" when every origin gets "*").
@@ -383,16 +480,13 @@ class _PreflightRules:
         headers: list[str],
         *,
         max_age: int,
-        star: bool,
-        private_network: bool,
         origins: dict[bytes, Block],
     ) -> _PreflightRules:
         """The rules for validated options; ``origins`` maps each listed origin (b"*" when
         every origin gets "*") to its Allow-Origin fields."""
         methods_field, method_set = _allowed_methods(methods)
         headers_field, header_set = _allowed_headers(headers)
-        vary = _preflight_vary(star=star, private_network=private_network)
-        tail = ((_ACMA, b"%d" % max_age), *vary, *plain_headers(_OK_BODY))
+        tail = ((_ACMA, b"%d" % max_age), *_PREFLIGHT_VARY, *plain_headers(_OK_BODY))
         common = (*methods_field, *headers_field, *tail)
         return cls(
             any_method="*" in methods,
@@ -401,7 +495,6 @@ class _PreflightRules:
             any_header="*" in headers,
             headers=header_set,
             headers_field=headers_field,
-            vary=vary,
             tail=tail,
             ok={
                 raw: Response(status=200, headers=(*own, *common), body=_OK_BODY)
@@ -428,7 +521,8 @@ class _PreflightRules:
         if not request_headers:
             return self.headers_field
         if self.any_header:
-            names = split_list(request_headers.lower())
+            # Echoed as the client spelled them (as Starlette does); only tokens are echoed.
+            names = split_list(request_headers)
             if not all(_TOKEN.fullmatch(name) for name in names):
                 return None
             return ((_ACAH, b", ".join(names)),) if names else self.headers_field
@@ -451,7 +545,7 @@ class _PreflightRules:
         # methods, headers or origin for a client to probe.
         failed = [name for name, answer in answers.items() if answer is None]
         body = ("Disallowed CORS " + ", ".join(failed)).encode()
-        return Response(status=400, headers=(*self.vary, *plain_headers(body)), body=body)
+        return Response(status=400, headers=(*_PREFLIGHT_VARY, *plain_headers(body)), body=body)
 
 
 def _preflight_values(headers: Headers) -> tuple[bytes | None, bytes | None, bytes | None]:
@@ -489,24 +583,17 @@ def _allowed_methods(methods: list[str]) -> tuple[Block, frozenset[bytes]]:
 
 
 def _allowed_headers(headers: list[str]) -> tuple[Block, frozenset[bytes]]:
-    """The Allow-Headers field (none for "*", which echoes) and the lower-case allowed set."""
+    """The Allow-Headers field (none for "*", which echoes) and the lower-case allowed set.
+
+    The field is Starlette's: the safelisted names in its spelling and the configured names as
+    written, each distinct string once, sorted by code point (so "Accept" before "X-Custom"
+    before "x-other"); names compare case-insensitively when a preflight is checked.
+    """
     header_set = SAFELISTED_HEADERS | {h.lower().encode() for h in headers}
     if "*" in headers:
         return (), header_set
-    return ((_ACAH, b", ".join(sorted(header_set))),), header_set
-
-
-def _preflight_vary(*, star: bool, private_network: bool) -> Block:
-    """The Vary field of every answer to a preflight."""
-    # Fetch §3.2.3: a preflight's answer depends on the request's method and headers, and
-    # (unless every origin gets "*") on its origin; the private-network request header only
-    # matters when the policy can grant it.
-    names = [b"Access-Control-Request-Method", b"Access-Control-Request-Headers"]
-    if not star:
-        names.insert(0, b"Origin")
-    if private_network:
-        names.append(b"Access-Control-Request-Private-Network")
-    return ((b"vary", b", ".join(names)),)
+    listed = sorted(_SAFELISTED_SPELLING | set(headers))
+    return ((_ACAH, ", ".join(listed).encode()),), header_set
 
 
 def _warnings(*, star_with_credentials: bool) -> tuple[str, ...]:

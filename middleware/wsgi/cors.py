@@ -9,14 +9,15 @@
 Preflights (``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``) are answered here,
 before the app, its auth or its CSRF checks see them: 200 "OK" with the allow headers, or 400
 naming what was refused. Other requests go to the app and its response gets
-``Access-Control-Allow-Origin`` (and friends) for an allowed origin and ``Vary: Origin`` unless
-every origin is answered with a literal ``*``; an app crash becomes a plain 500 that keeps them.
+``Access-Control-Allow-Origin`` (and friends) for an allowed origin, and ``Vary: Origin`` in
+every case; an app crash becomes a plain 500 that keeps them.
 
 Options are Starlette's (``allow_origins``, ``allow_methods``, ``allow_headers``,
 ``allow_credentials``, ``allow_origin_regex``, ``allow_private_network``, ``expose_headers``,
 ``max_age``) plus ``paths``, a regex matched with ``re.match`` against ``PATH_INFO`` (the path
-inside the app, as Django's and Flask's routes see it). See ``CORSLayer`` and
-``middleware.core.cors``.
+inside the app, as Django's and Flask's routes see it). ``websocket_origins`` is accepted for
+the same signature as the ASGI class and has no effect: WSGI has no websockets. See
+``CORSLayer`` and ``middleware.core.cors``.
 """
 
 from __future__ import annotations

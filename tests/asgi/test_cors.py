@@ -1,13 +1,15 @@
-"""CORSMiddleware rules only ASGI has: scopes, messages, root_path, extensions."""
+"""CORSMiddleware rules only ASGI has: scopes, messages, root_path, extensions, websockets."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import pytest
 
 from middleware.asgi.cors import CORSMiddleware
+from tests.cases.cors import WEBSOCKET_CASES, Handshake
 from tests.drivers import acall
 from tests.parity.vectors import Boom
 
@@ -16,13 +18,11 @@ ONE = {"allow_origins": [APP]}
 ORIGIN = [("origin", APP)]
 
 
-async def test_lifespan_and_websocket_pass_through_untouched() -> None:
+async def test_lifespan_passes_through_untouched() -> None:
     seen: list[Any] = []
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         seen.append((scope, receive, send))
-
-    stack = CORSMiddleware(app, **ONE)
 
     async def receive() -> Any:
         return {}
@@ -30,11 +30,131 @@ async def test_lifespan_and_websocket_pass_through_untouched() -> None:
     async def send(message: Any) -> None:
         pass
 
-    for kind in ("lifespan", "websocket"):
-        scope = {"type": kind, "headers": [(b"origin", b"https://evil.example")]}
-        await stack(scope, receive, send)
-        assert seen[-1] == (scope, receive, send)
-        assert seen[-1][0] is scope and seen[-1][2] is send
+    scope = {"type": "lifespan", "headers": [(b"origin", b"https://evil.example")]}
+    await CORSMiddleware(app, **ONE)(scope, receive, send)
+    assert seen == [(scope, receive, send)]
+    assert seen[0][0] is scope and seen[0][1] is receive and seen[0][2] is send
+
+
+# --- Websocket handshakes (SPEC, WebSocket): the shared case table, then the ASGI rules.
+
+DENIAL = {"websocket.http.response": {}}
+
+
+class Handshaking:
+    """A fake server's side of one websocket handshake: what it offers, what it was sent."""
+
+    def __init__(self, first: str = "websocket.connect") -> None:
+        self.incoming = [{"type": first}, {"type": "websocket.disconnect", "code": 1000}]
+        self.sent: list[dict[str, Any]] = []
+        self.app_calls: list[Any] = []
+
+    async def receive(self) -> Any:
+        return self.incoming.pop(0) if self.incoming else {"type": "websocket.disconnect"}
+
+    async def send(self, message: Any) -> None:
+        self.sent.append(message)
+
+    async def app(self, scope: Any, receive: Any, send: Any) -> None:
+        self.app_calls.append((scope, receive, send))
+        if (await receive())["type"] == "websocket.connect":
+            await send({"type": "websocket.accept"})
+
+
+def _ws_scope(case: Handshake, extensions: Any = None) -> dict[str, Any]:
+    scope: dict[str, Any] = {"type": "websocket", "path": case.path, "scheme": "ws"}
+    if case.headers is not None:
+        scope["headers"] = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in case.headers]
+    if extensions is not None:
+        scope["extensions"] = extensions
+    return scope
+
+
+async def _handshake(
+    case: Handshake, extensions: Any = None, first: str = "websocket.connect"
+) -> tuple[Handshaking, dict[str, Any]]:
+    side = Handshaking(first)
+    scope = _ws_scope(case, extensions)
+    await CORSMiddleware(side.app, **case.options)(scope, side.receive, side.send)
+    return side, scope
+
+
+@pytest.mark.parametrize("case", WEBSOCKET_CASES)
+async def test_websocket_refused_with_403_where_the_server_offers_it(
+    case: Handshake, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="middleware.cors"):
+        side, scope = await _handshake(case, DENIAL)
+    logged = [
+        r for r in caplog.records if r.name == "middleware.cors" and r.levelno == logging.INFO
+    ]
+    if not case.refused:
+        # Untouched: the app gets the server's own scope, receive and send.
+        assert side.app_calls == [(scope, side.receive, side.send)]
+        assert side.sent == [{"type": "websocket.accept"}] and logged == []
+        return
+    assert side.app_calls == []
+    assert side.sent == [
+        {
+            "type": "websocket.http.response.start",
+            "status": 403,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", b"22"),
+            ],
+        },
+        {
+            "type": "websocket.http.response.body",
+            "body": b"Disallowed CORS origin",
+            "more_body": False,
+        },
+    ]
+    assert [(r.levelno, r.getMessage()[:30]) for r in logged] == [
+        (logging.INFO, "Refused a websocket handshake ")
+    ]
+
+
+@pytest.mark.parametrize("extensions", [None, {}, {"websocket.http.response.other": {}}])
+@pytest.mark.parametrize("case", [c for c in WEBSOCKET_CASES if c.values[0].refused])
+async def test_websocket_refused_with_close_1008_without_the_extension(
+    case: Handshake, extensions: Any
+) -> None:
+    side, _ = await _handshake(case, extensions)
+    assert side.app_calls == []
+    # Before the accept, so the server answers the handshake with a 403 of its own.
+    assert side.sent == [{"type": "websocket.close", "code": 1008}]
+
+
+@pytest.mark.parametrize("extensions", [None, DENIAL])
+async def test_websocket_client_gone_before_the_handshake_finished(extensions: Any) -> None:
+    refused = Handshake(options=ONE, headers=(("origin", "https://evil.example"),), refused=True)
+    side, _ = await _handshake(refused, extensions, first="websocket.disconnect")
+    assert (side.app_calls, side.sent) == ([], [])
+    # An allowed one is the app's to handle, disconnect included.
+    allowed = Handshake(options=ONE, headers=(("origin", APP),), refused=False)
+    side, _ = await _handshake(allowed, extensions, first="websocket.disconnect")
+    assert len(side.app_calls) == 1 and side.sent == []
+
+
+async def test_websocket_guard_off_passes_every_scope_untouched() -> None:
+    side = Handshaking()
+    scope = {"type": "websocket", "path": "/ws", "headers": [(b"origin", b"https://evil.example")]}
+    stack = CORSMiddleware(side.app, **ONE, websocket_origins=False)
+    await stack(scope, side.receive, side.send)
+    assert side.app_calls == [(scope, side.receive, side.send)]
+
+
+async def test_websocket_paths_match_inside_root_path() -> None:
+    case = Handshake(
+        options={**ONE, "paths": r"/api/"},
+        headers=(("origin", "https://evil.example"),),
+        path="/prefix/api/ws",
+        refused=True,
+    )
+    side = Handshaking()
+    scope = {**_ws_scope(case), "root_path": "/prefix"}
+    await CORSMiddleware(side.app, **case.options)(scope, side.receive, side.send)
+    assert side.app_calls == [] and side.sent == [{"type": "websocket.close", "code": 1008}]
 
 
 async def test_app_message_and_headers_not_mutated() -> None:

@@ -88,20 +88,21 @@ def _plain(body: bytes) -> Pairs:
     return (("content-type", "text/plain; charset=utf-8"), ("content-length", str(len(body))))
 
 
-def ok(*fields: tuple[str, str], max_age: str = "600", vary: str = "") -> Pairs:
-    vary = vary or "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
-    return (
-        *fields,
-        ("access-control-max-age", max_age),
-        ("vary", vary),
-        *_plain(b"OK"),
-    )
+# Every answer to a preflight, granted or refused, whatever the options (as Starlette 1.10).
+PREFLIGHT_VARY = (
+    "vary",
+    "Origin, Access-Control-Request-Method, Access-Control-Request-Headers, "
+    "Access-Control-Request-Private-Network",
+)
 
 
-def rejected(what: str, vary: str = "") -> dict[str, Any]:
+def ok(*fields: tuple[str, str], max_age: str = "600") -> Pairs:
+    return (*fields, ("access-control-max-age", max_age), PREFLIGHT_VARY, *_plain(b"OK"))
+
+
+def rejected(what: str) -> dict[str, Any]:
     body = f"Disallowed CORS {what}".encode()
-    vary = vary or "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
-    return {"status": 400, "headers": (("vary", vary), *_plain(body)), "body": body}
+    return {"status": 400, "headers": (PREFLIGHT_VARY, *_plain(body)), "body": body}
 
 
 OK = {"status": 200, "body": b"OK"}
@@ -133,8 +134,10 @@ ACAM = "access-control-allow-methods"
 ACAH = "access-control-allow-headers"
 ACEH = "access-control-expose-headers"
 VARY = ("vary", "Origin")
-FULL_ACAH = "accept, accept-language, authorization, content-language, content-type, x-custom"
-ONE_ACAH = "accept, accept-language, content-language, content-type"
+# Starlette's spelling and order: its safelisted names and the configured ones as written,
+# sorted by code point.
+FULL_ACAH = "Accept, Accept-Language, Authorization, Content-Language, Content-Type, X-Custom"
+ONE_ACAH = "Accept, Accept-Language, Content-Language, Content-Type"
 FULL_OK = ok(
     (ACAO, APP), (ACAC, "true"), (ACAM, "GET, POST, DELETE"), (ACAH, FULL_ACAH), max_age="300"
 )
@@ -142,7 +145,7 @@ FULL_OK = ok(
 CASES = [
     # --- No Origin: the app answers; only Vary: Origin is merged.
     pytest.param(actual(ONE, None, VARY), id="no-origin-vary-only"),
-    pytest.param(actual(STAR, None), id="no-origin-star-untouched"),
+    pytest.param(actual(STAR, None, VARY), id="no-origin-star-vary-only"),
     pytest.param(
         actual(
             ONE,
@@ -216,8 +219,20 @@ CASES = [
         id="app-response-other-type",
     ),
     # --- "*" and credentials.
-    pytest.param(actual(STAR, APP, (ACAO, "*"), (ACEH, "X-Total")), id="star-literal-no-vary"),
-    pytest.param(actual(STAR, "null", (ACAO, "*"), (ACEH, "X-Total")), id="star-null-gets-star"),
+    # Fetch 3.2.5: the "*" answer still varies with Origin (none without it), as Starlette's.
+    pytest.param(actual(STAR, APP, (ACAO, "*"), (ACEH, "X-Total"), VARY), id="star-literal-vary"),
+    pytest.param(
+        actual(STAR, "null", (ACAO, "*"), (ACEH, "X-Total"), VARY), id="star-null-gets-star"
+    ),
+    pytest.param(
+        actual(
+            STAR,
+            APP,
+            app_headers=(("vary", "*"), *APP_HEADERS),
+            expected=(("vary", "*"), *APP_HEADERS, (ACAO, "*"), (ACEH, "X-Total")),
+        ),
+        id="star-app-vary-star-kept",
+    ),
     pytest.param(
         actual(STAR_CREDENTIALS, EVIL, (ACAO, EVIL), (ACAC, "true"), VARY),
         id="star-credentials-echoes-origin",
@@ -296,9 +311,22 @@ CASES = [
             "PROPFIND",
             "X-Foo, x-bar",
             **OK,
-            headers=ok((ACAO, APP), (ACAM, "PROPFIND"), (ACAH, "x-foo, x-bar")),
+            headers=ok((ACAO, APP), (ACAM, "PROPFIND"), (ACAH, "X-Foo, x-bar")),
         ),
         id="preflight-star-methods-and-headers-echo",
+    ),
+    pytest.param(
+        preflight(
+            ANY,
+            APP,
+            "GET",
+            "X-Requested-With,content-type ,, Authorization",
+            **OK,
+            headers=ok(
+                (ACAO, APP), (ACAM, "GET"), (ACAH, "X-Requested-With, content-type, Authorization")
+            ),
+        ),
+        id="preflight-star-headers-echo-as-spelled",
     ),
     pytest.param(
         preflight(ANY, APP, "GET", **OK, headers=ok((ACAO, APP), (ACAM, "GET"))),
@@ -310,12 +338,7 @@ CASES = [
             EVIL,
             "GET",
             **OK,
-            headers=ok(
-                (ACAO, "*"),
-                (ACAM, "GET"),
-                (ACAH, ONE_ACAH),
-                vary="Access-Control-Request-Method, Access-Control-Request-Headers",
-            ),
+            headers=ok((ACAO, "*"), (ACAM, "GET"), (ACAH, ONE_ACAH)),
         ),
         id="preflight-star-origin",
     ),
@@ -357,8 +380,6 @@ CASES = [
                 (ACAM, "GET"),
                 (ACAH, ONE_ACAH),
                 ("access-control-allow-private-network", "true"),
-                vary="Origin, Access-Control-Request-Method, "
-                "Access-Control-Request-Headers, Access-Control-Request-Private-Network",
             ),
         ),
         id="preflight-private-network-allowed",
@@ -377,6 +398,21 @@ CASES = [
     pytest.param(
         preflight(FULL, APP, "DELETE", **OK, headers=FULL_OK),
         id="preflight-configured-method-normalized",
+    ),
+    pytest.param(
+        preflight(
+            {"allow_origins": [APP], "allow_headers": ["x-lower", "Content-Type", "X-Upper"]},
+            APP,
+            "GET",
+            "X-LOWER, x-upper",
+            **OK,
+            headers=ok(
+                (ACAO, APP),
+                (ACAM, "GET"),
+                (ACAH, "Accept, Accept-Language, Content-Language, Content-Type, X-Upper, x-lower"),
+            ),
+        ),
+        id="preflight-allow-headers-starlette-order",
     ),
     # --- Preflights that fail: 400 naming what failed, the policy not advertised.
     pytest.param(
@@ -484,4 +520,73 @@ SECURITY_ALLOWED = [
         ("punycode", "https://xn--bcher-kva.example.com"),
         ("subdomain-looks-like-other", "https://evil.com.example.com"),
     ]
+]
+
+
+# --- Websocket handshakes (SPEC, WebSocket: Cross-Site WebSocket Hijacking). ASGI only: run
+# against the core (``CORSPolicy.websocket``) and through the ASGI class with fake scopes.
+
+
+@dataclass(frozen=True, kw_only=True)
+class Handshake:
+    options: dict[str, Any]
+    # The handshake's header lines; None: a scope without a "headers" key.
+    headers: Pairs | None = ()
+    path: str = "/ws"
+    refused: bool
+
+
+def handshake(options: dict[str, Any], *origins: str, refused: bool, **kw: Any) -> Handshake:
+    """A handshake carrying one Origin line per entry of ``origins`` (none: no Origin)."""
+    headers = kw.pop("headers", (("host", "api.example"), ("upgrade", "websocket")))
+    return Handshake(
+        options=options,
+        headers=(*headers, *(("origin", origin) for origin in origins)),
+        refused=refused,
+        **kw,
+    )
+
+
+WEBSOCKET_CASES = [
+    # Allowed by the same origin rules as HTTP.
+    pytest.param(handshake(ONE, APP, refused=False), id="listed-origin-passes"),
+    pytest.param(handshake(REGEX, "https://chat.example.com", refused=False), id="regex-passes"),
+    pytest.param(handshake(NULL, "null", refused=False), id="null-listed-passes"),
+    pytest.param(handshake(STAR, EVIL, refused=False), id="star-passes-any"),
+    pytest.param(handshake(STAR, "null", refused=False), id="star-passes-null"),
+    pytest.param(handshake(STAR_CREDENTIALS, EVIL, refused=False), id="star-credentials-passes"),
+    # Not allowed: refused before the app runs.
+    pytest.param(handshake(ONE, EVIL, refused=True), id="other-origin-refused"),
+    pytest.param(handshake(ONE, "null", refused=True), id="null-not-listed-refused"),
+    pytest.param(
+        handshake(REGEX, "https://chat.example.com.evil.net", refused=True),
+        id="regex-prefix-refused",
+    ),
+    pytest.param(handshake({}, APP, refused=True), id="no-origins-configured-refused"),
+    pytest.param(handshake(STAR_CREDENTIALS, "null", refused=True), id="star-credentials-null"),
+    # Malformed values never match a list or a regex.
+    pytest.param(handshake(ONE, APP + "/", refused=True), id="malformed-trailing-slash"),
+    pytest.param(handshake(ONE, "HTTPS://app.example", refused=True), id="malformed-upper-case"),
+    pytest.param(handshake(REGEX, "https://a.example.com\xff", refused=True), id="malformed-byte"),
+    pytest.param(handshake(ONE, "", refused=True), id="malformed-empty"),
+    pytest.param(
+        handshake(STAR_CREDENTIALS, "https://" + "a" * 600, refused=True), id="malformed-long"
+    ),
+    # Repeated Origin lines: honoured only when they all say the same.
+    pytest.param(handshake(ONE, APP, APP, refused=False), id="repeated-same-allowed-passes"),
+    pytest.param(handshake(ONE, APP, EVIL, refused=True), id="repeated-different-refused"),
+    pytest.param(handshake(ONE, EVIL, APP, refused=True), id="repeated-different-reversed"),
+    pytest.param(handshake(STAR, APP, EVIL, refused=True), id="repeated-different-star"),
+    pytest.param(handshake(ONE, EVIL, EVIL, refused=True), id="repeated-same-refused"),
+    # No Origin: a client that is not a browser.
+    pytest.param(handshake(ONE, refused=False), id="no-origin-passes"),
+    pytest.param(Handshake(options=ONE, headers=None, refused=False), id="no-headers-key"),
+    # Option and path scoping.
+    pytest.param(
+        handshake({**ONE, "websocket_origins": False}, EVIL, refused=False),
+        id="guard-off-passes",
+    ),
+    pytest.param(handshake(PATHS, EVIL, path="/ws", refused=False), id="paths-outside-passes"),
+    pytest.param(handshake(PATHS, EVIL, path="/api/ws", refused=True), id="paths-inside-refused"),
+    pytest.param(handshake(PATHS, APP, path="/api/ws", refused=False), id="paths-inside-allowed"),
 ]

@@ -20,7 +20,9 @@ from tests.cases.cors import (
     SECURITY,
     SECURITY_ALLOWED,
     SECURITY_CASES,
+    WEBSOCKET_CASES,
     Case,
+    Handshake,
     Pairs,
 )
 
@@ -56,6 +58,63 @@ def test_cors_case(case: Case) -> None:
 @pytest.mark.parametrize("case", SECURITY_CASES)
 def test_cors_hostile_origin_denied(case: Case) -> None:
     _check(case)
+
+
+# --- Websocket handshakes: the same origin rule, a 403 or a close 1008, and a log line.
+
+
+@pytest.mark.parametrize("case", WEBSOCKET_CASES)
+def test_cors_websocket_case(case: Handshake) -> None:
+    policy = CORSPolicy.from_options(**case.options)
+    refusal = policy.websocket(case.path, _raw(case.headers or ()))
+    assert (refusal is not None) is case.refused
+    if refusal is not None:
+        assert refusal.close_code == 1008
+        assert (refusal.response.status, refusal.response.body) == (403, b"Disallowed CORS origin")
+        assert refusal.response.headers == (
+            (b"content-type", b"text/plain; charset=utf-8"),
+            (b"content-length", b"22"),
+        )
+        assert refusal.message.startswith(f"Refused a websocket handshake on {case.path!r}: ")
+
+
+@pytest.mark.parametrize("case", WEBSOCKET_CASES)
+def test_cors_websocket_and_http_share_the_origin_rule(case: Handshake) -> None:
+    # One rule for both: a single Origin line is refused on a websocket exactly when an HTTP
+    # request from it gets no Allow-Origin (inside paths, with the guard on).
+    policy = CORSPolicy.from_options(**case.options)
+    origins = [value for name, value in case.headers or () if name == "origin"]
+    if len(origins) != 1 or not policy.websocket_origins or not policy.applies(case.path):
+        return
+    origin = origins[0].encode("latin-1")
+    allowed = policy.allowed_origin(origin) is not None
+    assert allowed is not case.refused
+    names = [name for name, _ in policy.actual(origin).fields]
+    assert (b"access-control-allow-origin" in names) is allowed
+
+
+def test_cors_websocket_log_line_names_path_and_origin() -> None:
+    policy = CORSPolicy.from_options(allow_origins=[APP])
+    refusal = policy.websocket("/chat", [(b"origin", b"https://evil.example")])
+    assert refusal is not None
+    assert refusal.message == (
+        "Refused a websocket handshake on '/chat': Origin 'https://evil.example' is not allowed "
+        "(websocket_origins)."
+    )
+    # Hostile values are shortened and their control characters escaped.
+    refusal = policy.websocket("/chat", [(b"origin", b"https://x\r\n\x00" + b"a" * 500)])
+    assert refusal is not None
+    assert "\\r\\n\\x00" in refusal.message and "..." in refusal.message
+    assert "\r" not in refusal.message and len(refusal.message) < 250
+    refusal = policy.websocket("/", [(b"origin", APP.encode()), (b"origin", b"null")])
+    assert refusal is not None
+    assert "2 different Origin fields ('https://app.example', 'null')" in refusal.message
+
+
+def test_cors_websocket_origins_must_be_a_flag() -> None:
+    with pytest.raises(TypeError, match="websocket_origins must be True or False, got 'no'"):
+        CORSPolicy.from_options(websocket_origins="no")
+    assert CORSPolicy.from_options().websocket_origins is True
 
 
 @pytest.mark.parametrize("case", SECURITY_ALLOWED)
@@ -135,8 +194,24 @@ def test_cors_no_origin_answer_is_one_shared_object() -> None:
     assert first.fields == ((b"vary", b"Origin"),)
 
 
-def test_cors_no_origin_star_means_nothing_to_do() -> None:
-    assert CORSPolicy.from_options(allow_origins=["*"]).decide("GET", "/", None) is None
+def test_cors_star_varies_with_origin_with_or_without_one() -> None:
+    # Fetch 3.2.5: a "*" answer still differs between a request with Origin and one without,
+    # so both carry Vary: Origin (Starlette's choice).
+    policy = CORSPolicy.from_options(allow_origins=["*"])
+    without = policy.decide("GET", "/", None)
+    assert isinstance(without, HeaderBlock) and without.fields == ((b"vary", b"Origin"),)
+    star = policy.decide("GET", "/", b"https://a.example")
+    assert isinstance(star, HeaderBlock)
+    assert star.fields == ((b"access-control-allow-origin", b"*"), (b"vary", b"Origin"))
+    # "*" echoes nothing, so any Origin value gets the same literal answer.
+    assert policy.decide("GET", "/", b"null") is star
+    assert policy.decide("GET", "/", b"https://a.example/path") is star
+
+
+def test_cors_nothing_to_do_only_outside_paths() -> None:
+    policy = CORSPolicy.from_options(allow_origins=["*"], paths="/api/")
+    assert policy.decide("GET", "/static/x", b"https://a.example") is None
+    assert policy.decide_headers("GET", "/static/x", []) is None
 
 
 def test_cors_configured_origin_answers_are_prebuilt() -> None:
@@ -283,9 +358,10 @@ def test_cors_duplicates_collapse() -> None:
     )
     answer = policy.preflight(APP.encode(), b"GET")
     assert (b"access-control-allow-methods", b"GET, POST") in answer.headers
+    # Starlette's rule: each distinct string once, so two spellings of one name both stay.
     assert (
         b"access-control-allow-headers",
-        b"accept, accept-language, content-language, content-type, x-a",
+        b"Accept, Accept-Language, Content-Language, Content-Type, X-A, x-a",
     ) in answer.headers
     assert (b"access-control-expose-headers", b"X-B") in policy.actual(APP.encode()).fields
 

@@ -199,8 +199,11 @@ def test_cors_signatures_identical() -> None:
         "expose_headers",
         "max_age",
         "paths",
+        "websocket_origins",
     ]
     assert params["paths"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert params["websocket_origins"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert params["websocket_origins"].default is True
     starlette = pytest.importorskip("starlette.middleware.cors")
     theirs = inspect.signature(starlette.CORSMiddleware).parameters
     for name, param in theirs.items():

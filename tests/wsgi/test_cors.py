@@ -183,7 +183,8 @@ def test_preflight_native_headers_and_status_line() -> None:
     assert all(isinstance(n, str) and isinstance(v, str) for n, v in headers)
     assert headers[0] == (
         "Vary",
-        "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
+        "Origin, Access-Control-Request-Method, Access-Control-Request-Headers, "
+        "Access-Control-Request-Private-Network",
     )
 
 
@@ -311,3 +312,22 @@ def test_preflight_headers_are_the_core_answer_in_canonical_spelling() -> None:
     assert status == "200 OK"
     assert headers[0] == ("Access-Control-Allow-Origin", APP)
     assert [(n.lower().encode(), v.encode()) for n, v in headers] == list(answer.headers)
+
+
+@pytest.mark.parametrize("guard", [True, False])
+def test_websocket_origins_accepted_without_effect(guard: bool) -> None:
+    # WSGI has no websockets: the option exists for the ASGI twin's signature, and HTTP
+    # answers are the same either way.
+    plain = CORSMiddleware(_text, **ONE)
+    guarded = CORSMiddleware(_text, **ONE, websocket_origins=guard)
+    assert guarded.policy.websocket_origins is guard
+    for headers in (ORIGIN, [("origin", "https://evil.example")], []):
+        expected = call_wsgi(plain, headers=headers)
+        result = call_wsgi(guarded, headers=headers)
+        assert (result.status, result.headers, result.body) == (
+            expected.status,
+            expected.headers,
+            expected.body,
+        )
+    with pytest.raises(TypeError, match="websocket_origins must be True or False"):
+        CORSMiddleware(_text, websocket_origins=None)
