@@ -79,8 +79,7 @@ class SessionMiddleware(ASGILayer, SessionLayer):
     """Cookie sessions for an ASGI app: ``scope["session"]`` on HTTP and websocket scopes."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # A coroutine function: servers (uvicorn, hypercorn) tell an ASGI 3 app from an ASGI 2
-        # one by its __call__.
+        # ASGILayer's, plus websockets: they get the session too.
         kind = scope["type"]
         if kind == "http":
             await self.http(scope, receive, send)
@@ -100,7 +99,6 @@ class SessionMiddleware(ASGILayer, SessionLayer):
             stored.store = cast("Store", store)
             exchange.session = StoredSession(self.config, scope["headers"])
         scope["session"] = exchange.session
-        exchange.answered = False
         return exchange.run(self.app)
 
     async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -124,15 +122,12 @@ class _SessionExchange(Exchange):
 
     # Set by SessionMiddleware right after construction: no __init__ of its own saves a
     # Python call per request.
-    __slots__ = ("answered", "session")
+    __slots__ = ("session",)
     session: Session
-    answered: bool  # the app's response was replaced: the rest of it is dropped
 
     def send(self, message: Message) -> Awaitable[None]:
         # A plain function returning the server's awaitable, as the plumbing's: only the
         # start of a response whose session the app touched costs more.
-        if self.answered:
-            return _nothing()
         if message["type"] == "http.response.start":
             self.started = True
             if self.session.touched:
@@ -151,8 +146,9 @@ class _SessionExchange(Exchange):
         if commit.events:
             _log(commit.events)
         if commit.answer is not None:
-            self.answered = True
-            return send_response(self.server_send, commit.answer)
+            # The app's response is replaced: what it sends after its start goes nowhere.
+            send, self.server_send = self.server_send, _discard
+            return send_response(send, commit.answer)
         return self.server_send({**message, "headers": commit.apply(message.get("headers", ()))})
 
     def on_end(self) -> None:
@@ -205,7 +201,7 @@ async def _preload(store: Store, session: StoredSession) -> None:
             session.fail(exc)
 
 
-async def _nothing() -> None:
+async def _discard(message: Message) -> None:
     pass
 
 

@@ -333,8 +333,13 @@ class SessionCommit(NamedTuple):
 
     def fields(self) -> Headers:
         """The fields this commit adds to a response that has no Vary: its Vary and its
-        Set-Cookie."""
-        return self.apply([])
+        Set-Cookie (what ``apply`` appends)."""
+        fields = []
+        if self.vary is not None:
+            fields.append((b"vary", self.vary))
+        if self.set_cookie is not None:
+            fields.append((b"set-cookie", self.set_cookie))
+        return fields
 
 
 class Phase(Enum):
