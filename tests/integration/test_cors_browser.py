@@ -8,6 +8,12 @@ preflight), one with a header the policy refuses (the browser must not send it),
 crash, which must reach the page as a readable 500 rather than a CORS error. A page from an
 origin that is not allowed must be blocked.
 
+Websockets (SPEC, WebSocket): the browser applies no CORS to them and sends the page's cookie
+with the handshake, so the guard is the middleware's. Under uvicorn, hypercorn and Daphne,
+``tests/integration/websocket_cors_app.py`` allows the first page's origin: a page from it
+opens the socket and gets its echo; a page from the other origin cannot open it, and the app
+never sees that handshake.
+
 Installs nothing: it runs when Debian's ``chromium`` and ``chromium-driver`` are present and is
 skipped otherwise. Chromium is driven through chromedriver's W3C WebDriver HTTP API with httpx.
 
@@ -352,4 +358,47 @@ def test_browser_cors(browser: Browser, pages: tuple[str, str], server: str, tar
         "GET /crash",
         "GET /blocked",
         "GET /blocked-credentialed",
+    ]
+
+
+# --- Websockets: the origin guard, seen from pages of both origins.
+
+SOCKET = """
+const url = arguments[0];
+const events = [];
+const socket = new WebSocket(url);
+socket.onopen = () => { events.push("open"); socket.send("ping"); };
+socket.onmessage = (event) => {
+  events.push("message " + event.data);
+  if (event.data === "ping") socket.close(1000);
+};
+socket.onerror = () => events.push("error");
+socket.onclose = (event) => { events.push("close"); done(events); };
+"""
+
+
+@pytest.mark.parametrize("server", ["uvicorn", "hypercorn", "daphne"])
+def test_browser_websocket_origin_guard(
+    browser: Browser, pages: tuple[str, str], server: str, tmp_path: Any
+) -> None:
+    from tests.integration.servers import running
+
+    allowed, other = pages
+    record = tmp_path / "calls.jsonl"
+    env = {"WS_CORS_ORIGIN": allowed, "WS_CORS_RECORD": str(record)}
+    with running(server, "tests.integration.websocket_cors_app:app", env=env) as api:
+        url = api.replace("http://", "ws://") + "/ws"
+        browser.open(other + "/")
+        refused = browser.run(SOCKET, url)
+        browser.open(allowed + "/")
+        opened = browser.run(SOCKET, url)
+
+    # The refused page never got a socket; the allowed one did, with the page's cookie
+    # (session=abc123, which the browser also attaches to the other page's handshake: same
+    # site; not a signed session, hence no user), and read the echo.
+    assert refused == ["error", "close"]
+    assert opened == ["open", "message hello None", "message ping", "close"]
+    calls = [json.loads(line) for line in record.read_text().splitlines()]
+    assert calls == [
+        {"type": "websocket", "path": "/ws", "origin": allowed, "cookie": True, "user": None}
     ]
