@@ -521,7 +521,7 @@ class StoredSession(Session):
             "an empty session or lose its changes."
         )
         event = SessionEvent(EventKind.STORE_FAILED, message)
-        return SessionCommit(None, None, (*events, event), UNAVAILABLE)
+        return SessionCommit(None, None, (*events, event), answer=UNAVAILABLE)
 
     def close(self) -> tuple[SessionEvent, ...]:
         """What to log once the response is over (``Session.close``, plus a store failure no

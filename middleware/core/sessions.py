@@ -718,7 +718,7 @@ class Session(dict[str, Any]):
                 "with store=."
             )
             event = SessionEvent(EventKind.OVERSIZE, message, size=len(cookie))
-            return SessionCommit(None, None, (*events, event), FAILURE)
+            return SessionCommit(None, None, (*events, event), answer=FAILURE)
         return SessionCommit(vary, cookie, events)
 
     def _unserializable(
@@ -728,9 +728,8 @@ class Session(dict[str, Any]):
             f"Session data cannot be saved as JSON ({error}); the request fails rather than "
             "losing the session."
         )
-        return SessionCommit(
-            None, None, (*events, SessionEvent(EventKind.UNSERIALIZABLE, message)), FAILURE
-        )
+        event = SessionEvent(EventKind.UNSERIALIZABLE, message)
+        return SessionCommit(None, None, (*events, event), answer=FAILURE)
 
     def close(self) -> tuple[SessionEvent, ...]:
         """What to log once the response is over: a change that came too late, a bad cookie
