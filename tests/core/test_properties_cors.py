@@ -1,6 +1,7 @@
 """Properties of CORSPolicy beyond tests/core/test_cors.py: for any request, the answer never
-names another origin, always varies on Origin unless every origin gets "*", agrees between
-its two entry points, and grants a preflight exactly when the Fetch rules allow it."""
+names another origin, always varies on Origin ("*" included: Fetch 3.2.5), agrees between its
+two entry points, and grants a preflight exactly when the Fetch rules allow it; a websocket
+handshake is refused exactly when an HTTP request from its origin gets no Allow-Origin."""
 
 from __future__ import annotations
 
@@ -120,11 +121,31 @@ def test_allow_origin_is_star_or_the_request_s_own_allowed_origin(
     assert credentials in ([], [b"true"])
     if credentials:
         assert allow and allow != [b"*"]
-    # Every answer that depends on the origin says so to caches.
-    star = policy.allow_all_origins and not policy.allow_credentials
-    if answer is not None and not star:
+    # Every answer says to caches that it depends on the origin, a literal "*" too: a request
+    # without Origin gets no Allow-Origin.
+    if answer is not None:
         vary = [m.lower() for f, v in fields if f == b"vary" for m in split_list(v)]
         assert b"origin" in vary
+
+
+@settings(max_examples=200)
+@given(st.sampled_from(sorted(POLICIES)), st.lists(ORIGINS, max_size=3))
+def test_websocket_refused_exactly_when_http_gets_no_allow_origin(
+    name: str, origins: list[bytes]
+) -> None:
+    policy = POLICIES[name]
+    refusal = policy.websocket("/ws", [(b"origin", origin) for origin in origins])
+    if not origins:
+        assert refusal is None
+        return
+    allowed = b"access-control-allow-origin" in [f for f, _ in policy.actual(origins[0]).fields]
+    if len(set(origins)) > 1:
+        assert refusal is not None
+    else:
+        assert (refusal is None) is allowed
+    if refusal is not None:
+        assert (refusal.response.status, refusal.close_code) == (403, 1008)
+        assert refusal.message.isprintable()
 
 
 @settings(max_examples=60)
