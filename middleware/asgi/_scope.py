@@ -257,13 +257,18 @@ async def refuse_handshake(
     # left before the handshake finished shows up as websocket.disconnect instead.
     if (await receive())["type"] != "websocket.connect":
         return False
-    if "websocket.http.response" in (scope.get("extensions") or {}):
-        start = {"status": response.status, "headers": list(response.headers)}
-        await send({"type": "websocket.http.response.start", **start})
-        body = {"body": response.body, "more_body": False}
-        await send({"type": "websocket.http.response.body", **body})
-    else:
-        await send({"type": "websocket.close", "code": close_code})
+    try:
+        if "websocket.http.response" in (scope.get("extensions") or {}):
+            start = {"status": response.status, "headers": list(response.headers)}
+            await send({"type": "websocket.http.response.start", **start})
+            body = {"body": response.body, "more_body": False}
+            await send({"type": "websocket.http.response.body", **body})
+        else:
+            await send({"type": "websocket.close", "code": close_code})
+    except OSError:
+        # ASGI: send() on a closed connection raises a subclass of OSError. The client left
+        # while being refused: there is nobody to answer, and nothing for the server to log.
+        return False
     return True
 
 

@@ -136,6 +136,24 @@ async def test_websocket_client_gone_before_the_handshake_finished(extensions: A
     assert len(side.app_calls) == 1 and side.sent == []
 
 
+@pytest.mark.parametrize("extensions", [None, DENIAL])
+async def test_websocket_client_gone_while_refused(extensions: Any) -> None:
+    # ASGI: send() on a closed connection raises a subclass of OSError; the refusal ends
+    # quietly (nothing for the server to log) and the app still never runs.
+    class Gone(OSError):
+        pass
+
+    side = Handshaking()
+
+    async def send(message: Any) -> None:
+        side.sent.append(message)
+        raise Gone
+
+    case = Handshake(options=ONE, headers=(("origin", "https://evil.example"),), refused=True)
+    await CORSMiddleware(side.app, **ONE)(_ws_scope(case, extensions), side.receive, send)
+    assert side.app_calls == [] and len(side.sent) == 1
+
+
 async def test_websocket_guard_off_passes_every_scope_untouched() -> None:
     side = Handshaking()
     scope = {"type": "websocket", "path": "/ws", "headers": [(b"origin", b"https://evil.example")]}
