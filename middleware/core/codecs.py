@@ -214,12 +214,31 @@ class BrotliCodec:
 # --- zstd -------------------------------------------------------------------------------------
 
 # RFC 9659 §3: "the window_size ... MUST be limited to 8 MB" -- 2**23 bytes. Levels up to 19 stay
-# within it (17-19 use exactly 8 MB); the "ultra" levels 20-22 exist only for larger windows.
-ZSTD_MAX_LEVEL = 19
+# within it (17-19 use exactly 8 MB); the "ultra" levels 20-22 would take 32-128 MB, so there the
+# window is capped (``_zstd_options``). A capped level 22 still searches harder than 19.
+ZSTD_MAX_LEVEL = 22
 ZSTD_MAX_WINDOW = 1 << 23
+_ZSTD_WINDOW_LOG = 23
 # Compression contexts kept for reuse: a response that finds the pool empty builds its own, and
 # the pool keeps at most this many once they are handed back.
 _ZSTD_POOL_SIZE = 8
+
+
+def _zstd_options(level: int) -> dict[str, Any]:
+    """The ``ZstdCompressor`` arguments for ``level``, its window within RFC 9659's 8 MB."""
+    defaults = _zstandard.ZstdCompressionParameters.from_level(level)
+    if defaults.window_log <= _ZSTD_WINDOW_LOG:
+        return {"level": level}
+    # zstd fits the hash and chain tables to the window only when it knows the body's size
+    # (ZSTD_adjustCParams); for a stream they would keep the sizes made for a 128 MB window
+    # (about 640 MB of tables at level 22), so they are capped here as zstd would cap them.
+    parameters = _zstandard.ZstdCompressionParameters(
+        compression_level=level,
+        window_log=_ZSTD_WINDOW_LOG,
+        hash_log=min(defaults.hash_log, _ZSTD_WINDOW_LOG + 1),
+        chain_log=min(defaults.chain_log, _ZSTD_WINDOW_LOG + 1),
+    )
+    return {"compression_params": parameters}
 
 
 class ZstdEncoder:
@@ -249,13 +268,14 @@ class ZstdEncoder:
 
 
 class ZstdCodec:
-    __slots__ = ("_pool", "level")
+    __slots__ = ("_options", "_pool", "level")
     coding = Coding.ZSTD
 
     def __init__(self, level: int) -> None:
         if _zstandard is None:
             raise RuntimeError("zstd needs the zstandard package: gateway-middleware[zstd].")
         self.level = level
+        self._options = _zstd_options(level)
         self._pool: list[Any] = []
 
     def __repr__(self) -> str:
@@ -266,7 +286,7 @@ class ZstdCodec:
         try:
             return self._pool.pop()
         except IndexError:
-            return _zstandard.ZstdCompressor(level=self.level)
+            return _zstandard.ZstdCompressor(**self._options)
 
     def release(self, context: Any) -> None:
         """Hand a context back; the next stream on it starts from a reset session."""

@@ -40,6 +40,7 @@ HTML_HEADERS: Pairs = (
     ("content-length", str(len(HTML))),
 )
 ALL = "gzip, deflate, br, zstd"  # what browsers send
+ZSTD_WINDOW = 8 * 1024 * 1024  # RFC 9659: the most a zstd frame in HTTP may ask a client for
 VARY = ("vary", "Accept-Encoding")
 
 
@@ -468,7 +469,9 @@ def decode(coding: str | None, data: bytes) -> bytes:
     if coding == "br":
         return brotli.decompress(data)  # type: ignore[no-any-return]
     assert coding == "zstd"
-    return zstandard.ZstdDecompressor().decompressobj().decompress(data)  # type: ignore[no-any-return]
+    # RFC 9659 §3: a client need not decode a frame whose window is over 8 MB (browsers refuse).
+    decoder = zstandard.ZstdDecompressor(max_window_size=ZSTD_WINDOW)
+    return decoder.decompressobj().decompress(data)  # type: ignore[no-any-return]
 
 
 # --- Requests -----------------------------------------------------------------------------------

@@ -421,7 +421,7 @@ def test_zstd_contexts_are_reused() -> None:
 # --- zstd window (RFC 9659) and brotli window -------------------------------------------------
 
 
-@pytest.mark.parametrize("level", [-5, 3, 19])
+@pytest.mark.parametrize("level", [-5, 3, 19, 20, 21, 22])
 def test_zstd_window_within_8_mb(level: int) -> None:
     policy = CompressionPolicy.from_options(encodings=("zstd",), zstd_level=level)
     encoder = policy.codecs[0].encoder(None)
@@ -432,6 +432,27 @@ def test_zstd_window_within_8_mb(level: int) -> None:
         zstandard.ZstdDecompressor(max_window_size=1 << 23).decompress(frame, max_output_size=100)
         == b"data: 1\n\n"
     )
+
+
+@pytest.mark.parametrize("level", [20, 22])
+def test_zstd_ultra_level_whole_body_over_8_mb(level: int) -> None:
+    # A known size would let zstd open a 16 MB window for 9 MB; the cap holds there too.
+    body = HTML * (9 * 1024 * 1024 // len(HTML) + 1)
+    policy = CompressionPolicy.from_options(encodings=("zstd",), zstd_level=level)
+    frame = policy.codecs[0].compress_whole(body)
+    assert zstandard.get_frame_parameters(frame).window_size == 8 * 1024 * 1024
+    decoder = zstandard.ZstdDecompressor(max_window_size=1 << 23)
+    assert decoder.decompress(frame) == body
+
+
+def test_zstd_ultra_level_tables_fit_the_window() -> None:
+    # zstd sizes its tables to the window only for a body of known size; a stream at level 22
+    # would otherwise allocate about 640 MB of them.
+    options = codecs._zstd_options(22)
+    parameters = options["compression_params"]
+    assert (parameters.window_log, parameters.hash_log, parameters.chain_log) == (23, 24, 24)
+    assert parameters.estimated_compression_context_size() < 160 * 1024 * 1024
+    assert codecs._zstd_options(19) == {"level": 19}
 
 
 def test_zstd_whole_body_records_its_size() -> None:
@@ -719,11 +740,10 @@ BAD_OPTIONS = [
         "gzip_level must be an integer, got 6.0."),
     bad("brotli-quality-range", {"brotli_quality": 12}, ValueError,
         "brotli_quality must be from 0 to 11, got 12."),
-    bad("zstd-level-ultra", {"zstd_level": 20}, ValueError,
-        "zstd_level must be at most 19: higher levels need a window over the 8 MB that "
-        "RFC 9659 allows in HTTP, got 20."),
+    bad("zstd-level-high", {"zstd_level": 23}, ValueError,
+        "zstd_level must be from -131072 to 22, got 23."),
     bad("zstd-level-low", {"zstd_level": -131073}, ValueError,
-        "zstd_level must be from -131072 to 19, got -131073."),
+        "zstd_level must be from -131072 to 22, got -131073."),
     bad("zstd-level-str", {"zstd_level": "3"}, TypeError,
         "zstd_level must be an integer, got '3'."),
     bad("types-str", {"compressible_types": "text/html"}, TypeError,

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+import zstandard
 
 from middleware.asgi.compression import CompressionMiddleware as AsgiCompression
 from middleware.asgi.compression import GZipMiddleware as AsgiGZip
@@ -18,9 +19,11 @@ from tests.cases.compression import (
     CASES,
     ENCODED_LENGTH,
     HTML,
+    HTML_HEADERS,
     NDJSON,
     REQUEST_CASES,
     SSE,
+    ZSTD_WINDOW,
     BombCase,
     Case,
     RequestCase,
@@ -103,6 +106,26 @@ def test_each_chunk_leaves_decodable(
     for tail in result.chunks[len(chunks) :]:
         assert client.feed(tail) == b""
     assert client.finished()
+
+
+@pytest.mark.parametrize("level", [19, 20, 22])
+@pytest.mark.parametrize("whole", [False, True], ids=["stream", "whole-9-mb"])
+def test_zstd_frames_fit_an_8_mb_window(serve: Any, level: int, whole: bool) -> None:
+    # SPEC: frames respect RFC 9659 (window <= 8 MB) at every level zstd has; 20-22 are capped.
+    body = HTML * (9 * 1024 * 1024 // len(HTML) + 1) if whole else HTML
+    chunks = (body,) if whole else (HTML[:600], HTML[600:])
+    headers = (HTML_HEADERS[0], ("content-length", str(len(body)))) if whole else HTML_HEADERS[:1]
+    cls = AsgiCompression if serve.protocol == "asgi" else WsgiCompression
+    result = serve(
+        lambda m, app: cls(app, zstd_level=level),
+        request=Request(headers=[("accept-encoding", "zstd")]),
+        reply=Reply(headers=headers, chunks=chunks),
+    )
+    assert result.header("content-encoding") == "zstd"
+    assert (result.header("content-length") is not None) == whole
+    assert zstandard.get_frame_parameters(result.body).window_size <= ZSTD_WINDOW
+    decoder = zstandard.ZstdDecompressor(max_window_size=ZSTD_WINDOW).decompressobj()
+    assert decoder.decompress(result.body) == body
 
 
 # --- Request bodies -----------------------------------------------------------------------------
