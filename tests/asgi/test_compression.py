@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import gzip
 from pathlib import Path
 from typing import Any
@@ -372,3 +373,73 @@ def test_django_style_capitalised_names_compressed() -> None:
         ("content-length", str(len(result.body))),
     ]
     assert gzip.decompress(result.body) == HTML
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        pytest.param(lambda app: CompressionMiddleware(app, minimum_size=0), id="compression"),
+        pytest.param(
+            lambda app: CompressionMiddleware(
+                app, decompress_requests=True, exclude_paths=("/other",)
+            ),
+            id="compression-reading-requests",
+        ),
+        pytest.param(lambda app: GZipMiddleware(app, minimum_size=0), id="gzip"),
+    ],
+)
+async def test_websocket_passes_through_untouched(layer: Any) -> None:
+    # SPEC (ASGI): websocket scopes get what the WebSocket section says and nothing else; for
+    # compression that is nothing (permessage-deflate belongs to the server).
+    scope = {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "path": "/ws",
+        "raw_path": b"/ws",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"accept-encoding", b"gzip, br, zstd"),
+            (b"content-encoding", b"gzip"),
+            (b"sec-websocket-extensions", b"permessage-deflate"),
+        ],
+        "subprotocols": [],
+        "extensions": {"websocket.http.response": {}, "http.response.zerocopysend": {}},
+    }
+    before = copy.deepcopy(scope)
+    incoming = [
+        {"type": "websocket.connect"},
+        {"type": "websocket.receive", "bytes": gzip.compress(HTML)},
+        {"type": "websocket.receive", "text": HTML.decode()},
+        {"type": "websocket.disconnect", "code": 1000},
+    ]
+    outgoing = [
+        {"type": "websocket.accept", "subprotocol": None, "headers": [HTML_TYPE]},
+        {"type": "websocket.send", "bytes": HTML},
+        {"type": "websocket.send", "text": HTML.decode()},
+        {"type": "websocket.close", "code": 1000, "reason": ""},
+    ]
+    expected = copy.deepcopy((incoming, outgoing))
+    pending = list(incoming)
+    sent: list[Any] = []
+
+    async def receive() -> Any:
+        return pending.pop(0)
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    seen: dict[str, Any] = {}
+
+    async def app(app_scope: Any, app_receive: Any, app_send: Any) -> None:
+        seen.update(scope=app_scope, receive=app_receive, send=app_send)
+        seen["received"] = [await app_receive() for _ in incoming]
+        for message in outgoing:
+            await app_send(message)
+
+    await layer(app)(scope, receive, send)
+    assert seen["scope"] is scope and scope == before
+    assert seen["receive"] is receive and seen["send"] is send
+    assert [a is b for a, b in zip(seen["received"], incoming, strict=True)] == [True] * 4
+    assert [a is b for a, b in zip(sent, outgoing, strict=True)] == [True] * 4
+    assert (incoming, outgoing) == expected
