@@ -88,10 +88,19 @@ class AccessLog:
             template = self._make_template()
         return template
 
-    def finish(self, log: RequestLog, *, outcome: Outcome, sent: int, now: float) -> None:
+    def finish(
+        self,
+        log: RequestLog,
+        *,
+        outcome: Outcome,
+        sent: int,
+        now: float,
+        close_code: int | None = None,
+    ) -> None:
         """Write the record of the request ``log`` followed, which ended at ``now`` (``log``'s
-        monotonic clock) with ``outcome`` after ``sent`` body bytes; nothing when the logger
-        does not take INFO records or the path is excluded.
+        monotonic clock) with ``outcome`` after ``sent`` body bytes (a websocket: with
+        ``close_code``); nothing when the logger does not take INFO records or the path is
+        excluded.
 
         Never raises: the response has been sent, so an exception (a callable format's) is
         logged on ``middleware.errors`` instead.
@@ -100,7 +109,9 @@ class AccessLog:
             if not self.logger.isEnabledFor(INFO):
                 return
             created = time.time()
-            entry = log.end(outcome=outcome, sent=sent, now=now, wall=created)
+            entry = log.end(
+                outcome=outcome, sent=sent, now=now, wall=created, close_code=close_code
+            )
             if entry is not None:
                 fields, line = entry
                 self.write(line, fields, created)

@@ -19,7 +19,9 @@
 
 Each layer wraps ``send`` in a plain function that returns the server's awaitable, so a
 message costs no coroutine of the layer's own unless the layer must act after the send.
-Non-HTTP scopes (lifespan, websocket) are passed through on each adapter's first line.
+``ASGILayer`` sends an HTTP scope to the layer's ``http``, a websocket scope to its
+``websocket`` (the app untouched unless the layer overrides it) and any other scope (lifespan)
+straight to the app.
 """
 
 from __future__ import annotations
@@ -169,8 +171,11 @@ class ASGILayer(Layer):
         return check_app(app, self._name)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        kind = scope["type"]
+        if kind == "http":
             await self.http(scope, receive, send)
+        elif kind == "websocket":
+            await self.websocket(scope, receive, send)
         else:
             await self.app(scope, receive, send)
 
@@ -178,6 +183,11 @@ class ASGILayer(Layer):
         """One HTTP request through this layer (an ``async def``, or a plain function that
         returns its exchange's ``run``)."""
         raise NotImplementedError
+
+    def websocket(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """One websocket connection through this layer: to the app untouched, unless the
+        layer has a websocket rule of its own (SPEC, WebSocket)."""
+        return self.app(scope, receive, send)  # type: ignore[no-any-return]
 
 
 class Exchange:

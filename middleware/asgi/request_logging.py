@@ -11,7 +11,33 @@ has left once the app's ``receive()`` returned ``http.disconnect`` before the re
 the record then says "disconnected" with the bytes sent before it, whatever the server does
 with later sends (uvicorn and hypercorn drop them silently). The request ID is echoed on the
 response and is available through ``middleware.request_id.get()`` in the app and in every task
-or thread started with the request's context. Other scopes pass through.
+or thread started with the request's context. Lifespan scopes pass through.
+
+A websocket connection is one record too, written when the app returns: method ``GET``,
+``protocol`` ``"websocket"``, ``duration_ms`` from the handshake to the close, ``bytes`` of
+the messages sent to the client (text counted as UTF-8), and
+
+- ``status``: 101 once the app's ``websocket.accept`` went; a refusal's own status through
+  the ``websocket.http.response`` extension (e.g. CORSMiddleware's 403); 403 for a
+  ``websocket.close`` before the accept, which servers answer with a 403; 500 when the app
+  returned or raised without answering the handshake (servers then send a 500), 499 when the
+  client left before it was answered.
+- ``close_code``: the code of the first close, from either side: the app's ``websocket.close``
+  once the server took it (1000 when it names none), or the client's, as the app's
+  ``receive()`` returned it in ``websocket.disconnect`` (1005 when it names none). It is kept
+  as given, out-of-range codes included (``middleware.core.request_logging``,
+  ``websocket_close_code``); None when neither side closed before the app returned (an app
+  error after the accept, an HTTP refusal).
+- ``outcome``: ``"completed"`` when the app ended the connection (its close, its refusal, or
+  returning), ``"disconnected"`` when the client did (the close code says how: 1000 or 1001 a
+  clean close, 1005 or 1006 none or a lost connection, as the server reports it), ``"error"``
+  when the app raised, unless the client had left first.
+
+After the first close nothing more is counted: what the app sends then goes to the server as
+it is (uvicorn and hypercorn refuse it by raising, Daphne drops it). The request ID is kept or
+made as for HTTP, set on the ``websocket.accept`` headers (and a refusal's), replacing one the
+app set, and readable with ``request_id.get()`` for the whole connection, in tasks it starts
+too. Daphne sends no header given on ``websocket.accept``; the record still has the ID.
 
 Options: see ``RequestLoggingLayer`` (the same on both protocols) and
 ``middleware.core.request_logging``.
@@ -26,7 +52,7 @@ from time import perf_counter
 from .._layers import RequestLoggingLayer
 from .._log_records import AccessLog
 from ..core.outcome import Outcome
-from ..core.request_logging import RequestLog
+from ..core.request_logging import WEBSOCKET, RequestLog, websocket_close_code
 from ..request_id import current
 from ._scope import (
     ASGIApp,
@@ -51,12 +77,8 @@ _ERROR = Outcome.ERROR
 
 
 class RequestLoggingMiddleware(ASGILayer, RequestLoggingLayer):
-    """Log one access record per HTTP request and give every request an ID.
-
-    Websocket scopes pass through untouched, as every scope but HTTP does (``ASGILayer``).
-    Their records (SPEC: protocol "websocket", status 101, ``close_code``) are to come as a
-    ``websocket`` method beside ``http``, on the same ``RequestLog``.
-    """
+    """Log one access record per HTTP request and per websocket connection, and give each an
+    ID."""
 
     @cached_property
     def access_log(self) -> AccessLog:
@@ -77,6 +99,21 @@ class RequestLoggingMiddleware(ASGILayer, RequestLoggingLayer):
             request_id=current.get(),
         )
         return _Logged(scope, receive, send, log, self.access_log).run(self.app)
+
+    def websocket(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        client = scope.get("client")
+        log = self.policy.begin(
+            method="GET",
+            path=_full_path(scope),
+            query=scope.get("query_string", b""),
+            protocol=WEBSOCKET,
+            # ASGI requires the headers; a scope without them reads as a handshake without any.
+            headers=scope.get("headers") or [],
+            peer=client[0] if client else None,
+            now=perf_counter(),
+            request_id=current.get(),
+        )
+        return _Connection(scope, receive, send, log, self.access_log).run(self.app)
 
 
 def _full_path(scope: Scope) -> str:
@@ -189,4 +226,135 @@ class _Logged(Exchange):
             ended_at = perf_counter() if self.ended_at is None else self.ended_at
             outcome = self.outcome or _COMPLETED
             self.access_log.finish(self.log, outcome=outcome, sent=self.sent, now=ended_at)
+            current.reset(token)
+
+
+class _Connection:
+    """One websocket connection through the logging layer, from the scope to its close.
+
+    ``outcome`` is None while the connection is open (or its handshake pending); COMPLETED
+    once the app ended it (its ``websocket.close``, or the last piece of its HTTP refusal,
+    taken by the server); DISCONNECTED once the client did (the app's ``receive()`` returned
+    ``websocket.disconnect``, or a send found the client gone); ERROR when the app raised
+    while it was open or after it closed it. From the first close on, nothing more is counted
+    and the close code stays the first one; ``ended_at`` is when that close happened.
+    """
+
+    __slots__ = (
+        "access_log",
+        "close_code",
+        "ended_at",
+        "log",
+        "outcome",
+        "receive",
+        "scope",
+        "sent",
+        "server_send",
+    )
+
+    def __init__(
+        self, scope: Scope, receive: Receive, send: Send, log: RequestLog, access_log: AccessLog
+    ) -> None:
+        self.scope = scope
+        self.receive = receive
+        self.server_send = send
+        self.log = log
+        self.access_log = access_log
+        self.outcome: Outcome | None = None
+        self.sent = 0
+        self.close_code: int | None = None
+        self.ended_at: float | None = None
+
+    async def send(self, message: Message) -> None:
+        # Every message is awaited here, so bytes count once the server took them and a send
+        # that finds the client gone ends the record as "disconnected" (uvicorn raises an
+        # OSError; hypercorn and Daphne drop the message). That costs about 0.05 µs a message
+        # over returning the server's awaitable (bench/websocket.py measures the whole layer).
+        if message["type"] != "websocket.send" or self.outcome is not None:
+            return await self.send_control(message)
+        text = message.get("text")
+        if text is None:
+            size = len(message.get("bytes") or b"")
+        elif text.isascii():
+            # O(1) in CPython: most text is counted without being encoded.
+            size = len(text)
+        else:
+            size = len(text.encode("utf-8", "surrogatepass"))
+        try:
+            await self.server_send(message)
+        except OSError:
+            self.closed(_DISCONNECTED, None)
+            raise
+        self.sent += size
+
+    async def send_control(self, message: Message) -> None:
+        """Every message but an open connection's ``websocket.send``: the handshake's answer
+        (the request ID set on it), the close, and anything sent after the close."""
+        if self.outcome is not None:
+            # Closed: the server drops or refuses what comes now, and none of it is counted.
+            return await self.server_send(message)
+        kind = message["type"]
+        log = self.log
+        status = log.status
+        if kind == "websocket.accept":
+            message = {**message, "headers": log.start(101, message.get("headers") or ())}
+        elif kind == "websocket.http.response.start":
+            headers = log.start(message["status"], message.get("headers") or ())
+            message = {**message, "headers": headers}
+        elif kind == "websocket.close" and status is None:
+            # ASGI: a close before the accept is answered by the server with a 403.
+            log.status = 403
+        try:
+            await self.server_send(message)
+        except Exception as exc:
+            # The server refused it or the client is gone: the client never got what it says.
+            log.status = status
+            if isinstance(exc, OSError):
+                self.closed(_DISCONNECTED, None)
+            raise
+        if kind == "websocket.close":
+            # ASGI's default code is 1000.
+            self.closed(_COMPLETED, websocket_close_code(message.get("code", 1000)))
+        elif kind == "websocket.http.response.body":
+            self.sent += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                self.closed(_COMPLETED, None)
+
+    async def watched_receive(self) -> Message:
+        message = await self.receive()
+        if message["type"] == "websocket.disconnect" and self.outcome is None:
+            # The client closed or left (before the accept too): what the app sends from here
+            # on reaches nobody. ASGI's default code is 1005, "no status code".
+            self.closed(_DISCONNECTED, websocket_close_code(message.get("code", 1005)))
+        return message
+
+    def closed(self, outcome: Outcome, close_code: int | None) -> None:
+        self.outcome = outcome
+        self.close_code = close_code
+        self.ended_at = perf_counter()
+
+    async def run(self, app: ASGIApp) -> None:
+        # No crash answer of the layer's own: the server answers an app that failed before the
+        # handshake (500), and the record says so (a handshake never answered is logged as
+        # 500, or 499 when the client left first, as for HTTP).
+        token = current.set(self.log.request_id)
+        try:
+            await app(self.scope, self.watched_receive, self.send)
+        except Exception:
+            if self.outcome is not _DISCONNECTED:
+                self.outcome = _ERROR
+            raise
+        except BaseException:
+            # Cancellation: the server gave up on the connection (client gone, shutdown).
+            if self.outcome is None:
+                self.outcome = _DISCONNECTED
+            raise
+        finally:
+            self.access_log.finish(
+                self.log,
+                outcome=self.outcome or _COMPLETED,
+                sent=self.sent,
+                now=perf_counter() if self.ended_at is None else self.ended_at,
+                close_code=self.close_code,
+            )
             current.reset(token)

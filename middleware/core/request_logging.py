@@ -14,6 +14,13 @@ ended on its protocol; everything the record says is decided here.
         fields, line = entry                      # the record's fields by name, and its line
         logger.info(line, extra=fields)
 
+A websocket connection (ASGI) is one record the same way: ``begin(method="GET",
+protocol=WEBSOCKET, ...)``, ``start(101, accept_headers)`` when it is accepted (or the
+refusal's status), and ``end(..., close_code=websocket_close_code(code))`` once it is closed;
+``close_code`` is None on every HTTP record. ``combined`` keeps Apache's format for it: the
+request line is the handshake's (``"GET /chat HTTP/1.1" 101``) and the close code is not in it;
+``json`` and the LogRecord's attributes carry it.
+
 Options (those of RequestLoggingMiddleware):
 
 - ``logger``: a logger name or a ``logging.Logger`` (default ``"middleware.access"``).
@@ -49,6 +56,7 @@ from .outcome import Outcome
 __all__ = [
     "FIELDS",
     "MAX_REQUEST_ID_LENGTH",
+    "WEBSOCKET",
     "AccessRecord",
     "Entry",
     "Fields",
@@ -60,9 +68,13 @@ __all__ = [
     "format_combined",
     "format_json",
     "new_request_id",
+    "websocket_close_code",
 ]
 
 MAX_REQUEST_ID_LENGTH = 200
+
+#: The ``protocol`` of a websocket connection's record (SPEC, WebSocket).
+WEBSOCKET = "websocket"
 
 FIELDS = (
     "client",
@@ -77,6 +89,7 @@ FIELDS = (
     "referer",
     "request_id",
     "outcome",
+    "close_code",
 )
 
 
@@ -86,7 +99,8 @@ class AccessRecord:
 
     Values are as received (``path`` percent-encoded, header values decoded as latin-1), not
     escaped: the formatters escape them, and structured handlers receive them as LogRecord
-    attributes of the same names. (Websocket records, still to come, add ``close_code``.)
+    attributes of the same names. ``close_code`` is a websocket connection's (see
+    ``websocket_close_code``); None on every HTTP record.
     """
 
     client: str | None
@@ -101,6 +115,7 @@ class AccessRecord:
     referer: str | None
     request_id: str
     outcome: Outcome
+    close_code: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The fields by name, in ``FIELDS`` order (what the LogRecord carries as attributes)."""
@@ -117,6 +132,7 @@ class AccessRecord:
             "referer": self.referer,
             "request_id": self.request_id,
             "outcome": self.outcome,
+            "close_code": self.close_code,
         }
 
 
@@ -201,6 +217,11 @@ def format_json(record: AccessRecord) -> str:
 def _combined(fields: Fields, received_at: float) -> str:
     client = fields["client"] or "-"
     method, protocol = fields["method"], fields["protocol"]
+    if protocol == WEBSOCKET:
+        # RFC 6455 §4.1: "The method of the request MUST be GET, and the HTTP version MUST be
+        # at least 1.1." Apache logs an upgrade with the request line that came, and log tools
+        # read only an HTTP version there (GoAccess drops the whole request otherwise).
+        protocol = "HTTP/1.1"
     path, query = fields["path"], fields["query"]
     target = path + "?" + query if query else path
     referer = fields["referer"] or "-"
@@ -222,19 +243,21 @@ def _json(fields: Fields) -> str:
     client, method, path = fields["client"], fields["method"], fields["path"]
     query, protocol, user_agent = fields["query"], fields["protocol"], fields["user_agent"]
     referer, request_id, outcome = fields["referer"], fields["request_id"], fields["outcome"]
+    close_code = fields["close_code"]
     # Every text value checked at once (None reads "None", plain too). Plain values are written
     # as json.dumps writes them, in one f-string, for about half its cost.
     texts = f"{client}{method}{path}{query}{protocol}{user_agent}{referer}{request_id}{outcome}"
-    if not _is_plain(texts):
+    if not _is_plain(texts) or not (close_code is None or type(close_code) is int):
         return _JSON.encode(fields)
     client = "null" if client is None else f'"{client}"'
     user_agent = "null" if user_agent is None else f'"{user_agent}"'
     referer = "null" if referer is None else f'"{referer}"'
+    close_code = "null" if close_code is None else close_code
     return (
         f'{{"client":{client},"method":"{method}","path":"{path}","query":"{query}",'
         f'"protocol":"{protocol}","status":{fields["status"]},"bytes":{fields["bytes"]},'
         f'"duration_ms":{fields["duration_ms"]!r},"user_agent":{user_agent},"referer":{referer},'
-        f'"request_id":"{request_id}","outcome":"{outcome}"}}'
+        f'"request_id":"{request_id}","outcome":"{outcome}","close_code":{close_code}}}'
     )
 
 
@@ -463,6 +486,19 @@ def _paths(exclude_paths: object) -> tuple[str, ...]:
     return paths
 
 
+def websocket_close_code(value: object) -> int | None:
+    """A websocket close code as the record carries it: an integer as given, anything else None.
+
+    RFC 6455 §7.4 gives the codes their meaning (1000-4999, 1005 and 1006 never sent in a
+    frame); which code may go on the wire is the server's rule: uvicorn and Daphne refuse 5000
+    by raising into the app (a close the server did not take is never recorded), hypercorn
+    sends it. So the record keeps the code the server took or reported, whatever its range (a
+    999 or a 5000 shows a misbehaving app or client in the log); a value that is not an
+    integer (ASGI requires one) is no code at all.
+    """
+    return value if type(value) is int else None
+
+
 # Status logged when the response never started: the server answers an app that returned
 # nothing with a 500; 499 is the status nginx and log tools use for "client closed request".
 _UNSTARTED = {Outcome.COMPLETED: 500, Outcome.ERROR: 500, Outcome.DISCONNECTED: 499}
@@ -503,12 +539,21 @@ class RequestLog:
         kept.append((name, self.request_id.encode("latin-1")))
         return kept
 
-    def end(self, *, outcome: Outcome, sent: int, now: float, wall: float) -> Entry | None:
+    def end(
+        self,
+        *,
+        outcome: Outcome,
+        sent: int,
+        now: float,
+        wall: float,
+        close_code: int | None = None,
+    ) -> Entry | None:
         """The finished request's record (its fields) and line, or None for an excluded path.
 
         ``sent`` is the body bytes that left, ``now`` the end on the monotonic clock of
-        ``begin``, ``wall`` the same instant in epoch seconds. A response that never started
-        is logged as 500, or 499 when the client left first.
+        ``begin``, ``wall`` the same instant in epoch seconds, ``close_code`` a websocket's
+        (``websocket_close_code``). A response that never started is logged as 500, or 499
+        when the client left first; so is a websocket that was neither accepted nor refused.
         """
         path, query, headers = self.path, self.query, self.headers
         policy = self.policy
@@ -532,6 +577,7 @@ class RequestLog:
             "referer": None if referer is None else referer.decode("latin-1"),
             "request_id": self.request_id,
             "outcome": outcome,
+            "close_code": close_code,
         }
         format = policy.format
         if not isinstance(format, str):

@@ -20,6 +20,7 @@ from middleware.core.forwarded import TrustedProxies, client_address, parse_node
 from middleware.core.outcome import Outcome
 from middleware.core.request_logging import (
     FIELDS,
+    WEBSOCKET,
     AccessRecord,
     RequestLoggingPolicy,
     accept_request_id,
@@ -80,7 +81,7 @@ def records(draw: st.DrawFn) -> AccessRecord:
         method=draw(ANY_TEXT),
         path=draw(ANY_TEXT),
         query=draw(ANY_TEXT),
-        protocol=draw(st.sampled_from(["HTTP/1.1", "HTTP/2"]) | ANY_TEXT),
+        protocol=draw(st.sampled_from(["HTTP/1.1", "HTTP/2", WEBSOCKET]) | ANY_TEXT),
         status=draw(st.integers(100, 599)),
         bytes=draw(st.integers(0, 10**12)),
         duration_ms=draw(st.floats(0, 10**7, allow_nan=False)),
@@ -88,6 +89,7 @@ def records(draw: st.DrawFn) -> AccessRecord:
         referer=draw(st.none() | ANY_TEXT),
         request_id=draw(ANY_TEXT),
         outcome=draw(st.sampled_from(list(Outcome))),
+        close_code=draw(st.none() | st.integers(-(2**16), 2**16)),
     )
 
 
@@ -101,7 +103,9 @@ def test_a_combined_line_splits_back_into_exactly_its_fields(record: AccessRecor
     client, request, status, size, referer, user_agent = match.groups()
     assert client == (record.client or "-")
     target = record.path + "?" + record.query if record.query else record.path
-    assert unescape(request) == f"{record.method} {target} {record.protocol}"
+    # A websocket's request line is its handshake's (RFC 6455 §4.1).
+    protocol = "HTTP/1.1" if record.protocol == WEBSOCKET else record.protocol
+    assert unescape(request) == f"{record.method} {target} {protocol}"
     assert int(status) == record.status
     assert size == (str(record.bytes) if record.bytes else "-")
     assert unescape(referer) == (record.referer or "-")

@@ -19,6 +19,7 @@ from middleware.core.forwarded import TrustedProxies, client_address, parse_node
 from middleware.core.headers import Headers
 from middleware.core.request_logging import (
     FIELDS,
+    WEBSOCKET,
     AccessRecord,
     Outcome,
     RequestLoggingPolicy,
@@ -27,6 +28,7 @@ from middleware.core.request_logging import (
     format_combined,
     format_json,
     new_request_id,
+    websocket_close_code,
 )
 from tests.cases.request_logging import (
     CLIENT_CASES,
@@ -91,13 +93,15 @@ def finish(
     end: float = 100.25,
     now: float = EPOCH + 0.25,
     outcome: Outcome = Outcome.COMPLETED,
+    protocol: str = "HTTP/1.1",
+    close_code: int | None = None,
 ) -> tuple[AccessRecord, str]:
     """One request through the core, from ``begin`` to ``end``: its record and its line."""
     log = policy.begin(
         method="GET",
         path=path,
         query=query,
-        protocol="HTTP/1.1",
+        protocol=protocol,
         headers=raw(headers),
         peer=peer,
         now=start,
@@ -105,7 +109,7 @@ def finish(
     )
     if status is not None:
         log.start(status, [])
-    entry = log.end(outcome=outcome, sent=sent, now=end, wall=now)
+    entry = log.end(outcome=outcome, sent=sent, now=end, wall=now, close_code=close_code)
     assert entry is not None
     fields, line = entry
     assert list(fields) == list(FIELDS)
@@ -460,7 +464,8 @@ def test_json_line_exact() -> None:
     assert line == (
         '{"client":"192.0.2.10","method":"GET","path":"/items","query":"page=2",'
         '"protocol":"HTTP/1.1","status":200,"bytes":12,"duration_ms":250.0,'
-        '"user_agent":"curl/8.5.0","referer":null,"request_id":"abc","outcome":"completed"}'
+        '"user_agent":"curl/8.5.0","referer":null,"request_id":"abc","outcome":"completed",'
+        '"close_code":null}'
     )
 
 
@@ -504,6 +509,7 @@ def _record(**changes: Any) -> AccessRecord:
         "referer": None,
         "request_id": "rid",
         "outcome": Outcome.COMPLETED,
+        "close_code": None,
     }
     fields.update(changes)
     return AccessRecord(**fields)
@@ -518,7 +524,7 @@ def test_record_has_exactly_the_spec_fields() -> None:
         record.status = 500  # type: ignore[misc]
     assert FIELDS == (
         "client", "method", "path", "query", "protocol", "status", "bytes", "duration_ms",
-        "user_agent", "referer", "request_id", "outcome",
+        "user_agent", "referer", "request_id", "outcome", "close_code",
     )  # fmt: skip
 
 
@@ -634,3 +640,74 @@ def test_json_lines_are_json_dumps_lines() -> None:
         record = _record(**{"user_agent": "curl/8", "referer": "https://e.example/", **changes})
         expected = json.dumps(record.as_dict(), ensure_ascii=True, separators=(",", ":"))
         assert format_json(record) == expected
+
+
+# Websocket records (SPEC, WebSocket): the same record, protocol "websocket", with close_code
+
+
+def test_websocket_record_and_json_line() -> None:
+    policy = RequestLoggingPolicy.build(format="json")
+    record, line = finish(
+        policy,
+        path="/chat",
+        protocol=WEBSOCKET,
+        status=101,
+        sent=11,
+        request_id="abc",
+        outcome=Outcome.DISCONNECTED,
+        close_code=1001,
+    )
+    assert (record.protocol, record.status, record.bytes) == ("websocket", 101, 11)
+    assert (record.outcome, record.close_code) == (Outcome.DISCONNECTED, 1001)
+    assert line == (
+        '{"client":"192.0.2.10","method":"GET","path":"/chat","query":"",'
+        '"protocol":"websocket","status":101,"bytes":11,"duration_ms":250.0,'
+        '"user_agent":null,"referer":null,"request_id":"abc","outcome":"disconnected",'
+        '"close_code":1001}'
+    )
+    assert line == json.dumps(record.as_dict(), separators=(",", ":"))
+
+
+def test_websocket_combined_line_is_the_handshake_request_line() -> None:
+    # Apache's format, unchanged: the request line as the handshake sent it (RFC 6455 §4.1:
+    # GET, HTTP/1.1), the 101, and no close code.
+    policy = RequestLoggingPolicy.build()
+    _, line = finish(
+        policy, path="/chat", query="room=1", protocol=WEBSOCKET, status=101, sent=5,
+        close_code=1000,
+    )  # fmt: skip
+    assert line.endswith('"GET /chat?room=1 HTTP/1.1" 101 5 "-" "-"')
+    assert "1000" not in line
+
+
+def test_http_records_have_no_close_code() -> None:
+    record, line = finish(RequestLoggingPolicy.build(format="json"))
+    assert record.close_code is None
+    assert json.loads(line)["close_code"] is None
+
+
+@pytest.mark.parametrize(
+    ("given", "recorded"),
+    [
+        pytest.param(1000, 1000, id="normal"),
+        pytest.param(4999, 4999, id="private-use"),
+        pytest.param(1005, 1005, id="no-status-as-reported"),
+        pytest.param(999, 999, id="below-range-kept"),
+        pytest.param(5000, 5000, id="above-range-kept"),
+        pytest.param(-1, -1, id="negative-kept"),
+        pytest.param("1000", None, id="text-is-no-code"),
+        pytest.param(1000.0, None, id="float-is-no-code"),
+        pytest.param(True, None, id="bool-is-no-code"),
+        pytest.param(None, None, id="none"),
+    ],
+)
+def test_websocket_close_code_kept_as_given(given: object, recorded: int | None) -> None:
+    assert websocket_close_code(given) == recorded
+
+
+def test_json_line_with_a_close_code_that_is_not_an_int_stays_json() -> None:
+    # A record built by hand (a callable format's caller) may carry anything: the line falls
+    # back to the JSON encoder rather than writing an invalid object.
+    for code in (True, "x"):
+        line = format_json(_record(close_code=code))
+        assert json.loads(line)["close_code"] == code

@@ -215,6 +215,7 @@ def test_record_fields_completed(serve: Any, access: Access) -> None:
         "referer": "https://example.com/",
         "request_id": "r-1",
         "outcome": "completed",
+        "close_code": None,
     }
     assert record.levelno == logging.INFO
     assert record.exc_info is None
