@@ -167,6 +167,9 @@ _VARY_FIELD = (b"vary", b"Accept-Encoding")
 # RFC 9110 §15.3.5-15.3.7, §15.4.5: 204 and 304 have no content and 205 must not; a 206 carries
 # byte ranges of the unencoded representation, which encoding would scramble. 1xx are interim.
 _UNTOUCHED_STATUSES = frozenset({204, 205, 206, 304})
+# RFC 9110 §15.3.7 (206) and §15.4.5 (304): the server "MUST generate ... Vary" when it "would
+# have been sent in a 200 (OK) response to the same request". Every policy keeps Vary on these.
+_STANDS_FOR_200 = frozenset({206, 304})
 
 HEAD_FIELDS = frozenset(
     {
@@ -336,6 +339,17 @@ class CompressionPolicy:
     max_request_size: int
     thread_minimum_size: int | None
     """Chunks at least this large may be compressed off the event loop (GZipMiddleware)."""
+    untyped: bool
+    """Whether a response without a Content-Type may be encoded (GZipMiddleware, as
+    Starlette's: a StreamingResponse without ``media_type`` is still compressed)."""
+    vary_always: bool
+    """Whether every response of a compressible type gets ``Vary: Accept-Encoding``
+    (CompressionMiddleware). Without it (GZipMiddleware, as Starlette's), a response that goes
+    out as it is to every client (a body known to be small, 204, 205, the app's own
+    Content-Encoding or Content-Range, ``no-transform``) gets none; 206 and 304 keep it."""
+    encode_any: bool
+    """Whether a whole body that reaches ``minimum_size`` is encoded even when that does not
+    make it smaller, an empty one included (GZipMiddleware, as Starlette's)."""
     _negotiated: dict[bytes, Codec | None] = field(default_factory=dict, repr=False, compare=False)
     _media: dict[bytes, bytes | None] = field(default_factory=dict, repr=False, compare=False)
     _minimum_digits: int = field(init=False, repr=False, compare=False)
@@ -380,6 +394,9 @@ class CompressionPolicy:
             decompress_requests=decompress_requests,
             max_request_size=_size("max_request_size", max_request_size, minimum=1),
             thread_minimum_size=None,
+            untyped=False,
+            vary_always=True,
+            encode_any=False,
         )
 
     @classmethod
@@ -391,7 +408,9 @@ class CompressionPolicy:
         thread_minimum_size: int = 131_072,
         exclude_content_types: Iterable[str] = DEFAULT_EXCLUDED_CONTENT_TYPES,
     ) -> CompressionPolicy:
-        """The policy of ``GZipMiddleware``: gzip only, every type but ``exclude_content_types``."""
+        """The policy of ``GZipMiddleware``: gzip only, every type but ``exclude_content_types``
+        (no Content-Type included), Vary and sizes as Starlette's (``vary_always``,
+        ``encode_any``)."""
         return cls(
             minimum_size=_size("minimum_size", minimum_size, minimum=0),
             codecs=(codecs.GzipCodec(_integer("compresslevel", compresslevel, _GZIP_LEVELS)),),
@@ -404,6 +423,9 @@ class CompressionPolicy:
             decompress_requests=False,
             max_request_size=10_485_760,
             thread_minimum_size=_size("thread_minimum_size", thread_minimum_size, minimum=0),
+            untyped=True,
+            vary_always=False,
+            encode_any=True,
         )
 
     # --- per request ------------------------------------------------------------------------
@@ -487,7 +509,12 @@ class CompressionPolicy:
 
     def _as_is(self, status: int, headers: Headers, read: _Head) -> Headers | None:
         content_type, length, cache_control, varies, fixed = read
-        if status < 200 or content_type is None or self._media_type(content_type) is None:
+        if status < 200:
+            return headers
+        if content_type is None:
+            if not self.untyped:
+                return headers
+        elif self._media_type(content_type) is None:
             return headers
         if (
             status in _UNTOUCHED_STATUSES
@@ -495,7 +522,9 @@ class CompressionPolicy:
             or (cache_control is not None and _no_transform(cache_control))
             or (length is not None and self._too_small(length))
         ):
-            return _varied(headers, varies=varies)
+            if self.vary_always or status in _STANDS_FOR_200:
+                return _varied(headers, varies=varies)
+            return headers
         return None
 
     def _too_small(self, length: bytes) -> bool:
@@ -507,7 +536,7 @@ class CompressionPolicy:
         if len(length) < self._minimum_digits:
             return True
         size = int(length)
-        return size < self.minimum_size or size == 0
+        return size < self.minimum_size or (size == 0 and not self.encode_any)
 
     def _media_type(self, content_type: bytes) -> bytes | None:
         """The media type of a Content-Type value when this policy compresses it (lower-case,
@@ -593,8 +622,8 @@ class ResponseCompression:
     headers: Headers | None
     """The head to send, once decided (after ``start``, or the first ``body`` after a held one)."""
     phase: Phase
-    # Set by start for a response whose body is to be encoded.
-    _codec: Codec
+    # Set by start for a response whose body may be encoded (no codec: only its Vary is open).
+    _codec: Codec | None
     _app_headers: Headers
     _length: int | None
     _trailers: bool
@@ -637,27 +666,22 @@ class ResponseCompression:
             return as_is
         content_type, length, _, varies, _ = read
         codec = policy.negotiate(get_list(self._request_headers, b"accept-encoding"))
-        if codec is None:
-            return _varied(headers, varies=varies)
         self._codec = codec
         self._app_headers = headers
         self._length = int(length) if length is not None and length.isdigit() else None
         self._trailers = trailers
         self._varies = varies
         stream = content_type is not None and policy._media_type(content_type) in STREAMING_TYPES
-        return self._encoding(stream=stream, hold=hold)
-
-    def _encoding(self, *, stream: bool, hold: bool) -> Headers | Literal[Phase.HELD]:
-        """Start a response whose body is to be encoded: the head now, or held."""
-        if self._head_request:
-            # RFC 9110 §9.3.2: the server SHOULD send the same header fields in response to a
-            # HEAD request as it would have sent if the request method had been GET. The
-            # encoded length is unknown, so Content-Length goes; there is no body to encode.
-            self.phase = Phase.COMPRESSING
-            self.headers = _encoded_headers(self._app_headers, self._codec.coding.token, None)
-            return self.headers
+        # A stream of unknown length is encoded whatever its size: its head leaves at once.
         if (stream and self._length is None) or not hold:
-            return self._begin_stream()
+            if codec is None:
+                return _varied(headers, varies=varies)
+            return self._begin_stream(codec)
+        if codec is None and (policy.vary_always or self._length is not None):
+            return _varied(headers, varies=varies)
+        # RFC 9110 §9.3.2: "The server SHOULD send the same header fields in response to a HEAD
+        # request as it would have sent if the request method had been GET." A HEAD is held as
+        # the GET would be: given its body, it gets the GET's exact Content-Length.
         self.phase = Phase.HELD
         return Phase.HELD
 
@@ -678,7 +702,7 @@ class ResponseCompression:
             if not more:
                 self.phase = Phase.DONE
             return data
-        if phase is Phase.COMPRESSING:  # a HEAD response: the head only, no encoder
+        if phase is Phase.COMPRESSING:  # a HEAD answered as a stream: no encoder
             if not more:
                 self.phase = Phase.DONE
             return b""
@@ -697,27 +721,44 @@ class ResponseCompression:
 
     def _first(self, data: bytes, more: bool) -> bytes:
         """Decide a held response with its first body piece."""
-        length = self._length
-        # A first piece exactly as long as the declared Content-Length is the whole body.
-        if more and (length is None or len(data) != length):
-            self._begin_stream()
+        length, codec, policy = self._length, self._codec, self._policy
+        # A first piece exactly as long as the declared Content-Length is the whole body. A
+        # HEAD answered without its body (RFC 9110 §9.3.2 lets the app leave it out, as
+        # Starlette's FileResponse and Werkzeug do) says nothing of the GET's: a stream then.
+        if (more and (length is None or len(data) != length)) or (
+            self._head_request and not data and length != 0
+        ):
+            if codec is None:
+                return self._as_sent(data, more, vary=True)
+            self._begin_stream(codec)
             return self.body(data, more)
         size = len(data)
-        if size and size >= self._policy.minimum_size:
-            encoded = self._codec.compress_whole(data)
-            # Encoding can only add bytes to incompressible data: send it as it is then.
-            if len(encoded) < size:
-                exact = None if self._trailers else len(encoded)
-                self.headers = _encoded_headers(self._app_headers, self._codec.coding.token, exact)
-                self.phase = Phase.DONE
-                return encoded
-        self.headers = _varied(self._app_headers, varies=self._varies)
-        self.phase = Phase.IDENTITY if more else Phase.DONE
-        return data
+        if size < policy.minimum_size or not (size or policy.encode_any):
+            return self._as_sent(data, more, vary=policy.vary_always)
+        if codec is None:
+            return self._as_sent(data, more, vary=True)
+        encoded = codec.compress_whole(data)
+        # Encoding can only add bytes to incompressible data: sent as it is then, unless the
+        # policy encodes any size (Starlette's GZipMiddleware).
+        if len(encoded) >= size and not policy.encode_any:
+            return self._as_sent(data, more, vary=True)
+        exact = None if self._trailers else len(encoded)
+        self.headers = _encoded_headers(self._app_headers, codec.coding.token, exact)
+        self.phase = Phase.DONE
+        return b"" if self._head_request else encoded
 
-    def _begin_stream(self) -> Headers:
-        self._encoder = self._codec.encoder(self._length)
-        self.headers = _encoded_headers(self._app_headers, self._codec.coding.token, None)
+    def _as_sent(self, data: bytes, more: bool, *, vary: bool) -> bytes:
+        """A held response whose body goes out as the app sent it (none for a HEAD)."""
+        self.headers = (
+            _varied(self._app_headers, varies=self._varies) if vary else self._app_headers
+        )
+        self.phase = Phase.IDENTITY if more else Phase.DONE
+        return b"" if self._head_request else data
+
+    def _begin_stream(self, codec: Codec) -> Headers:
+        if not self._head_request:  # a HEAD has no body to encode
+            self._encoder = codec.encoder(self._length)
+        self.headers = _encoded_headers(self._app_headers, codec.coding.token, None)
         self.phase = Phase.COMPRESSING
         return self.headers
 

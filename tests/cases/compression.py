@@ -103,6 +103,8 @@ NDJSON = (b'{"n": 1}\n', b'{"n": 2}\n', b'{"n": 3}\n')
 PNG: Pairs = (("content-type", "image/png"), ("content-length", str(len(HTML))))
 GZIPPED = gzip.compress(HTML)
 NOISE = random.Random(3).randbytes(2000)  # labelled text, but encoding would only add bytes
+# What the GET of HTML gets at the default zstd level: its HEAD must say the same length.
+ZSTD_HTML_LENGTH = str(len(zstandard.ZstdCompressor(level=3).compress(HTML)))
 
 CASES = [
     # --- Negotiation (RFC 9110 §12.5.3): the client's weights first, then the server's order.
@@ -395,6 +397,25 @@ CASES = [
         response_headers=(HTML_HEADERS[0], ("content-length", "20"), VARY),
     ),
     case("head-no-accept-encoding", method="HEAD", accept_encoding=None, chunks=(b"",)),
+    case(
+        "head-with-the-body-gets-the-get-length",
+        method="HEAD",
+        response_headers=(
+            HTML_HEADERS[0],
+            ("content-encoding", "zstd"),
+            ("content-length", ZSTD_HTML_LENGTH),
+            VARY,
+        ),
+        body=b"",
+    ),
+    case(
+        "head-with-an-incompressible-body",
+        method="HEAD",
+        app_headers=(HTML_HEADERS[0], ("content-length", str(len(NOISE)))),
+        chunks=(NOISE,),
+        response_headers=(HTML_HEADERS[0], ("content-length", str(len(NOISE))), VARY),
+        body=b"",
+    ),
     # --- GZipMiddleware: Starlette's options and deny list, everything else as above.
     case(
         "gzip-middleware-html",
@@ -441,16 +462,112 @@ CASES = [
         response_headers=encoded("gzip", ("content-type", "application/octet-stream")),
         encoding="gzip",
     ),
+    # Starlette's: a response without a Content-Type is compressed (FastAPI's StreamingResponse
+    # without media_type), and Vary goes only where the answer could differ by Accept-Encoding.
     case(
         "gzip-middleware-no-content-type",
         gzip_middleware=True,
         app_headers=HTML_HEADERS[1:],
-        response_headers=HTML_HEADERS[1:],
+        response_headers=(
+            ("content-encoding", "gzip"),
+            ("content-length", ENCODED_LENGTH),
+            VARY,
+        ),
+        encoding="gzip",
+    ),
+    case(
+        "gzip-middleware-no-content-type-stream",
+        gzip_middleware=True,
+        app_headers=(),
+        chunks=(HTML[:600], HTML[600:]),
+        response_headers=(("content-encoding", "gzip"), VARY),
+        encoding="gzip",
     ),
     case(
         "gzip-middleware-minimum-size",
         gzip_middleware=True,
         options={"minimum_size": 5000},
+        response_headers=HTML_HEADERS,
+    ),
+    case(
+        "gzip-middleware-small-identity-client",
+        gzip_middleware=True,
+        accept_encoding="identity",
+        app_headers=(HTML_HEADERS[0], ("content-length", "2")),
+        chunks=(b"OK",),
+        response_headers=(HTML_HEADERS[0], ("content-length", "2")),
+    ),
+    case(
+        "gzip-middleware-identity-client",
+        gzip_middleware=True,
+        accept_encoding="identity",
+    ),
+    case(
+        "gzip-middleware-tiny-body-grows",
+        gzip_middleware=True,
+        options={"minimum_size": 0},
+        accept_encoding="gzip",
+        app_headers=(HTML_HEADERS[0], ("content-length", "8")),
+        chunks=(b"Homepage",),
+        response_headers=encoded("gzip"),
+        encoding="gzip",
+    ),
+    case(
+        "gzip-middleware-empty-body-minimum-0",
+        gzip_middleware=True,
+        options={"minimum_size": 0},
+        accept_encoding="gzip",
+        app_headers=(HTML_HEADERS[0], ("content-length", "0")),
+        chunks=(b"",),
+        response_headers=encoded("gzip"),
+        encoding="gzip",
+    ),
+    case(
+        "gzip-middleware-incompressible-body",
+        gzip_middleware=True,
+        accept_encoding="gzip",
+        app_headers=(HTML_HEADERS[0], ("content-length", str(len(NOISE)))),
+        chunks=(NOISE,),
+        response_headers=encoded("gzip"),
+        encoding="gzip",
+    ),
+    case(
+        "gzip-middleware-app-content-encoding",
+        gzip_middleware=True,
+        app_headers=(("content-type", "text/html"), ("content-encoding", "br")),
+        chunks=(brotli.compress(HTML),),
+        response_headers=(("content-type", "text/html"), ("content-encoding", "br")),
+    ),
+    case(
+        "gzip-middleware-no-transform",
+        gzip_middleware=True,
+        app_headers=(*HTML_HEADERS, ("cache-control", "no-transform")),
+        response_headers=(*HTML_HEADERS, ("cache-control", "no-transform")),
+    ),
+    # Without a Content-Type (as PEP 3333 wants a 204 and a 304) both are of a type it encodes.
+    case(
+        "gzip-middleware-204",
+        gzip_middleware=True,
+        status=204,
+        app_headers=(),
+        chunks=(b"",),
+        response_headers=(),
+    ),
+    # RFC 9110 §15.3.7, §15.4.5: a 206 and a 304 carry the Vary the 200 would have.
+    case(
+        "gzip-middleware-304",
+        gzip_middleware=True,
+        status=304,
+        app_headers=HTML_HEADERS[1:],
+        chunks=(b"",),
+        response_headers=(*HTML_HEADERS[1:], VARY),
+    ),
+    case(
+        "gzip-middleware-206",
+        gzip_middleware=True,
+        status=206,
+        app_headers=(*HTML_HEADERS, ("content-range", f"bytes 0-{len(HTML) - 1}/5000")),
+        response_headers=(*HTML_HEADERS, ("content-range", f"bytes 0-{len(HTML) - 1}/5000"), VARY),
     ),
     case(
         "gzip-middleware-q0",

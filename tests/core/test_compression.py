@@ -329,27 +329,93 @@ def test_trailers_mean_no_exact_length() -> None:
     assert brotli.decompress(wire) == HTML
 
 
-def test_head_drops_the_body_the_app_sent() -> None:
-    headers, response = _start(
-        CompressionPolicy.from_options(), _raw(HTML_HEADERS), b"gzip", method="HEAD"
+@pytest.mark.parametrize("coding", [b"gzip", b"br", b"zstd"])
+def test_head_with_its_body_gets_the_get_head(coding: bytes) -> None:
+    # RFC 9110 §9.3.2: the GET's fields, its exact Content-Length included, and no body. (A
+    # head without a length is also what makes uWSGI's router chunk a bodiless answer: F2.)
+    policy = CompressionPolicy.from_options()
+    get, head = (
+        policy.begin([(b"accept-encoding", coding)], head_request=h) for h in (False, True)
     )
-    assert response is not None
-    assert headers == _raw(
-        (HTML_HEADERS[0], ("content-encoding", "gzip"), ("vary", "Accept-Encoding"))
-    )
-    assert response.body(HTML, more=False) == b""
+    assert get.start(200, _raw(HTML_HEADERS)) is head.start(200, _raw(HTML_HEADERS)) is Phase.HELD
+    wire = get.body(HTML, more=False)
+    assert head.body(HTML, more=False) == b""
+    assert head.headers == get.headers
+    assert (b"content-length", str(len(wire)).encode()) in head.headers
+    assert head.phase is Phase.DONE
 
 
-def test_head_without_length_is_treated_as_a_stream() -> None:
-    headers, response = _start(
-        CompressionPolicy.from_options(), [(b"content-type", b"text/html")], b"br", method="HEAD"
+@pytest.mark.parametrize(
+    ("app_headers", "pieces"),
+    [
+        pytest.param(HTML_HEADERS, [(b"", False)], id="length-declared-no-body"),
+        pytest.param(HTML_HEADERS[:1], [(b"", False)], id="no-length-no-body"),
+        pytest.param(HTML_HEADERS[:1], [(HTML[:600], True), (HTML[600:], False)], id="streamed"),
+        pytest.param(HTML_HEADERS, [(b"", True), (b"", False)], id="empty-pieces"),
+    ],
+)
+def test_head_without_a_known_body_is_answered_as_a_stream(
+    app_headers: Pairs, pieces: list[tuple[bytes, bool]]
+) -> None:
+    # The app may leave a HEAD's body out (Werkzeug, Starlette's FileResponse): the GET's
+    # encoded length is then unknown, so no Content-Length is sent rather than a wrong one.
+    sent, response = _start(
+        CompressionPolicy.from_options(), _raw(app_headers), b"br", method="HEAD"
     )
-    assert response is not None
-    assert headers == [
-        (b"content-type", b"text/html"),
-        (b"content-encoding", b"br"),
+    assert sent is None and response is not None
+    assert [response.body(data, more) for data, more in pieces] == [b""] * len(pieces)
+    assert response.headers == _raw(
+        (HTML_HEADERS[0], ("content-encoding", "br"), ("vary", "Accept-Encoding"))
+    )
+    assert response.phase is Phase.DONE and response._encoder is None
+
+
+def test_head_of_a_stream_type_leaves_at_once_without_an_encoder() -> None:
+    sent, response = _start(
+        CompressionPolicy.from_options(), [(b"content-type", b"text/event-stream")], b"gzip",
+        method="HEAD",
+    )  # fmt: skip
+    assert response is not None and response._encoder is None
+    assert sent == [
+        (b"content-type", b"text/event-stream"),
+        (b"content-encoding", b"gzip"),
         (b"vary", b"Accept-Encoding"),
     ]
+    assert response.body(b"", more=False) == b""
+
+
+@pytest.mark.parametrize(
+    ("accept", "pieces", "vary"),
+    [
+        pytest.param(b"identity", [(b"OK", False)], False, id="identity-small-whole"),
+        pytest.param(None, [(b"OK", False)], False, id="no-accept-encoding-small-whole"),
+        pytest.param(b"identity", [(HTML, False)], True, id="identity-large-whole"),
+        pytest.param(b"identity", [(b"OK", True), (b"", False)], True, id="identity-stream"),
+        pytest.param(b"gzip", [(b"OK", False)], False, id="gzip-small-whole"),
+    ],
+)
+def test_gzip_policy_decides_vary_by_the_body_as_starlette(
+    accept: bytes | None, pieces: list[tuple[bytes, bool]], vary: bool
+) -> None:
+    # Starlette's GZipMiddleware adds Vary when the body could have been compressed: a body
+    # of unknown length holds the start until its first piece says how large it is.
+    headers = [(b"content-type", b"text/plain")]
+    sent, response = _start(CompressionPolicy.for_gzip(), headers, accept)
+    assert sent is None and response is not None
+    assert [response.body(data, more) for data, more in pieces] == [data for data, _ in pieces]
+    assert response.headers == headers + [(b"vary", b"Accept-Encoding")] * vary
+    assert response.phase is Phase.DONE
+
+
+def test_gzip_policy_head_without_its_body_varies() -> None:
+    # The GET's size is unknown: it may be large enough to vary.
+    sent, response = _start(
+        CompressionPolicy.for_gzip(), [(b"content-type", b"text/plain")], b"identity",
+        method="HEAD",
+    )  # fmt: skip
+    assert sent is None and response is not None
+    assert response.body(b"", more=False) == b""
+    assert response.headers == [(b"content-type", b"text/plain"), (b"vary", b"Accept-Encoding")]
 
 
 def test_misuse_raises() -> None:

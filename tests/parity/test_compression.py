@@ -220,7 +220,9 @@ def test_unsupported_request_coding_lists_ours(protocol: str) -> None:
 
 
 def test_parity_table_keeps_most_cases() -> None:
-    assert len(PARITY_CASES) >= len(CASES) - 4
+    # Out: 204, 304 and three without a Content-Type (the Starlette drop-in tests run GZip's
+    # through WSGI without the validator).
+    assert len(PARITY_CASES) >= len(CASES) - 5
 
 
 @pytest.mark.parametrize("held", [False, True], ids=["before-start", "start-held"])
