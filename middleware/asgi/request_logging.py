@@ -34,10 +34,11 @@ the messages sent to the client (text counted as UTF-8), and
   when the app raised, unless the client had left first.
 
 After the first close nothing more is counted: what the app sends then goes to the server as
-it is (uvicorn and hypercorn refuse it by raising, Daphne drops it). The request ID is kept or
-made as for HTTP, set on the ``websocket.accept`` headers (and a refusal's), replacing one the
-app set, and readable with ``request_id.get()`` for the whole connection, in tasks it starts
-too. Daphne sends no header given on ``websocket.accept``; the record still has the ID.
+it is (uvicorn, hypercorn and Daphne refuse it by raising into the app). The request ID is
+kept or made as for HTTP, set on the ``websocket.accept`` headers (and a refusal's),
+replacing one the app set, and readable with ``request_id.get()`` for the whole connection,
+in tasks it starts too. Daphne sends no header given on ``websocket.accept``; the record
+still has the ID.
 
 Options: see ``RequestLoggingLayer`` (the same on both protocols) and
 ``middleware.core.request_logging``.

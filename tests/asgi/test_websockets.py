@@ -553,8 +553,8 @@ async def test_cancelled_connection_is_disconnected(access: Any) -> None:
 
 
 async def test_app_sending_after_its_close(access: Any) -> None:
-    # What the app sends after its close goes to the server as it is (uvicorn and hypercorn
-    # refuse it by raising, Daphne drops it) and is never counted; the record keeps the close.
+    # What the app sends after its close goes to the server as it is (uvicorn, hypercorn and
+    # Daphne refuse it by raising) and is never counted; the record keeps the close.
     def refuse(message: Message) -> BaseException | None:
         closed = any(m["type"] == "websocket.close" for m in side.sent)
         if closed and message["type"] == "websocket.send":

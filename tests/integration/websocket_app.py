@@ -9,7 +9,7 @@ log written as JSON lines to the file named by ``ACCESS_LOG``. Routes:
   the request ID read in the app and in a task the connection started; then every text
   message comes back as it was sent, except ``close <code>``, which makes the app close the
   connection with that code, and ``close-then-send``, which closes with 4001 and then sends
-  (the server refuses or drops that message; the app carries on);
+  (the server refuses that message by raising; the app carries on);
 - websocket ``/slow``: waits up to two seconds before accepting, returning at once when the
   client leaves first.
 """
@@ -67,7 +67,7 @@ async def _close_then_send(send: Any) -> None:
     try:
         await send({"type": "websocket.send", "text": "after the close"})
     except Exception:
-        pass  # uvicorn and hypercorn refuse it; Daphne drops it
+        pass  # uvicorn, hypercorn and Daphne refuse it by raising
 
 
 async def _chat(scope: dict[str, Any], receive: Any, send: Any) -> None:
