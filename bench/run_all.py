@@ -66,6 +66,14 @@ BENCHMARKS = (
     Benchmark("sessions", "Sessions", "bench/sessions.py", (), ("--quick",), 1800),
     Benchmark("logging", "Request logging", "bench/logging_overhead.py", (), ("--quick",), 900),
     Benchmark(
+        "websocket",
+        "WebSocket: per message and per handshake",
+        "bench/websocket.py",
+        (),
+        ("--quick",),
+        600,
+    ),
+    Benchmark(
         "soak",
         "Soak: memory over many requests through the five-layer stack",
         "bench/soak.py",
