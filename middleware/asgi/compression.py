@@ -179,8 +179,8 @@ class _Compressing(Exchange):
         if message["type"] != "http.response.pathsend" or response.phase is not Phase.COMPRESSING:
             await self._abandon(response, message)  # the file goes out as it is
             return
-        # The start already promised an encoded body (a stream type or HEAD decided it before
-        # any body): the file goes through the encoder, in blocks.
+        # The start already promised an encoded body (a stream type decided it before any body;
+        # a HEAD's blocks come back empty): the file goes through the encoder, in blocks.
         with open(message["path"], "rb") as file:
             while block := await _in_thread(file.read, _FILE_BLOCK):
                 if self.gone:

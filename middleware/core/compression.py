@@ -195,7 +195,7 @@ class Phase(Enum):
     IDENTITY = "identity"
     """The body goes out as the app sent it (the head may have gained Vary)."""
     COMPRESSING = "compressing"
-    """Each body piece goes through the encoder and is flushed."""
+    """Each body piece goes through the encoder and is flushed (a HEAD's: none, no bytes)."""
     DONE = "done"
     """The body has ended, or the response was released."""
 
@@ -603,7 +603,8 @@ class ResponseCompression:
     encoding?), and once ``body`` has seen it, ``headers`` holds the head to send before its
     bytes. ``body`` takes every body piece (``more=False`` on the last) and returns the bytes
     to send. ``end`` releases the encoder, however the response ended (client gone, app
-    error); it is safe to call more than once. ``phase`` says where the response is.
+    error); it is safe to call more than once. ``phase`` says where the response is. A HEAD is
+    decided as its GET would be, from the body the app hands it, and sends no body bytes.
     """
 
     __slots__ = (
@@ -666,6 +667,8 @@ class ResponseCompression:
             return as_is
         content_type, length, _, varies, _ = read
         codec = policy.negotiate(get_list(self._request_headers, b"accept-encoding"))
+        if codec is None and policy.vary_always:
+            return _varied(headers, varies=varies)
         self._codec = codec
         self._app_headers = headers
         self._length = int(length) if length is not None and length.isdigit() else None
@@ -674,14 +677,13 @@ class ResponseCompression:
         stream = content_type is not None and policy._media_type(content_type) in STREAMING_TYPES
         # A stream of unknown length is encoded whatever its size: its head leaves at once.
         if (stream and self._length is None) or not hold:
-            if codec is None:
-                return _varied(headers, varies=varies)
-            return self._begin_stream(codec)
-        if codec is None and (policy.vary_always or self._length is not None):
-            return _varied(headers, varies=varies)
+            return _varied(headers, varies=varies) if codec is None else self._begin_stream(codec)
+        if codec is None and self._length is not None:
+            return _varied(headers, varies=varies)  # not small (``_as_is`` said so): it varies
         # RFC 9110 §9.3.2: "The server SHOULD send the same header fields in response to a HEAD
         # request as it would have sent if the request method had been GET." A HEAD is held as
-        # the GET would be: given its body, it gets the GET's exact Content-Length.
+        # the GET would be: given its body, it gets the GET's exact Content-Length. (No codec:
+        # GZipMiddleware's Vary waits for the body's size, as Starlette's does.)
         self.phase = Phase.HELD
         return Phase.HELD
 
