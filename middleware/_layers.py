@@ -65,9 +65,10 @@ class CompressionLayer(Layer):
     ``minimum_size``: bodies known to be shorter are sent as they are. ``encodings``: the
     server's preference, used when the client weights codings equally (zstd needs the
     ``zstandard`` package and is skipped without it). ``gzip_level``, ``brotli_quality``,
-    ``zstd_level``: codec settings. ``compressible_types``: the media types compressed
-    (replaces the default list). ``exclude_paths``: paths never touched (a trailing ``/`` makes
-    a prefix). ``decompress_requests``: decode request bodies sent with a Content-Encoding,
+    ``zstd_level`` (up to 22, the window kept within 8 MB): codec settings.
+    ``compressible_types``: the media types compressed (replaces the default list).
+    ``exclude_paths``: paths never touched (a trailing ``/`` makes a prefix).
+    ``decompress_requests``: decode request bodies sent with a Content-Encoding,
     up to ``max_request_size`` decoded bytes (413 past it or past 1024 gzip members or zstd
     frames, 415 unknown coding, 400 corrupt or more than two codings), in linear work.
     """
@@ -108,8 +109,10 @@ class GZipLayer(Layer):
     ``exclude_content_types`` (Starlette's list: images, audio, video, archives, gRPC and
     text/event-stream). On ASGI, chunks of ``thread_minimum_size`` bytes or more are
     compressed in a worker thread; WSGI servers already run the app on worker threads, so
-    there it is accepted for the same signature. Negotiation, skip rules and headers are
-    CompressionMiddleware's."""
+    there it is accepted for the same signature. As Starlette's, a response without a
+    Content-Type is compressed, ``Vary`` goes only where the answer could differ by
+    Accept-Encoding, and a whole body of ``minimum_size`` or more is gzipped even if it grows;
+    negotiation and the other skip and header rules are CompressionMiddleware's."""
 
     _name = "GZipMiddleware"
     policy: CompressionPolicy
