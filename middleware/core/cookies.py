@@ -4,11 +4,20 @@
     [('a', '1'), ('session', 'abc'), ('a', '2')]
     >>> build_set_cookie("session", "abc", max_age=60, same_site="lax")
     b'session=abc; Max-Age=60; Path=/; HttpOnly; SameSite=Lax'
+    >>> starlette_set_cookie("session", "abc", path="/", max_age=60, same_site="lax")
+    b'session=abc; path=/; Max-Age=60; httponly; samesite=lax'
 
 Parsing is lenient (a browser's Cookie header is what it is; malformed pairs are skipped) and
 keeps duplicates, so a caller can tell one ``session=`` from several. Building is strict: a name
 or value that RFC 6265 does not allow raises ValueError, because it comes from configuration or
 from the application, never from the client.
+
+Building comes in two spellings. ``build_set_cookie`` and ``build_delete_cookie`` write RFC
+6265's (``Path=``, ``HttpOnly``, ``SameSite=Lax``). ``starlette_set_cookie`` and
+``starlette_delete_cookie`` write the session cookie exactly as Starlette's SessionMiddleware
+does, attribute names lower-case and in its order, so that a test suite written against
+Starlette passes unchanged; the session middleware uses these. Browsers read both alike: RFC
+6265 §5.2 matches attribute names case-insensitively and in any order.
 """
 
 from __future__ import annotations
@@ -21,6 +30,8 @@ _COOKIE_OCTETS = frozenset(
 )
 _SAME_SITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
 _EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
+# What Starlette's SessionMiddleware writes as the value of the cookie that deletes a session.
+STARLETTE_DELETED_VALUE = "null"
 
 
 def parse_cookies(header: bytes) -> list[tuple[str, str]]:
@@ -76,10 +87,7 @@ def build_set_cookie(
     "none" (any case). ``partitioned`` adds CHIPS' ``Partitioned`` attribute, which browsers
     only accept together with ``Secure``.
     """
-    check_cookie_name(name)
-    if any(ord(char) not in _COOKIE_OCTETS for char in value):
-        raise ValueError(f"A cookie value may only hold RFC 6265 cookie-octets, got {value!r}.")
-    parts = [f"{name}={value}"]
+    parts = [_pair(name, value)]
     if max_age is not None:
         parts.append(f"Max-Age={int(max_age)}")
     if expires is not None:
@@ -107,6 +115,71 @@ def build_delete_cookie(name: str, **attributes: object) -> bytes:
     match the ones the cookie was set with.
     """
     return build_set_cookie(name, "", max_age=0, expires=_EPOCH, **attributes)  # type: ignore[arg-type]
+
+
+def starlette_set_cookie(
+    name: str,
+    value: str,
+    *,
+    path: str,
+    max_age: int | None,
+    same_site: str,
+    secure: bool = False,
+    domain: str | None = None,
+    partitioned: bool = False,
+) -> bytes:
+    """A Set-Cookie field value spelled and ordered as Starlette's SessionMiddleware writes it.
+
+    Starlette 1.10 (``starlette/middleware/sessions.py``) writes
+    ``{name}={value}; path={path}; Max-Age={max_age}; httponly; samesite={same_site}``, then
+    ``; secure``, ``; domain={domain}`` and ``; partitioned`` when set; ``max_age=None`` leaves
+    out Max-Age (a browser-session cookie). ``same_site`` is written as given (Starlette does
+    not change its case): check it with ``normalize_same_site`` first.
+    """
+    max_age_part = "" if max_age is None else f"Max-Age={int(max_age)}; "
+    head = f"{_pair(name, value)}; path={path}; {max_age_part}"
+    return (head + _starlette_flags(same_site, secure, domain, partitioned)).encode("latin-1")
+
+
+def starlette_delete_cookie(
+    name: str,
+    *,
+    path: str,
+    same_site: str,
+    secure: bool = False,
+    domain: str | None = None,
+    partitioned: bool = False,
+) -> bytes:
+    """The Set-Cookie value that deletes a session, as Starlette's SessionMiddleware writes it:
+    ``{name}=null; path={path}; expires=Thu, 01 Jan 1970 00:00:00 GMT; httponly; ...``.
+
+    RFC 6265 §5.3: the new cookie replaces the stored one with the same name, domain and path
+    (step 11), and "the user agent MUST evict all expired cookies"; an Expires in the past is
+    understood by every client (Max-Age is the newer attribute). The path, domain and flags are
+    the cookie's own, so the deletion names the very cookie it replaces.
+    """
+    head = f"{_pair(name, STARLETTE_DELETED_VALUE)}; path={path}; expires={_EPOCH}; "
+    return (head + _starlette_flags(same_site, secure, domain, partitioned)).encode("latin-1")
+
+
+def _starlette_flags(same_site: str, secure: bool, domain: str | None, partitioned: bool) -> str:
+    """Starlette's ``security_flags``: what follows Max-Age (or expires) in its cookies."""
+    flags = "httponly; samesite=" + same_site
+    if secure:
+        flags += "; secure"
+    if domain is not None:
+        flags += f"; domain={domain}"
+    if partitioned:
+        flags += "; partitioned"
+    return flags
+
+
+def _pair(name: str, value: str) -> str:
+    """``name=value``, or ValueError when RFC 6265 §4.1.1 does not allow either."""
+    check_cookie_name(name)
+    if any(ord(char) not in _COOKIE_OCTETS for char in value):
+        raise ValueError(f"A cookie value may only hold RFC 6265 cookie-octets, got {value!r}.")
+    return f"{name}={value}"
 
 
 def normalize_same_site(value: str) -> str:

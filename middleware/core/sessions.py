@@ -27,7 +27,9 @@ Options (``SessionConfig``, the same as Starlette's SessionMiddleware plus two):
   ``None`` makes a browser-session cookie (no Max-Age); the signature still expires after
   14 days, refreshed like any other, so a stolen cookie does not stay valid forever.
 - ``path="/"``, ``domain=None``, ``same_site="lax"``, ``https_only=False`` (Secure),
-  ``partitioned=False`` (CHIPS): the cookie's attributes; HttpOnly is always set.
+  ``partitioned=False`` (CHIPS): the cookie's attributes; httponly is always set. The
+  Set-Cookie line and the deletion cookie are spelled and ordered exactly as Starlette's
+  SessionMiddleware writes them (``cookies.starlette_set_cookie``).
 - ``store=None``: a server-side store (``middleware.stores``); the cookie then carries only a
   signed session ID and ``middleware.core.session_store`` makes the decisions.
 - ``clock``: a function returning seconds since the epoch (``time.time``), injected by the
@@ -59,11 +61,11 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
 from .cookies import (
-    build_delete_cookie,
-    build_set_cookie,
     check_cookie_name,
     cookie_values,
     normalize_same_site,
+    starlette_delete_cookie,
+    starlette_set_cookie,
 )
 from .headers import Headers, merge_vary
 from .responses import Response, plain
@@ -156,8 +158,11 @@ class SessionConfig:
 
     def __post_init__(self) -> None:
         attributes = self._cookie_attributes()
-        template = build_set_cookie(self.session_cookie, "", max_age=self.max_age, **attributes)
-        if attributes["same_site"] == "None" and not self.https_only:
+        # SPEC: the Set-Cookie line and the deletion cookie are spelled and ordered exactly
+        # as Starlette's SessionMiddleware writes them (see cookies.starlette_set_cookie).
+        name = self.session_cookie
+        template = starlette_set_cookie(name, "", max_age=self.max_age, **attributes)
+        if attributes["same_site"].lower() == "none" and not self.https_only:
             raise ValueError(
                 "same_site='none' needs https_only=True: browsers reject a SameSite=None "
                 "cookie that is not Secure."
@@ -178,10 +183,11 @@ class SessionConfig:
         set_(self, "refresh_age", signature_max_age // 2)
         set_(self, "set_prefix", prefix)
         set_(self, "set_suffix", template[len(prefix) :])
-        set_(self, "delete_cookie", build_delete_cookie(self.session_cookie, **attributes))
+        set_(self, "delete_cookie", starlette_delete_cookie(name, **attributes))
 
     def _cookie_attributes(self) -> dict[str, Any]:
-        """The cookie's attributes, each option checked, as ``build_set_cookie`` takes them."""
+        """The cookie's attributes, each option checked, as ``starlette_set_cookie`` takes
+        them (``same_site`` as given: Starlette writes it so)."""
         try:
             check_cookie_name(self.session_cookie)
         except ValueError:
@@ -190,20 +196,26 @@ class SessionConfig:
                 f"got {self.session_cookie!r}."
             ) from None
         max_age = self.max_age
+        # Starlette accepts 0 or -1, with which no session survives a request (RFC 6265
+        # §5.2.2: the browser drops the cookie at once; with -1 the signature is already
+        # expired too), silently. Elsewhere -1
+        # (Java's Cookie.setMaxAge) and 0 (PHP's session.cookie_lifetime) mean "until the
+        # browser closes", which is None here: the mistake shows at start-up instead.
         if max_age is not None and (type(max_age) is not int or max_age <= 0):
             raise ValueError(
-                f"max_age must be a positive number of seconds or None, got {max_age!r}."
+                f"max_age must be a positive number of seconds, or None for a cookie that "
+                f"lasts until the browser closes, got {max_age!r}."
             )
         _check_attribute("path", self.path, leading_slash=True)
         if self.domain is not None:
             _check_attribute("domain", self.domain, leading_slash=False)
+        normalize_same_site(self.same_site)
         return {
             "path": self.path,
             "domain": self.domain,
             "secure": _check_bool("https_only", self.https_only),
-            "http_only": True,
             "partitioned": _check_bool("partitioned", self.partitioned),
-            "same_site": normalize_same_site(self.same_site),
+            "same_site": self.same_site,
         }
 
     def _check_functions(self) -> None:

@@ -79,12 +79,12 @@ def test_starlette_request_session_round_trip() -> None:
     response = client.get("/login")
     assert response.text == "in"
     assert response.headers["vary"] == "Cookie"
-    assert "HttpOnly" in response.headers["set-cookie"]
+    assert "; httponly; samesite=lax" in response.headers["set-cookie"]
     response = client.get("/me")
     assert response.json() == {"user": "alice"}
     assert "set-cookie" not in response.headers
     response = client.get("/logout")
-    assert response.headers["set-cookie"].startswith("session=; Max-Age=0; Expires=Thu, 01 Jan")
+    assert response.headers["set-cookie"].startswith("session=null; path=/; expires=Thu, 01 Jan")
     assert client.get("/me").json() == {}
 
 
@@ -117,6 +117,35 @@ def test_cookies_interchange_with_starlette(writer: bool, reader: bool) -> None:
     read_client = TestClient(starlette_app(ours=reader))
     read_client.cookies = write_client.cookies
     assert read_client.get("/me").json() == {"user": "zoe"}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({}, id="defaults"),
+        pytest.param({"https_only": True, "max_age": None}, id="secure-browser-session"),
+        pytest.param(
+            {"path": "/app", "domain": ".example.com", "same_site": "strict", "max_age": 60},
+            id="strict-path-domain",
+        ),
+        pytest.param({"same_site": "Lax"}, id="same-site-as-given"),
+        pytest.param(
+            {"same_site": "none", "https_only": True, "partitioned": True},
+            id="cross-site-partitioned",
+        ),
+    ],
+)
+def test_set_cookie_lines_are_starlettes(options: dict[str, Any]) -> None:
+    # SPEC: the Set-Cookie line and the deletion cookie are spelled and ordered exactly as
+    # Starlette's SessionMiddleware writes them; only the signed token differs.
+    def lines(ours: bool) -> list[str]:
+        client = TestClient(starlette_app(ours=ours, **options), base_url="https://testserver")
+        written = client.get("/login").headers["set-cookie"]
+        token = written.partition(";")[0]
+        deleted = client.get("/logout", headers={"cookie": token}).headers["set-cookie"]
+        return [written.replace(token, "session=TOKEN"), deleted]
+
+    assert lines(ours=True) == lines(ours=False)
 
 
 def test_websocket_session_is_read_only(caplog: pytest.LogCaptureFixture) -> None:

@@ -25,11 +25,10 @@ SECRET = "test-secret-key-0123456789abcdef"
 OLD_SECRET = "old-secret-key-fedcba9876543210"
 OPTIONS: dict[str, Any] = {"secret_key": SECRET, "fallback_secret_keys": [OLD_SECRET]}
 MAX_AGE = 1_209_600
-# The Set-Cookie attributes with the default options.
-ATTRIBUTES = "; Max-Age=1209600; Path=/; HttpOnly; SameSite=Lax"
-DELETE = (
-    "session=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; HttpOnly; SameSite=Lax"
-)
+# The Set-Cookie attributes with the default options, and the deletion cookie, spelled and
+# ordered as Starlette's SessionMiddleware writes them.
+ATTRIBUTES = "; path=/; Max-Age=1209600; httponly; samesite=lax"
+DELETE = "session=null; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; httponly; samesite=lax"
 USER = {"user": "alice", "cart": [1, 2]}
 
 

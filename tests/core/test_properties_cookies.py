@@ -1,7 +1,11 @@
 """Properties of Cookie and Set-Cookie beyond tests/core/test_properties.py: building refuses
-exactly what RFC 6265 refuses and never writes a broken header; lookups agree with parsing."""
+exactly what RFC 6265 refuses and never writes a broken header; Starlette's spelling tells a
+browser the same as RFC 6265's; lookups agree with parsing."""
 
 from __future__ import annotations
+
+import re
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -14,6 +18,8 @@ from middleware.core.cookies import (
     cookie_values,
     normalize_same_site,
     parse_cookies,
+    starlette_delete_cookie,
+    starlette_set_cookie,
 )
 from middleware.core.headers import is_token
 from tests.core.strategies import binary
@@ -58,6 +64,65 @@ def test_set_cookie_is_built_only_from_cookie_octets(
     assert {part.partition("=")[0] for part in rest} <= KNOWN
     # The value holds no ";", space or DQUOTE, so a browser sends back exactly this pair.
     assert parse_cookies(first.encode()) == [(name, value)]
+
+
+SESSION_ATTRIBUTES = st.fixed_dictionaries(
+    {
+        "path": st.sampled_from(["/", "/app", "/a/b"]),
+        "same_site": st.sampled_from(["lax", "Strict", "NONE", "none"]),
+    },
+    optional={
+        "domain": st.sampled_from(["example.com", ".example.com"]),
+        "secure": st.booleans(),
+        "partitioned": st.booleans(),
+    },
+)
+
+
+def read_as_a_browser(header: bytes) -> tuple[tuple[str, str], dict[str, str]]:
+    """The pair and the attributes of a Set-Cookie value as RFC 6265 §5.2 reads them: names
+    case-insensitive (keyed lower-case), SameSite's value case-insensitive too."""
+    first, *rest = header.decode("ascii").split("; ")
+    name, _, value = first.partition("=")
+    attributes = {}
+    for part in rest:
+        key, _, text = part.partition("=")
+        key = key.lower()
+        attributes[key] = text.lower() if key == "samesite" else text
+    assert len(attributes) == len(rest), header  # no attribute twice
+    return (name, value), attributes
+
+
+@given(TOKEN, st.text(alphabet=sorted(OCTETS), max_size=12), SESSION_ATTRIBUTES, st.booleans())
+def test_starlettes_spelling_says_what_rfc_6265s_says(
+    name: str, value: str, attributes: dict[str, Any], browser_session: bool
+) -> None:
+    max_age = None if browser_session else 600
+    header = starlette_set_cookie(name, value, max_age=max_age, **attributes)
+    assert header.startswith(f"{name}={value}; path={attributes['path']}; ".encode())
+    assert read_as_a_browser(header) == read_as_a_browser(
+        build_set_cookie(name, value, max_age=max_age, **attributes)
+    )
+    # The deletion names the same cookie (path, domain) with the same flags, expired.
+    deletion = starlette_delete_cookie(name, **attributes)
+    pair, deleted = read_as_a_browser(deletion)
+    _, kept = read_as_a_browser(header)
+    kept.pop("max-age", None)
+    assert pair == (name, "null")
+    assert deleted == {**kept, "expires": "Thu, 01 Jan 1970 00:00:00 GMT"}
+
+
+@given(ANY_TEXT, ANY_TEXT)
+def test_starlettes_spelling_refuses_what_rfc_6265_refuses(name: str, value: str) -> None:
+    try:
+        expected = build_set_cookie(name, value)
+    except ValueError as error:
+        with pytest.raises(ValueError, match=re.escape(str(error))):
+            starlette_set_cookie(name, value, path="/", max_age=None, same_site="lax")
+        return
+    assert expected.startswith(
+        starlette_set_cookie(name, value, path="/", max_age=None, same_site="lax").split(b";")[0]
+    )
 
 
 @given(ANY_TEXT)

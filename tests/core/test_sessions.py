@@ -335,28 +335,37 @@ def test_bad_configuration_raises(options: dict[str, Any], error: type, message:
 
 
 @pytest.mark.parametrize(
-    ("options", "attributes"),
+    ("options", "attributes", "deletion"),
     [
-        pytest.param({}, ATTRIBUTES, id="defaults"),
+        pytest.param({}, ATTRIBUTES, "; path=/; EXPIRES; httponly; samesite=lax", id="defaults"),
         pytest.param(
             {"https_only": True},
-            "; Max-Age=1209600; Path=/; Secure; HttpOnly; SameSite=Lax",
+            "; path=/; Max-Age=1209600; httponly; samesite=lax; secure",
+            "; path=/; EXPIRES; httponly; samesite=lax; secure",
             id="secure",
         ),
         pytest.param(
             {"same_site": "Strict", "path": "/app", "domain": "example.com", "max_age": 60},
-            "; Max-Age=60; Path=/app; Domain=example.com; HttpOnly; SameSite=Strict",
+            "; path=/app; Max-Age=60; httponly; samesite=Strict; domain=example.com",
+            "; path=/app; EXPIRES; httponly; samesite=Strict; domain=example.com",
             id="strict-path-domain",
         ),
         pytest.param(
             {"same_site": "none", "https_only": True, "partitioned": True},
-            "; Max-Age=1209600; Path=/; Secure; HttpOnly; SameSite=None; Partitioned",
+            "; path=/; Max-Age=1209600; httponly; samesite=none; secure; partitioned",
+            "; path=/; EXPIRES; httponly; samesite=none; secure; partitioned",
             id="cross-site-partitioned",
         ),
-        pytest.param({"max_age": None}, "; Path=/; HttpOnly; SameSite=Lax", id="browser-session"),
+        pytest.param(
+            {"max_age": None},
+            "; path=/; httponly; samesite=lax",
+            "; path=/; EXPIRES; httponly; samesite=lax",
+            id="browser-session",
+        ),
     ],
 )
-def test_cookie_attributes(options: dict[str, Any], attributes: str) -> None:
+def test_cookie_attributes(options: dict[str, Any], attributes: str, deletion: str) -> None:
+    # Spelled and ordered as Starlette's SessionMiddleware writes them (same_site as given).
     session = open_session(None, session_cookie="sid", **options)
     session["a"] = 1
     (value,) = set_cookies(finish(session, 200, []))
@@ -364,12 +373,12 @@ def test_cookie_attributes(options: dict[str, Any], attributes: str) -> None:
     token, _, tail = rest.partition(";")
     assert (name, ";" + tail) == ("sid", attributes)
     assert unsign(token, now=NOW) == {"a": 1}
-    # The deletion carries the same Path, Domain and flags.
+    # The deletion carries the same path, domain and flags.
     session = open_session(f"sid={token}", session_cookie="sid", **options)
     session.clear()
-    (deletion,) = set_cookies(finish(session, 200, []))
-    expected = attributes.replace("; Max-Age=1209600", "").replace("; Max-Age=60", "")
-    assert deletion == "sid=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT" + expected
+    (deleted,) = set_cookies(finish(session, 200, []))
+    expires = "expires=Thu, 01 Jan 1970 00:00:00 GMT"
+    assert deleted == "sid=null" + deletion.replace("EXPIRES", expires)
 
 
 def test_browser_session_still_expires_and_refreshes() -> None:

@@ -102,8 +102,14 @@ def cookie(result: Result, previous: str | None = None) -> str | None:
     if not values:
         return previous
     (value,) = values
-    pair = value.split(";")[0]
-    return None if pair == "session=" else pair
+    pair, *attributes = value.split(";")
+    # A deletion expires the cookie (attribute names in any case, RFC 6265 §5.2); a browser
+    # then drops it, whatever its value.
+    expired = any(
+        part.strip().lower() in ("max-age=0", "expires=thu, 01 jan 1970 00:00:00 gmt")
+        for part in attributes
+    )
+    return None if expired else pair
 
 
 def headers(pair: str | None) -> list[tuple[str, str]]:

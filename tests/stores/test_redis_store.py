@@ -122,7 +122,7 @@ def test_a_session_in_the_old_format_starts_again(
 
         result = asyncio.run(one())
     assert (result.status, seen) == (200, [{}])
-    new_id = session_id(new_token_with(result, "; Max-Age=1209600; Path=/; HttpOnly; SameSite=Lax"))
+    new_id = session_id(new_token_with(result, "; path=/; Max-Age=1209600; httponly; samesite=lax"))
     assert new_id != old_id and raw.hgetall(f"old:{new_id}") == {b'"user"': b'"bob"'}
     store.close()
 
@@ -294,7 +294,7 @@ def test_session_records_live_for_max_age(
                 await store.aclose()
 
         result = asyncio.run(one())
-    token = new_token_with(result, "; Max-Age=600; Path=/; HttpOnly; SameSite=Lax")
+    token = new_token_with(result, "; path=/; Max-Age=600; httponly; samesite=lax")
     key = f"ttl:{session_id(token, max_age=600)}"
     assert raw.hgetall(key) == {b'"user"': b'"alice"'}
     assert 599 <= raw.ttl(key) <= 600

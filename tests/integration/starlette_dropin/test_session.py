@@ -5,7 +5,8 @@ The endpoints are Starlette's: ``/view_session``, ``/update_session`` (the JSON 
 ``/pop_session`` and ``/no_session``, each answering with ``JSONResponse``, so the session is
 serialised by ``json.dumps`` as Starlette serialises it. Starlette's one test of its ``Session``
 class alone (``test_session_tracks_modification``) is made through the middleware: the endpoint
-does each operation on the session it is given and reports ``modified`` and ``accessed``.
+does each operation on the session it is given and reports ``modified`` and ``accessed``, and
+the test asserts what Starlette's asserts.
 """
 
 from __future__ import annotations
@@ -211,7 +212,10 @@ def test_session_tracks_modification(target: str) -> None:
     assert flags("delitem")["modified"]
     assert flags("clear")["modified"]
     assert flags("pop-present") == {"modified": True, "accessed": True}
-    assert flags("pop-missing") == {"modified": False, "accessed": False}
+    # Starlette's test checks only ``modified`` here. ``accessed`` differs on purpose: ours
+    # counts every read of the session as access, this one included (the answer came from the
+    # cookie, so the response varies on Cookie); a row of docs/starlette-differences.md.
+    assert not flags("pop-missing")["modified"]
     assert flags("setdefault-missing")["modified"]
     assert not flags("setdefault-present")["modified"]
 
