@@ -932,7 +932,7 @@ def check(plan: Plan, seen: Seen, response: Response) -> None:
         if cookies:
             assert plan.session_op != "none", "Set-Cookie without the app touching the session"
             assert status < 500, "Set-Cookie on a 5xx"
-            assert b"HttpOnly" in cookies[0]
+            assert b"httponly" in cookies[0].lower()
 
     # Request IDs and the access record.
     if "logging" in layers:

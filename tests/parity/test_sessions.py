@@ -222,8 +222,8 @@ def test_options_reach_the_cookie(serve: Any) -> None:
     (value,) = result.header_all("set-cookie")
     assert value.startswith("sid=")
     assert value.endswith(
-        "; Max-Age=600; Path=/app; Domain=example.com; Secure; HttpOnly; SameSite=Strict;"
-        " Partitioned"
+        "; path=/app; Max-Age=600; httponly; samesite=strict; secure; domain=example.com;"
+        " partitioned"
     )
 
 

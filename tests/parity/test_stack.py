@@ -45,7 +45,7 @@ VECTORS = [
             "server-timing": TIMED,
             "x-request-id": ID,
             "vary": re.compile(r"(?=.*Accept-Encoding)(?=.*Origin)(?=.*Cookie).*"),
-            "set-cookie": re.compile(r"session=[^;]+; .*HttpOnly.*"),
+            "set-cookie": re.compile(r"session=[^;]+; .*httponly.*"),
         },
     ),
     Vector(
