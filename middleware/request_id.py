@@ -14,8 +14,9 @@ RequestLoggingMiddleware (WSGI or ASGI) sets the ID for the whole request: in th
 the code that produces a streamed body (a WSGI iterable consumed after the app returned, an
 ASGI body sent from another task), and in threads or tasks started with the request's context
 (``asyncio.to_thread``, ``loop.run_in_executor``, Starlette's thread pool,
-``contextvars.copy_context().run``). It is reset when the request ends. ``get()`` returns None
-outside a request.
+``contextvars.copy_context().run``). An ASGI websocket connection has one ID for its whole
+life, from the handshake to the close, in the tasks it starts too. It is reset when the
+request ends. ``get()`` returns None outside a request.
 
 ``RequestIdFilter(default="-")`` sets ``record.request_id`` on every record it sees (records
 that already carry one, such as the access log's, keep theirs), so any formatter can print
