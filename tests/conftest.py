@@ -9,21 +9,39 @@ from typing import Any
 
 import pytest
 
-import middleware.asgi
-import middleware.wsgi
-from tests.drivers import Result, call_asgi, call_wsgi
-from tests.parity.vectors import Probe, Reply, Request, Vector, asgi_app, wsgi_app
+# The parity runner's checks are plain asserts in helper modules: rewritten, their failures
+# show the values compared.
+pytest.register_assert_rewrite("tests.drivers", "tests.parity.runner", "tests.parity.vectors")
+
+import middleware.asgi  # noqa: E402
+import middleware.wsgi  # noqa: E402
+from tests.drivers import Result, call_asgi, call_wsgi  # noqa: E402
+from tests.parity.vectors import (  # noqa: E402
+    FlakyStore,
+    Probe,
+    Reply,
+    Request,
+    Vector,
+    asgi_app,
+    server_validates,
+    wsgi_app,
+)
 
 Wrap = Callable[[ModuleType, Any], Any]
 
 
 class Server:
-    """Runs a request through ``wrap(module, app)`` where module is middleware.wsgi or .asgi."""
+    """Runs a request through ``wrap(module, app)`` where module is middleware.wsgi or .asgi.
+
+    ``probe`` counts what the test app did; ``store`` is a session store a stack may use, which
+    the runner takes down for a ``Reply(store_fails=...)``.
+    """
 
     def __init__(self, protocol: str) -> None:
         self.protocol = protocol
         self.module = middleware.wsgi if protocol == "wsgi" else middleware.asgi
         self.probe = Probe()
+        self.store = FlakyStore()
 
     def __call__(
         self,
@@ -38,7 +56,13 @@ class Server:
         reply = reply or (vector.reply if vector else Reply())
         args = (request.method, request.path, request.query, list(request.headers), request.body)
         if self.protocol == "wsgi":
+            if request.leaves_after is not None:
+                options.setdefault("stop_after", request.leaves_after)
+            options.setdefault("validate", server_validates(reply))
+            options.setdefault("catch_late", True)
             return call_wsgi(wrap(self.module, wsgi_app(reply, self.probe)), *args, **options)
+        if request.leaves_after is not None:
+            options.setdefault("disconnect_after", request.leaves_after)
         return call_asgi(wrap(self.module, asgi_app(reply, self.probe)), *args, **options)
 
 

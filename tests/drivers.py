@@ -14,6 +14,7 @@ that disconnects.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -34,6 +35,11 @@ class Result:
     chunks: list[bytes] = field(default_factory=list)  # non-empty body pieces, as sent
     messages: list[dict[str, Any]] = field(default_factory=list)  # ASGI only
     error: BaseException | None = None  # what the app stack raised (ASGI re-raises)
+    # The client got the whole response: WSGI, the iterable ran out (close() may still have
+    # raised); ASGI, the final message was sent.
+    complete: bool = False
+    tasks_left: list[asyncio.Task[Any]] = field(default_factory=list)  # call_asgi only
+    logs: list[logging.LogRecord] = field(default_factory=list)  # filled by the parity runner
 
     def header(self, name: str) -> str | None:
         values = self.header_all(name)
@@ -89,8 +95,14 @@ def call_wsgi(
     environ: dict[str, Any] | None = None,
     validate: bool = True,
     stop_after: int | None = None,
+    catch_late: bool = False,
 ) -> Result:
-    """Serve one request to a WSGI ``app``; ``stop_after=n`` abandons the body after n chunks."""
+    """Serve one request to a WSGI ``app``; ``stop_after=n`` abandons the body after n chunks.
+
+    An exception out of the app call after ``write()`` sent bytes, or out of the iterable's
+    ``close()``, propagates, unless ``catch_late`` is set: then it is in ``.error`` (a server
+    logs it; the client got what was sent), if nothing was raised before it.
+    """
     env = _environ(method, path, query, list(headers or ()), body)
     if environ:
         env.update(environ)
@@ -117,7 +129,13 @@ def call_wsgi(
 
     served = validator(app) if validate else app
     error: BaseException | None = None
-    iterable = served(env, start_response)
+    complete = False
+    try:
+        iterable = served(env, start_response)
+    except Exception as exc:
+        if not (catch_late and state["sent"]):
+            raise
+        error, iterable = exc, ()
     try:
         for count, chunk in enumerate(iterable, 1):
             if chunk:
@@ -125,13 +143,20 @@ def call_wsgi(
                 chunks.append(chunk)
             if stop_after is not None and count >= stop_after:
                 break
+        else:
+            complete = error is None
     except Exception as exc:
         # A real server logs this and cuts the connection; the test sees it in .error.
         error = exc
     finally:
         close = getattr(iterable, "close", None)
         if close is not None:
-            close()
+            try:
+                close()
+            except Exception as exc:
+                if not catch_late or error is not None:
+                    raise
+                error = exc
     if state["status"] is None:
         if error is not None:
             raise error
@@ -142,6 +167,7 @@ def call_wsgi(
         body=b"".join(chunks),
         chunks=chunks,
         error=error,
+        complete=complete,
     )
 
 
@@ -222,8 +248,17 @@ async def acall(
 
 
 def call_asgi(app: Callable[..., Any], *args: Any, **kwargs: Any) -> Result:
-    """``acall`` for synchronous tests."""
-    return asyncio.run(acall(app, *args, **kwargs))
+    """``acall`` for synchronous tests, on a loop of its own: any task still pending once the
+    request is over (after one more turn of the loop) is in ``tasks_left``."""
+
+    async def main() -> Result:
+        result = await acall(app, *args, **kwargs)
+        await asyncio.sleep(0)
+        current = asyncio.current_task()
+        result.tasks_left = [task for task in asyncio.all_tasks() if task is not current]
+        return result
+
+    return asyncio.run(main())
 
 
 def _is_final(messages: list[dict[str, Any]]) -> bool:
@@ -266,4 +301,5 @@ def _asgi_result(messages: list[dict[str, Any]], error: BaseException | None) ->
         chunks=chunks,
         messages=messages,
         error=error,
+        complete=_is_final(messages),
     )

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from typing import Any
 
 import pytest
 
 from middleware import timing
 from middleware.core.timing import Timings
-from tests.parity.vectors import Reply, Vector, check, params
+from tests.parity.runner import run_vector
+from tests.parity.vectors import Boom, Log, Reply, Request, Vector, params
 
 DUR = r"[0-9]+(\.[0-9]{1,3})?"
 
@@ -78,6 +81,37 @@ VECTORS = [
             "content-type": "text/plain; charset=utf-8",
         },
         body=b"Internal Server Error",
+        crash=Boom,
+    ),
+    Vector(
+        id="crash-mid-body-propagates",
+        reply=Reply(chunks=(b"a", b"b"), raise_at=1),
+        headers={"server-timing": re.compile(f"app;dur={DUR}")},
+        body=b"a",
+        raises=Boom,
+    ),
+    Vector(
+        id="crash-after-written-propagates",
+        reply=Reply(written=(b"a",), chunks=(b"b",), raise_at=1),
+        headers={"server-timing": re.compile(f"app;dur={DUR}")},
+        body=b"a",
+        raises=Boom,
+    ),
+    Vector(
+        id="written-body",
+        reply=Reply(written=(b"a", b""), chunks=(b"b",)),
+        headers={"server-timing": re.compile(f"app;dur={DUR}")},
+        body=b"ab",
+    ),
+    Vector(
+        id="metric-after-the-start-not-in-header",
+        reply=Reply(start_first=True, before=_record(("late", 2))),
+        headers={"server-timing": re.compile(f"app;dur={DUR}")},
+    ),
+    Vector(
+        id="lazy-start",
+        reply=Reply(lazy=True, before=_record(("late", 2))),
+        headers={"server-timing": re.compile(f"app;dur={DUR}, late;dur=2.000")},
     ),
     Vector(
         id="empty-body",
@@ -91,78 +125,109 @@ VECTORS = [
 
 @pytest.mark.parametrize("vector", params(VECTORS))
 def test_timing_vectors(serve: Any, vector: Vector) -> None:
-    check(serve(lambda m, app: m.TimingMiddleware(app), vector), vector)
+    run_vector(serve, lambda m, app: m.TimingMiddleware(app), vector)
 
 
-@pytest.mark.parametrize(
-    ("option", "header"),
-    [
-        pytest.param("*", "*", id="tao-star"),
-        pytest.param("https://a.example", "https://a.example", id="tao-origin"),
-        pytest.param(
+OPTION_VECTORS = [
+    pytest.param(
+        {"timing_allow_origin": option},
+        Vector(
+            id=id,
+            headers={"timing-allow-origin": header, "server-timing": re.compile(f"app;dur={DUR}")},
+        ),
+        id=id,
+    )
+    for id, option, header in [
+        ("tao-star", "*", "*"),
+        ("tao-origin", "https://a.example", "https://a.example"),
+        (
+            "tao-list",
             ["https://a.example", "https://b.example"],
             "https://a.example, https://b.example",
-            id="tao-list",
         ),
-    ],
-)
-def test_timing_allow_origin(serve: Any, option: Any, header: str) -> None:
-    result = serve(lambda m, app: m.TimingMiddleware(app, timing_allow_origin=option))
-    assert result.header_all("timing-allow-origin") == [header]
+    ]
+] + [
+    pytest.param(
+        {"metric": "total", "header": "X-Timing"},
+        Vector(
+            id="custom-metric-and-header",
+            headers={"server-timing": None, "x-timing": re.compile(f"total;dur={DUR}")},
+        ),
+        id="custom-metric-and-header",
+    ),
+]
 
 
-def test_custom_metric_and_header(serve: Any) -> None:
-    result = serve(lambda m, app: m.TimingMiddleware(app, metric="total", header="X-Timing"))
-    assert result.header("server-timing") is None
-    assert re.fullmatch(f"total;dur={DUR}", result.header("x-timing") or "")
+@pytest.mark.parametrize(("options", "vector"), OPTION_VECTORS)
+def test_timing_options(serve: Any, options: dict[str, Any], vector: Vector) -> None:
+    run_vector(serve, lambda m, app: m.TimingMiddleware(app, **options), vector)
 
 
-def test_on_complete_gets_total_including_body(serve: Any) -> None:
+def _sleepy(ctx: Any) -> None:
+    time.sleep(SLOW)
+
+
+SLOW = 0.02
+COMPLETE_VECTORS = [
+    # Both sleeps happen while the body is produced, after the response started.
+    Vector(
+        id="total-includes-body",
+        reply=Reply(chunks=(b"a", b"b"), before=_record(("x", 3)), during=_sleepy),
+        body=b"ab",
+    ),
+    Vector(
+        id="after-crash",
+        reply=Reply(raise_at=0),
+        status=500,
+        body=b"Internal Server Error",
+        crash=Boom,
+    ),
+    Vector(
+        id="after-crash-mid-body",
+        reply=Reply(chunks=(b"a", b"b"), raise_at=1, during=_sleepy),
+        body=b"a",
+        raises=Boom,
+    ),
+    Vector(
+        id="after-client-left",
+        request=Request(leaves_after=1),
+        reply=Reply(chunks=(b"a", b"b", b"c"), during=_sleepy),
+        body=b"a",
+        # ASGI: the server's send failed (OSError, as uvicorn's); it propagates.
+        differs={"asgi": {"raises": OSError}},
+    ),
+]
+
+
+@pytest.mark.parametrize("vector", params(COMPLETE_VECTORS))
+def test_on_complete_runs_once(serve: Any, vector: Vector) -> None:
     seen: list[Timings] = []
-    slow = 0.02
-
-    def sleepy(ctx: Any) -> None:
-        import time
-
-        time.sleep(slow)
-
-    reply = Reply(chunks=(b"a", b"b"), before=_record(("x", 3)), during=sleepy)
-    result = serve(lambda m, app: m.TimingMiddleware(app, on_complete=seen.append), reply=reply)
-    assert result.body == b"ab"
+    run_vector(serve, lambda m, app: m.TimingMiddleware(app, on_complete=seen.append), vector)
     assert len(seen) == 1
     done = seen[0]
-    assert done.metrics == (("x", 3.0, None),)
-    # Both sleeps happen while the body is produced, after the response started.
-    assert done.total_ms >= done.app_ms + 2 * slow * 1000 * 0.9
+    assert done.total_ms >= done.app_ms
+    if vector.id == "total-includes-body":
+        assert done.metrics == (("x", 3.0, None),)
+        assert done.total_ms >= done.app_ms + 2 * SLOW * 1000 * 0.9
 
 
-def test_on_complete_after_crash(serve: Any) -> None:
-    seen: list[Timings] = []
-    result = serve(
-        lambda m, app: m.TimingMiddleware(app, on_complete=seen.append), reply=Reply(raise_at=0)
+def _broken(timings: Timings) -> None:
+    raise RuntimeError("callback bug")
+
+
+def test_on_complete_exception_is_logged_not_raised(serve: Any) -> None:
+    vector = Vector(
+        id="on-complete-raises",
+        logs=(
+            Log(
+                logger="middleware.errors",
+                level=logging.ERROR,
+                message=re.compile(r".*broken.* raised after the response was sent"),
+                traceback=True,
+            ),
+        ),
     )
-    assert result.status == 500
-    assert len(seen) == 1 and seen[0].total_ms >= seen[0].app_ms
-
-
-def test_on_complete_exception_is_logged_not_raised(
-    serve: Any, caplog: pytest.LogCaptureFixture
-) -> None:
-    def broken(timings: Timings) -> None:
-        raise RuntimeError("callback bug")
-
-    result = serve(lambda m, app: m.TimingMiddleware(app, on_complete=broken))
-    assert result.status == 200 and result.error is None
-    assert [r.name for r in caplog.records if r.exc_info] == ["middleware.errors"]
-
-
-def test_crash_mid_body_propagates(serve: Any) -> None:
-    result = serve(
-        lambda m, app: m.TimingMiddleware(app), reply=Reply(chunks=(b"a", b"b"), raise_at=1)
-    )
-    assert result.status == 200
-    assert result.body == b"a"
-    assert type(result.error).__name__ == "Boom"
+    run_vector(serve, lambda m, app: m.TimingMiddleware(app, on_complete=_broken), vector)
 
 
 def test_invalid_metric_name_raises_in_app(serve: Any) -> None:
@@ -175,5 +240,10 @@ def test_invalid_metric_name_raises_in_app(serve: Any) -> None:
             except ValueError as exc:
                 errors.append(exc)
 
-    result = serve(lambda m, app: m.TimingMiddleware(app), reply=Reply(before=bad))
-    assert result.status == 200 and len(errors) == 4
+    vector = Vector(
+        id="invalid-metric-names",
+        reply=Reply(before=bad),
+        headers={"server-timing": re.compile(f"app;dur={DUR}")},
+    )
+    run_vector(serve, lambda m, app: m.TimingMiddleware(app), vector)
+    assert len(errors) == 4
