@@ -105,9 +105,10 @@ class SessionMiddleware(ASGILayer, SessionLayer):
         """A websocket gets the session to read: no response can carry a cookie."""
         store = self.config.store
         if store is None:
-            session = Session.read_only(self.config, scope["headers"])
+            # A websocket scope may come without headers (no cookie: an empty session).
+            session = Session.read_only(self.config, scope.get("headers") or [])
         else:
-            session = StoredSession.read_only(self.config, scope["headers"])
+            session = StoredSession.read_only(self.config, scope.get("headers") or [])
             await _preload(cast("Store", store), session)
         scope["session"] = session
         try:

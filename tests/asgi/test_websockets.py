@@ -796,3 +796,23 @@ async def test_full_stack_client_gone_before_the_accept(access: Any) -> None:
         1006,
     )
     assert side.sent == []
+
+
+async def test_a_websocket_scope_without_headers_gets_an_empty_read_only_session() -> None:
+    from middleware.asgi import SessionMiddleware
+
+    seen: list[object] = []
+
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        seen.append(dict(scope["session"]))  # type: ignore[call-overload]
+
+    async def receive() -> dict[str, object]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: object) -> None:
+        return None
+
+    await SessionMiddleware(app, secret_key="k" * 32)(
+        {"type": "websocket", "path": "/"}, receive, send
+    )
+    assert seen == [{}]
