@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import re
 from typing import Any
 
 import pytest
@@ -26,163 +27,239 @@ from tests.cases.cors import (
     SECURITY_ALLOWED,
     SECURITY_CASES,
     VARY,
-    Case,
 )
-from tests.drivers import Result
-from tests.parity.vectors import Reply, Request
+from tests.parity.runner import run_vector
+from tests.parity.vectors import Boom, Log, Reply, Request, Vector
+
+TEXT = (("content-type", "text/plain; charset=utf-8"), ("content-length", "21"))
+CRASH = b"Internal Server Error"
 
 
-def _cors(protocol: str, app: Any, **options: Any) -> Any:
-    cls = WSGICORS if protocol == "wsgi" else ASGICORS
-    return cls(app, **options)
+def cors(**options: Any) -> Any:
+    return lambda m, app: m.CORSMiddleware(app, **options)
 
 
-def _run(serve: Any, case: Case) -> tuple[Result, list[str]]:
-    called: list[str] = []
-    reply = Reply(headers=case.app_headers, before=lambda ctx: called.append(ctx.protocol))
-    request = Request(method=case.method, path=case.path, headers=list(case.headers))
-    result = serve(
-        lambda m, app: _cors(serve.protocol, app, **case.options), request=request, reply=reply
+# Logged once, at construction, for allow_origins=["*"] with credentials.
+STAR_WARNING = Log(
+    logger="middleware.cors",
+    level=logging.WARNING,
+    message=re.compile(r".*any website can read responses"),
+)
+
+
+def warnings(options: dict[str, Any]) -> tuple[Log, ...]:
+    star = "*" in options.get("allow_origins", ()) and options.get("allow_credentials", False)
+    return (STAR_WARNING,) if star else ()
+
+
+def from_case(param: Any) -> Any:
+    """A case of ``tests/cases/cors.py`` as a vector: the exact header list, the body, whether
+    the app was called, and the configuration's warning if any."""
+    (case,) = param.values
+    vector = Vector(
+        id=param.id,
+        request=Request(method=case.method, path=case.path, headers=list(case.headers)),
+        reply=Reply(headers=case.app_headers),
+        status=case.status,
+        head=case.response_headers,
+        body=case.body,
+        app_called=case.app_called,
+        logs=warnings(case.options),
     )
-    return result, called
+    return pytest.param(case.options, vector, id=param.id)
 
 
-def _check(serve: Any, case: Case) -> None:
-    result, called = _run(serve, case)
-    assert bool(called) is case.app_called
-    assert result.status == case.status
-    assert result.headers == list(case.response_headers)
-    assert result.body == case.body
-    assert result.error is None
+@pytest.mark.parametrize(("options", "vector"), [from_case(param) for param in CASES])
+def test_cors_case(serve: Any, options: dict[str, Any], vector: Vector) -> None:
+    run_vector(serve, cors(**options), vector)
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_cors_case(serve: Any, case: Case) -> None:
-    _check(serve, case)
+@pytest.mark.parametrize(
+    ("options", "vector"), [from_case(param) for param in SECURITY_CASES + SECURITY_ALLOWED]
+)
+def test_cors_security_table(serve: Any, options: dict[str, Any], vector: Vector) -> None:
+    run_vector(serve, cors(**options), vector)
 
 
-@pytest.mark.parametrize("case", SECURITY_CASES + SECURITY_ALLOWED)
-def test_cors_security_table(serve: Any, case: Case) -> None:
-    _check(serve, case)
+FROM_APP = Request(headers=[("origin", APP)])
 
-
-# --- "Crashes keep their headers"
-
-
-def test_cors_crash_keeps_headers(serve: Any, caplog: pytest.LogCaptureFixture) -> None:
-    request = Request(headers=[("origin", APP)])
-    result = serve(
-        lambda m, app: _cors(serve.protocol, app, **FULL), request=request, reply=Reply(raise_at=0)
-    )
-    assert result.status == 500
-    assert result.headers == [
-        ("content-type", "text/plain; charset=utf-8"),
-        ("content-length", "21"),
-        (ACAO, APP),
-        (ACAC, "true"),
-        ("access-control-expose-headers", "X-Request-ID, X-Total"),
-        VARY,
-    ]
-    assert result.body == b"Internal Server Error"
-    if serve.protocol == "asgi":
-        # ASGI re-raises so the server logs it.
-        assert type(result.error).__name__ == "Boom"
-    else:
-        # PEP 3333 cannot both answer and raise: the traceback goes to middleware.errors.
-        assert [r.name for r in caplog.records if r.exc_info] == ["middleware.errors"]
-
-
-def test_cors_crash_without_origin_keeps_vary(serve: Any) -> None:
-    result = serve(lambda m, app: _cors(serve.protocol, app, **ONE), reply=Reply(raise_at=0))
-    assert result.status == 500
-    assert result.header_all("vary") == ["Origin"]
-
-
-def test_cors_crash_after_start_propagates(serve: Any) -> None:
-    request = Request(headers=[("origin", APP)])
-    reply = Reply(chunks=(b"a", b"b"), raise_at=1)
-    result = serve(lambda m, app: _cors(serve.protocol, app, **ONE), request=request, reply=reply)
-    assert result.status == 200
-    assert result.header(ACAO) == APP
-    assert result.body == b"a"
-    assert type(result.error).__name__ == "Boom"
-
-
-# --- Streaming, other statuses, bodies
-
-
-def test_cors_streamed_body_passes_through(serve: Any) -> None:
-    request = Request(headers=[("origin", APP)])
-    reply = Reply(chunks=(b"one", b"two", b"three"))
-    result = serve(lambda m, app: _cors(serve.protocol, app, **ONE), request=request, reply=reply)
-    assert result.chunks == [b"one", b"two", b"three"]
-    assert result.headers == [*APP_HEADERS, (ACAO, APP), VARY]
-    if serve.protocol == "wsgi":
-        assert serve.probe.closed == 1
-
-
-@pytest.mark.parametrize("status", [201, 204, 304, 404, 500])
-def test_cors_headers_on_every_status(serve: Any, status: int) -> None:
-    request = Request(headers=[("origin", APP)])
-    empty = status in (204, 304)
-    headers = () if empty else APP_HEADERS
-    reply = Reply(status=status, headers=headers, chunks=() if empty else (b"x",))
-    result = serve(lambda m, app: _cors(serve.protocol, app, **ONE), request=request, reply=reply)
-    assert result.status == status
-    assert result.headers == [*headers, (ACAO, APP), VARY]
-
-
-def test_cors_preflight_request_body_not_needed(serve: Any) -> None:
-    request = Request(
-        method="OPTIONS",
-        headers=[("origin", APP), ("access-control-request-method", "GET")],
-    )
-    result = serve(
-        lambda m, app: _cors(serve.protocol, app, **ONE), request=request, reply=Reply(status=405)
-    )
-    assert (result.status, result.body) == (200, b"OK")
-
-
-def test_cors_paths_non_ascii_path_same_on_both(serve: Any) -> None:
+VECTORS = [
+    # "Crashes keep their headers".
+    pytest.param(
+        FULL,
+        Vector(
+            id="crash-keeps-headers",
+            request=FROM_APP,
+            reply=Reply(raise_at=0),
+            status=500,
+            head=(
+                *TEXT,
+                (ACAO, APP),
+                (ACAC, "true"),
+                ("access-control-expose-headers", "X-Request-ID, X-Total"),
+                VARY,
+            ),
+            body=CRASH,
+            crash=Boom,
+        ),
+    ),
+    pytest.param(
+        ONE,
+        Vector(
+            id="crash-without-origin-keeps-vary",
+            reply=Reply(raise_at=0),
+            status=500,
+            head=(*TEXT, VARY),
+            body=CRASH,
+            crash=Boom,
+        ),
+    ),
+    pytest.param(
+        ONE,
+        Vector(
+            id="crash-after-start-propagates",
+            request=FROM_APP,
+            reply=Reply(chunks=(b"a", b"b"), raise_at=1),
+            headers={ACAO: APP},
+            body=b"a",
+            raises=Boom,
+        ),
+    ),
+    pytest.param(
+        ONE,
+        Vector(
+            id="crash-after-the-start",
+            request=FROM_APP,
+            reply=Reply(lazy=True, raise_after_start=True),
+            status=500,
+            head=(*TEXT, (ACAO, APP), VARY),
+            body=CRASH,
+            crash=Boom,
+            # PEP 3333: nothing leaves before the first body byte, so WSGI can still answer
+            # the 500; the ASGI start went out (CORS holds nothing): the exception propagates.
+            differs={
+                "asgi": {
+                    "status": 200,
+                    "head": (*APP_HEADERS, (ACAO, APP), VARY),
+                    "body": b"",
+                    "crash": None,
+                    "raises": Boom,
+                }
+            },
+        ),
+    ),
+    # Streaming, other statuses, bodies.
+    pytest.param(
+        ONE,
+        Vector(
+            id="streamed-body-passes-through",
+            request=FROM_APP,
+            reply=Reply(chunks=(b"one", b"two", b"three")),
+            head=(*APP_HEADERS, (ACAO, APP), VARY),
+            chunks=(b"one", b"two", b"three"),
+        ),
+    ),
+    pytest.param(
+        ONE,
+        Vector(
+            id="written-body-passes-through",
+            request=FROM_APP,
+            reply=Reply(written=(b"written ",), chunks=(b"iterated",)),
+            head=(*APP_HEADERS, (ACAO, APP), VARY),
+            chunks=(b"written ", b"iterated"),
+        ),
+    ),
+    pytest.param(
+        ONE,
+        Vector(
+            id="exc-info-restart-gets-the-headers",
+            request=FROM_APP,
+            reply=Reply(restart=Reply(status=503, chunks=(b"later",))),
+            status=503,
+            head=(*APP_HEADERS, (ACAO, APP), VARY),
+            body=b"later",
+        ),
+    ),
+    *(
+        pytest.param(
+            ONE,
+            Vector(
+                id=f"headers-on-{status}",
+                request=FROM_APP,
+                reply=Reply(
+                    status=status,
+                    headers=() if status in (204, 304) else APP_HEADERS,
+                    chunks=() if status in (204, 304) else (b"x",),
+                ),
+                status=status,
+                head=((*APP_HEADERS,) if status not in (204, 304) else ()) + ((ACAO, APP), VARY),
+                body=b"" if status in (204, 304) else b"x",
+            ),
+        )
+        for status in (201, 204, 304, 404, 500)
+    ),
+    pytest.param(
+        ONE,
+        Vector(
+            id="preflight-request-body-not-needed",
+            request=Request(
+                method="OPTIONS",
+                headers=[("origin", APP), ("access-control-request-method", "GET")],
+            ),
+            reply=Reply(status=405),
+            body=b"OK",
+            app_called=False,
+        ),
+    ),
     # WSGI's PATH_INFO is latin-1-decoded bytes, ASGI's path is UTF-8 text; `paths` sees the
     # same text on both.
-    request = Request(path="/café/menu", headers=[("origin", APP)])
-    options = {**ONE, "paths": "/café/"}
-    result = serve(lambda m, app: _cors(serve.protocol, app, **options), request=request)
-    assert result.header(ACAO) == APP
+    pytest.param(
+        {**ONE, "paths": "/café/"},
+        Vector(
+            id="paths-non-ascii-path-same-on-both",
+            request=Request(path="/café/menu", headers=[("origin", APP)]),
+            headers={ACAO: APP},
+        ),
+    ),
+    pytest.param(
+        ONE,
+        Vector(
+            id="disallowed-origin-app-still-answers",
+            request=Request(method="POST", headers=[("origin", EVIL)]),
+            headers={ACAO: None},
+            body=b"hello",
+        ),
+    ),
+    # Construction: the warning is logged once, a quiet configuration logs nothing at all.
+    pytest.param(
+        {"allow_origins": ["*"], "allow_credentials": True},
+        Vector(
+            id="star-with-credentials-logs-warning-once",
+            logs=(STAR_WARNING,),
+            log_level=logging.DEBUG,
+        ),
+    ),
+    pytest.param(
+        FULL,
+        Vector(id="quiet-configuration-logs-nothing", log_level=logging.DEBUG),
+    ),
+]
 
 
-def test_cors_disallowed_origin_app_still_answers(serve: Any) -> None:
-    result, called = _run(serve, Case(options=ONE, method="POST", headers=(("origin", EVIL),)))
-    assert called and result.status == 200 and result.header(ACAO) is None
+@pytest.mark.parametrize(
+    ("options", "vector"), [pytest.param(*p.values, id=p.values[1].id) for p in VECTORS]
+)
+def test_cors(serve: Any, options: dict[str, Any], vector: Vector) -> None:
+    run_vector(serve, cors(**options), vector)
 
 
 # --- Construction
 
 
-def test_cors_star_with_credentials_logs_warning_once(
-    serve: Any, caplog: pytest.LogCaptureFixture
-) -> None:
-    with caplog.at_level(logging.WARNING, logger="middleware.cors"):
-        serve(
-            lambda m, app: _cors(serve.protocol, app, allow_origins=["*"], allow_credentials=True)
-        )
-    warnings = [r for r in caplog.records if r.name == "middleware.cors"]
-    assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
-    assert "any website can read responses" in warnings[0].getMessage()
-
-
-def test_cors_quiet_configuration_logs_nothing(
-    serve: Any, caplog: pytest.LogCaptureFixture
-) -> None:
-    with caplog.at_level(logging.DEBUG, logger="middleware.cors"):
-        serve(lambda m, app: _cors(serve.protocol, app, **FULL))
-    assert not [r for r in caplog.records if r.name == "middleware.cors"]
-
-
 def test_cors_bad_option_raises_at_construction(serve: Any) -> None:
+    vector = Vector(id="bad-option", app_called=False)
     with pytest.raises(ValueError, match="allow_origins entries must be"):
-        serve(lambda m, app: _cors(serve.protocol, app, allow_origins=["https://a.example/"]))
+        run_vector(serve, cors(allow_origins=["https://a.example/"]), vector)
 
 
 def test_cors_signatures_identical() -> None:
@@ -227,42 +304,57 @@ def test_cors_wrong_protocol_is_a_type_error() -> None:
 # --- In a stack
 
 
-def _stack(m: Any, app: Any, *inner: Any) -> Any:
-    return m.compose(m.Middleware(m.CORSMiddleware, **FULL), *inner)(app)
+def _stack(inner: Any) -> Any:
+    """CORS with FULL outside the layers ``inner(module)`` lists."""
+    return lambda m, app: m.compose(m.Middleware(m.CORSMiddleware, **FULL), *inner(m))(app)
 
 
-def test_cors_vary_merged_with_compression(serve: Any) -> None:
-    request = Request(headers=[("origin", APP), ("accept-encoding", "gzip")])
-    reply = Reply(chunks=(b"x" * 2000,))
-    result = serve(
-        lambda m, app: _stack(m, app, m.Middleware(m.CompressionMiddleware, encodings=("gzip",))),
-        request=request,
-        reply=reply,
-    )
-    assert result.header("content-encoding") == "gzip"
-    assert result.header_all("vary") == ["Accept-Encoding, Origin"]
-    assert result.header(ACAO) == APP
+STACKED = [
+    pytest.param(
+        _stack(lambda m: [m.Middleware(m.CompressionMiddleware, encodings=("gzip",))]),
+        Vector(
+            id="vary-merged-with-compression",
+            request=Request(headers=[("origin", APP), ("accept-encoding", "gzip")]),
+            reply=Reply(chunks=(b"x" * 2000,)),
+            headers={"content-encoding": "gzip", "vary": "Accept-Encoding, Origin", ACAO: APP},
+            body=b"x" * 2000,
+        ),
+        id="vary-merged-with-compression",
+    ),
+    pytest.param(
+        _stack(lambda m: [m.CompressionMiddleware, m.TimingMiddleware]),
+        Vector(
+            id="crash-in-full-stack-keeps-every-layer-header",
+            request=Request(headers=[("origin", APP), ("accept-encoding", "gzip")]),
+            reply=Reply(raise_at=0),
+            status=500,
+            headers={
+                ACAO: APP,
+                "server-timing": re.compile(r"app;dur=[0-9.]+"),
+                "vary": re.compile(r".*\bOrigin\b.*"),
+            },
+            body=CRASH,
+            crash=Boom,
+        ),
+        id="crash-in-full-stack-keeps-every-layer-header",
+    ),
+    pytest.param(
+        _stack(lambda m: [m.TimingMiddleware]),
+        Vector(
+            id="preflight-answered-before-inner-layers",
+            request=Request(
+                method="OPTIONS",
+                headers=[("origin", APP), ("access-control-request-method", "POST")],
+            ),
+            headers={"server-timing": None},
+            body=b"OK",
+            app_called=False,
+        ),
+        id="preflight-answered-before-inner-layers",
+    ),
+]
 
 
-def test_cors_crash_in_full_stack_keeps_every_layer_header(serve: Any) -> None:
-    request = Request(headers=[("origin", APP), ("accept-encoding", "gzip")])
-    result = serve(
-        lambda m, app: _stack(m, app, m.CompressionMiddleware, m.TimingMiddleware),
-        request=request,
-        reply=Reply(raise_at=0),
-    )
-    assert result.status == 500
-    assert result.header(ACAO) == APP
-    assert result.header("server-timing") is not None
-    assert "Origin" in (result.header("vary") or "")
-
-
-def test_cors_preflight_answered_before_inner_layers(serve: Any) -> None:
-    called: list[str] = []
-    request = Request(
-        method="OPTIONS", headers=[("origin", APP), ("access-control-request-method", "POST")]
-    )
-    reply = Reply(before=lambda ctx: called.append("app"))
-    result = serve(lambda m, app: _stack(m, app, m.TimingMiddleware), request=request, reply=reply)
-    assert (result.status, result.body, called) == (200, b"OK", [])
-    assert result.header("server-timing") is None
+@pytest.mark.parametrize(("wrap", "vector"), STACKED)
+def test_cors_in_a_stack(serve: Any, wrap: Any, vector: Vector) -> None:
+    run_vector(serve, wrap, vector)

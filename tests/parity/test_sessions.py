@@ -8,6 +8,7 @@ them.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any
 
@@ -22,6 +23,7 @@ from tests.cases.sessions import (
     CASES,
     DELETE,
     GOOD_COOKIES,
+    OLD_SECRET,
     OPTIONS,
     USER,
     BadCookieCase,
@@ -33,7 +35,8 @@ from tests.cases.sessions import (
     unsign,
 )
 from tests.drivers import Result
-from tests.parity.vectors import TEXT, AppContext, Reply, Request
+from tests.parity.runner import run_vector
+from tests.parity.vectors import TEXT, AppContext, Boom, Log, Reply, Request, Vector
 
 LOGGER = "middleware.sessions"
 # The log line of each core event: level and the start of the message.
@@ -44,6 +47,15 @@ EVENT_LOGS = {
     "OVERSIZE": (logging.ERROR, "Session cookie 'session' would be "),
     "UNSERIALIZABLE": (logging.ERROR, "Session data cannot be saved as JSON"),
 }
+CRASH_HEAD = (("content-type", "text/plain; charset=utf-8"), ("content-length", "21"))
+CRASH = b"Internal Server Error"
+
+
+def events(*kinds: str) -> tuple[Log, ...]:
+    """The log records of core events, in order."""
+    return tuple(
+        Log(logger=LOGGER, level=EVENT_LOGS[k][0], message=EVENT_LOGS[k][1]) for k in kinds
+    )
 
 
 def wrap(**options: Any) -> Any:
@@ -54,9 +66,9 @@ def wrap(**options: Any) -> Any:
     return make
 
 
-def run(serve: Any, reply: Reply, header: str | None = None, **options: Any) -> Result:
-    headers = [("cookie", header)] if header is not None else []
-    return serve(wrap(**options), request=Request(headers=headers), reply=reply)
+def sent(header: str | None = None) -> Request:
+    """A request carrying ``header`` as its Cookie line, if any."""
+    return Request(headers=[("cookie", header)] if header is not None else [])
 
 
 def act(action: str, seen: list[Any] | None = None) -> Any:
@@ -68,6 +80,7 @@ def act(action: str, seen: list[Any] | None = None) -> Any:
     return hook
 
 
+# Used by tests/stores/test_parity.py, which reads the same events from caplog.
 def session_logs(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
     return [(r.levelno, r.getMessage()) for r in caplog.records if r.name == LOGGER]
 
@@ -87,112 +100,156 @@ def new_token(result: Result) -> str:
     return token
 
 
-@pytest.mark.parametrize("case", params(CASES))
-def test_session_cases(serve: Any, case: Case, caplog: pytest.LogCaptureFixture) -> None:
-    now = int(time.time())
+def case_vector(case: Case, now: int) -> Vector:
+    """A case of ``tests/cases/sessions.py`` as a vector; every session log line (debug
+    included) is one of the case's events."""
     headers = TEXT if case.app_vary is None else (*TEXT, ("vary", case.app_vary))
-    reply = Reply(status=case.status, headers=headers, before=act(case.action))
-    with caplog.at_level(logging.DEBUG, logger=LOGGER):
-        result = run(serve, reply, case.cookie(now) if case.cookie else None, **case.options)
-    assert_events(caplog, case.events)
+    common: dict[str, Any] = {
+        "id": case.id,
+        "request": sent(case.cookie(now) if case.cookie else None),
+        "reply": Reply(status=case.status, headers=headers, before=act(case.action)),
+        "logs": events(*case.events),
+        "log_level": logging.DEBUG,
+    }
     if case.answered is not None:
-        assert result.status == case.answered
-        assert result.headers == [
-            ("content-type", "text/plain; charset=utf-8"),
-            ("content-length", "21"),
-        ]
-        assert result.body == b"Internal Server Error"
-        # The app's iterable is still closed (its body was discarded).
-        assert serve.probe.closed == (1 if serve.protocol == "wsgi" else 0)
-        return
-    assert result.status == case.status
-    assert result.body == b"hello"
-    assert result.header_all("vary") == ([case.vary] if case.vary else [])
-    if case.set_cookie == "none":
-        assert result.header_all("set-cookie") == []
-    elif case.set_cookie == "delete":
-        assert result.header_all("set-cookie") == [DELETE]
-    else:
+        # The middleware's own answer; the app's iterable is still closed (its body was
+        # discarded), which the runner checks.
+        return Vector(**common, status=case.answered, head=CRASH_HEAD, body=CRASH)
+    cookies: dict[str, Any] = {"none": None, "delete": DELETE, "set": re.compile("session=.*")}
+    return Vector(
+        **common,
+        status=case.status,
+        headers={"vary": case.vary, "set-cookie": cookies[case.set_cookie]},
+        body=b"hello",
+    )
+
+
+@pytest.mark.parametrize("case", params(CASES))
+def test_session_cases(serve: Any, case: Case) -> None:
+    now = int(time.time())
+    result = run_vector(serve, wrap(**case.options), case_vector(case, now))
+    if case.answered is None and case.set_cookie == "set":
         token = new_token(result)
         assert unsign(token, now=int(time.time())) == case.data
         assert now <= issued_at(token) <= int(time.time())
 
 
+IGNORED = Log(
+    logger=LOGGER,
+    level=logging.DEBUG,
+    message=re.compile(r"Ignored the 'session' cookie \(.*\); the session starts empty\.$"),
+)
+
+
 @pytest.mark.parametrize("case", params(BAD_COOKIES))
-def test_bad_cookies(serve: Any, case: BadCookieCase, caplog: pytest.LogCaptureFixture) -> None:
+def test_bad_cookies(serve: Any, case: BadCookieCase) -> None:
     seen: list[Any] = []
-    reply = Reply(before=lambda ctx: seen.append(dict(ctx.session)))
-    with caplog.at_level(logging.DEBUG, logger=LOGGER):
-        result = run(serve, reply, case.cookie(int(time.time())))
-    assert (result.status, result.body, result.error) == (200, b"hello", None)
-    assert seen == [{}]
-    assert result.header_all("set-cookie") == []
-    assert result.header_all("vary") == ["Cookie"]
-    ((level, message),) = session_logs(caplog)
-    assert level == logging.DEBUG
-    assert message.startswith("Ignored the 'session' cookie (") and message.endswith(
-        "); the session starts empty."
+    vector = Vector(
+        id=case.id,
+        request=sent(case.cookie(int(time.time()))),
+        reply=Reply(before=lambda ctx: seen.append(dict(ctx.session))),
+        headers={"set-cookie": None, "vary": "Cookie"},
+        body=b"hello",
+        logs=(IGNORED,),
+        log_level=logging.DEBUG,
     )
+    run_vector(serve, wrap(), vector)
+    assert seen == [{}]
 
 
 @pytest.mark.parametrize("case", params(GOOD_COOKIES))
-def test_good_cookies(serve: Any, case: GoodCookieCase, caplog: pytest.LogCaptureFixture) -> None:
+def test_good_cookies(serve: Any, case: GoodCookieCase) -> None:
     seen: list[Any] = []
-    reply = Reply(before=lambda ctx: seen.append(dict(ctx.session)))
-    with caplog.at_level(logging.DEBUG, logger=LOGGER):
-        result = run(serve, reply, case.cookie(int(time.time())))
+    vector = Vector(
+        id=case.id,
+        request=sent(case.cookie(int(time.time()))),
+        reply=Reply(before=lambda ctx: seen.append(dict(ctx.session))),
+        headers={"set-cookie": re.compile("session=.*") if case.refreshed else None},
+        body=b"hello",
+        log_level=logging.DEBUG,
+    )
+    run_vector(serve, wrap(), vector)
     assert seen == [case.data]
-    assert len(result.header_all("set-cookie")) == case.refreshed
-    assert session_logs(caplog) == []
 
 
 def test_untouched_session_adds_nothing(serve: Any) -> None:
-    result = run(serve, Reply(), cookie()(int(time.time())))
-    assert result.headers == [("content-type", "text/plain; charset=utf-8")]
+    vector = Vector(
+        id="untouched",
+        request=sent(cookie()(int(time.time()))),
+        head=(("content-type", "text/plain; charset=utf-8"),),
+        body=b"hello",
+        log_level=logging.DEBUG,
+    )
+    run_vector(serve, wrap(), vector)
 
 
-def test_change_after_the_headers_left_is_lost(
-    serve: Any, caplog: pytest.LogCaptureFixture
-) -> None:
-    # The change is made before the second chunk: the headers have left on both protocols.
-    chunks: list[int] = []
-
-    def during(ctx: AppContext) -> None:
-        chunks.append(1)
-        if len(chunks) == 2:
-            ctx.session["late"] = True
-
-    reply = Reply(chunks=(b"a", b"b"), before=act("read"), during=during)
-    with caplog.at_level(logging.DEBUG, logger=LOGGER):
-        result = run(serve, reply, cookie()(int(time.time())))
-    assert result.body == b"ab"
-    assert result.header_all("set-cookie") == []
-    assert result.header_all("vary") == ["Cookie"]
-    assert session_logs(caplog) == [
-        (
-            logging.WARNING,
-            "Session changed after the response headers were sent; the change is lost.",
-        )
-    ]
+def _late_change(ctx: AppContext) -> None:
+    # Before the second chunk: the headers have left on both protocols.
+    if ctx.raw.setdefault("test.pieces", 0) == 1:
+        ctx.session["late"] = True
+    ctx.raw["test.pieces"] += 1
 
 
-def test_crash_before_start_saves_nothing(serve: Any, caplog: pytest.LogCaptureFixture) -> None:
-    reply = Reply(before=act("write"), raise_at=0)
-    with caplog.at_level(logging.DEBUG, logger=LOGGER):
-        result = run(serve, reply, cookie()(int(time.time())))
-    assert result.status == 500
-    assert result.body == b"Internal Server Error"
-    assert result.header_all("set-cookie") == []
-    assert result.header_all("vary") == ["Cookie"]
-    assert_events(caplog, ("DISCARDED",))
+LOST = Log(
+    logger=LOGGER,
+    level=logging.WARNING,
+    message=re.compile(
+        r"Session changed after the response headers were sent; the change is lost\.$"
+    ),
+)
 
 
-def test_oversize_error_names_the_size(serve: Any, caplog: pytest.LogCaptureFixture) -> None:
-    reply = Reply(before=act("write-4kb"))
-    with caplog.at_level(logging.ERROR, logger=LOGGER):
-        result = run(serve, reply)
-    assert result.status == 500
-    ((level, message),) = session_logs(caplog)
+@pytest.mark.parametrize(
+    "reply",
+    [
+        pytest.param(
+            Reply(chunks=(b"a", b"b"), before=act("read"), during=_late_change), id="next-chunk"
+        ),
+        pytest.param(
+            Reply(chunks=(b"ab",), written=(b"",), before=act("read"), during=_late_change),
+            id="after-write",
+        ),
+    ],
+)
+def test_change_after_the_headers_left_is_lost(serve: Any, reply: Reply) -> None:
+    vector = Vector(
+        id="lost",
+        request=sent(cookie()(int(time.time()))),
+        reply=reply,
+        headers={"set-cookie": None, "vary": "Cookie"},
+        body=b"ab",
+        logs=(LOST,),
+        log_level=logging.DEBUG,
+    )
+    run_vector(serve, wrap(), vector)
+
+
+def test_crash_before_start_saves_nothing(serve: Any) -> None:
+    vector = Vector(
+        id="crash-before-start",
+        request=sent(cookie()(int(time.time()))),
+        reply=Reply(before=act("write"), raise_at=0),
+        status=500,
+        headers={"set-cookie": None, "vary": "Cookie"},
+        body=CRASH,
+        crash=Boom,
+        logs=events("DISCARDED"),
+        log_level=logging.DEBUG,
+    )
+    run_vector(serve, wrap(), vector)
+
+
+def test_oversize_error_names_the_size(serve: Any) -> None:
+    vector = Vector(
+        id="oversize",
+        reply=Reply(before=act("write-4kb")),
+        status=500,
+        head=CRASH_HEAD,
+        body=CRASH,
+        logs=events("OVERSIZE"),
+    )
+    result = run_vector(serve, wrap(), vector)
+    (message,) = [r.getMessage() for r in result.logs if r.name == LOGGER]
     size = int(message.split(" would be ")[1].split(" bytes")[0])
     assert 4096 < size < 6000
     assert "over the 4096-byte limit" in message and "store=" in message
@@ -201,10 +258,13 @@ def test_oversize_error_names_the_size(serve: Any, caplog: pytest.LogCaptureFixt
 def test_rotation_end_to_end(serve: Any) -> None:
     # A cookie signed with the old key is read; the change is signed with the new one.
     now = int(time.time())
-    from tests.cases.sessions import OLD_SECRET
-
-    result = run(serve, Reply(before=act("add")), cookie(key=OLD_SECRET)(now))
-    token = new_token(result)
+    vector = Vector(
+        id="rotation",
+        request=sent(cookie(key=OLD_SECRET)(now)),
+        reply=Reply(before=act("add")),
+        headers={"set-cookie": re.compile("session=.*")},
+    )
+    token = new_token(run_vector(serve, wrap(), vector))
     assert unsign(token, now=now) == {**USER, "theme": "dark"}
 
 
@@ -218,20 +278,33 @@ def test_options_reach_the_cookie(serve: Any) -> None:
         "https_only": True,
         "partitioned": True,
     }
-    result = run(serve, Reply(before=lambda ctx: ctx.session.update(a=1)), **options)
-    (value,) = result.header_all("set-cookie")
-    assert value.startswith("sid=")
-    assert value.endswith(
-        "; path=/app; Max-Age=600; httponly; samesite=strict; secure; domain=example.com;"
-        " partitioned"
+    vector = Vector(
+        id="options",
+        reply=Reply(session={"a": 1}),
+        headers={
+            "set-cookie": re.compile(
+                r"sid=[^;]+; path=/app; Max-Age=600; httponly; samesite=strict; secure;"
+                r" domain=example\.com; partitioned"
+            )
+        },
     )
+    run_vector(serve, wrap(**options), vector)
 
 
 def test_several_requests_round_trip(serve: Any) -> None:
     # The cookie one response sets is what the next request sends.
-    result = run(serve, Reply(before=act("write")))
-    token = new_token(result)
+    first = Vector(
+        id="write",
+        reply=Reply(before=act("write")),
+        headers={"set-cookie": re.compile("session=.*")},
+    )
+    token = new_token(run_vector(serve, wrap(), first))
     seen: list[Any] = []
-    result = run(serve, Reply(before=act("read", seen)), f"session={token}")
+    then = Vector(
+        id="read",
+        request=sent(f"session={token}"),
+        reply=Reply(before=act("read", seen)),
+        headers={"set-cookie": None, "vary": "Cookie"},
+    )
+    run_vector(serve, wrap(), then)
     assert seen == ["bob"]
-    assert result.header_all("set-cookie") == []

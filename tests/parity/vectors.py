@@ -128,8 +128,9 @@ class Reply:
       request. ``"read"``: the request carries the cookie of a stored session, so the app's
       first touch raises the store's ``StoreError``; ``"write"``: a new session, whose save
       fails. The runner makes the session with one request first.
-    - ``yields``: the app lets other requests run between its steps (ASGI: ``await
-      asyncio.sleep(0)``, WSGI: ``time.sleep(0)``).
+    - ``before``: a hook, or several run in turn.
+    - ``yields``: the app lets other requests run between its steps, its ``before`` hooks
+      included (ASGI: ``await asyncio.sleep(0)``, WSGI: ``time.sleep(0)``).
     """
 
     status: int = 200
@@ -137,7 +138,7 @@ class Reply:
     chunks: tuple[Piece, ...] = (b"hello",)
     raise_at: int | None = None
     raise_after_start: bool = False
-    before: Hook | None = None
+    before: Hook | tuple[Hook, ...] | None = None
     during: Hook | None = None
     session: Mapping[str, Any] | None = None
     written: tuple[bytes, ...] = ()
@@ -148,6 +149,13 @@ class Reply:
     close_raises: bool = False
     store_fails: Literal["read", "write"] | None = None
     yields: bool = False
+
+    @property
+    def hooks(self) -> tuple[Hook, ...]:
+        """``before`` as a tuple: one hook, several run in turn, or none."""
+        if self.before is None:
+            return ()
+        return self.before if isinstance(self.before, tuple) else (self.before,)
 
     @property
     def validated(self) -> bool:
@@ -319,9 +327,9 @@ def _status(code: int) -> str:
 
 def _work(reply: Reply, ctx: AppContext) -> None:
     """``before``, ``session`` and a failure before the start: the app's own work."""
-    if reply.before is not None:
-        reply.before(ctx)
-    _pause(reply)
+    for hook in reply.hooks:
+        hook(ctx)
+        _pause(reply)
     if reply.session is not None:
         ctx.session.update(reply.session)
         _pause(reply)
@@ -437,9 +445,9 @@ def asgi_app(reply: Reply, probe: Probe | None = None) -> Callable[..., Any]:
             await asyncio.sleep(0)
 
     async def work(ctx: AppContext) -> None:
-        if reply.before is not None:
-            reply.before(ctx)
-        await pause()
+        for hook in reply.hooks:
+            hook(ctx)
+            await pause()
         if reply.session is not None:
             ctx.session.update(reply.session)
             await pause()
