@@ -27,8 +27,8 @@ straight to the app.
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, TypeAlias
+from collections.abc import Awaitable
+from typing import Any
 
 from asgiref.compatibility import guarantee_single_callable
 
@@ -37,6 +37,7 @@ from .._layers import Layer
 from ..core.headers import forbidden_field, refused_head
 from ..core.responses import CRASH_BODY, CRASH_STATUS, Response, crash_headers
 from ..core.session_store import StoreError
+from ._types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
     "ASGIApp",
@@ -54,12 +55,6 @@ __all__ = [
     "send_response",
     "store_failure",
 ]
-
-Scope: TypeAlias = MutableMapping[str, Any]
-Message: TypeAlias = MutableMapping[str, Any]
-Receive: TypeAlias = Callable[[], Awaitable[Message]]
-Send: TypeAlias = Callable[[Message], Awaitable[None]]
-ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def check_app(app: Any, cls_name: str) -> ASGIApp:

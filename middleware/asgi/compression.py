@@ -28,17 +28,8 @@ from ..core.compression import CompressionPolicy, Phase, ResponseCompression
 from ..core.compression import decoded_request_headers as decoded_headers
 from ..core.headers import get_list
 from ..core.responses import Response
-from ._scope import (
-    ASGIApp,
-    ASGILayer,
-    Exchange,
-    Message,
-    Receive,
-    Scope,
-    Send,
-    app_path,
-    send_response,
-)
+from ._scope import ASGILayer, Exchange, app_path, send_response
+from ._types import ASGIApp, Message, Receive, Scope, Send
 
 _anyio_run_sync: Callable[..., Any] | None
 try:

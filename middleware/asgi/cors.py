@@ -33,17 +33,8 @@ from collections.abc import Awaitable
 from .._layers import CORSLayer, cors_logger
 from ..core.cors import HeaderBlock
 from ..core.responses import Response
-from ._scope import (
-    ASGILayer,
-    Exchange,
-    Message,
-    Receive,
-    Scope,
-    Send,
-    app_path,
-    refuse_handshake,
-    send_response,
-)
+from ._scope import ASGILayer, Exchange, app_path, refuse_handshake, send_response
+from ._types import Message, Receive, Scope, Send
 
 __all__ = ["CORSMiddleware"]
 

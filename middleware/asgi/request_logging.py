@@ -55,18 +55,8 @@ from .._log_records import AccessLog
 from ..core.outcome import Outcome
 from ..core.request_logging import WEBSOCKET, RequestLog, websocket_close_code
 from ..request_id import current
-from ._scope import (
-    ASGIApp,
-    ASGILayer,
-    Exchange,
-    Message,
-    Receive,
-    Scope,
-    Send,
-    file_size,
-    send_crash,
-    store_failure,
-)
+from ._scope import ASGILayer, Exchange, file_size, send_crash, store_failure
+from ._types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["RequestLoggingMiddleware"]
 

@@ -46,17 +46,8 @@ from ..core.headers import get_list
 from ..core.session_store import StoredSession, StoreError
 from ..core.sessions import Session, SessionCommit, SessionEvent
 from ..stores._base import Store, afetch, aperform
-from ._scope import (
-    ASGIApp,
-    ASGILayer,
-    Exchange,
-    Message,
-    Receive,
-    Scope,
-    Send,
-    send_crash,
-    send_response,
-)
+from ._scope import ASGILayer, Exchange, send_crash, send_response
+from ._types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["SessionMiddleware", "get_session"]
 

@@ -20,7 +20,8 @@ from .. import timing
 from .._callbacks import call_quietly
 from .._layers import TimingLayer
 from ..core.timing import RequestTiming
-from ._scope import ASGILayer, Exchange, Message, Receive, Scope, Send
+from ._scope import ASGILayer, Exchange
+from ._types import Message, Receive, Scope, Send
 
 __all__ = ["TimingMiddleware"]
 

@@ -33,8 +33,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from http import HTTPStatus
-from types import TracebackType
-from typing import Any, Protocol, TypeAlias
+from typing import Any
 
 from .._apps import app_kind, mismatch
 from .._layers import Layer
@@ -42,6 +41,7 @@ from ..core.headers import Headers, forbidden_native_field, refused_head
 from ..core.outcome import Outcome
 from ..core.responses import CRASH_BODY, crash_headers
 from ..core.session_store import StoreError
+from ._types import Environ, ExcInfo, NativeHeaders, StartResponse, Write, WSGIApp
 
 __all__ = [
     "Environ",
@@ -60,19 +60,6 @@ __all__ = [
     "status_line",
 ]
 
-Environ: TypeAlias = dict[str, Any]
-NativeHeaders: TypeAlias = list[tuple[str, str]]
-ExcInfo: TypeAlias = tuple[type[BaseException], BaseException, TracebackType | None]
-Write: TypeAlias = Callable[[bytes], object]
-
-
-class StartResponse(Protocol):
-    def __call__(
-        self, status: str, headers: NativeHeaders, exc_info: ExcInfo | None = ..., /
-    ) -> Write: ...
-
-
-WSGIApp: TypeAlias = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 errors = logging.getLogger("middleware.errors")
 

@@ -26,19 +26,8 @@ from .._layers import CompressionLayer, GZipLayer
 from ..core.compression import HEAD_FIELDS, CompressionPolicy, Phase, ResponseCompression
 from ..core.headers import Headers
 from ..core.responses import Response
-from ._environ import (
-    Environ,
-    Exchange,
-    ExcInfo,
-    NativeHeaders,
-    StartResponse,
-    Write,
-    WSGILayer,
-    added,
-    native,
-    status_code,
-    status_line,
-)
+from ._environ import Exchange, WSGILayer, added, native, status_code, status_line
+from ._types import Environ, ExcInfo, NativeHeaders, StartResponse, Write
 
 __all__ = ["CompressionMiddleware", "GZipMiddleware"]
 

@@ -28,17 +28,8 @@ from functools import lru_cache
 from .._layers import CORSLayer
 from ..core.cors import MANAGED, Block, HeaderBlock, vary_with_origin
 from ..core.responses import Response
-from ._environ import (
-    Environ,
-    Exchange,
-    NativeHeaders,
-    StartResponse,
-    WSGILayer,
-    added,
-    canonical,
-    native,
-    status_line,
-)
+from ._environ import Exchange, WSGILayer, added, canonical, native, status_line
+from ._types import Environ, NativeHeaders, StartResponse
 
 __all__ = ["CORSMiddleware"]
 

@@ -26,18 +26,8 @@ from .._log_records import AccessLog
 from ..core.outcome import Outcome
 from ..core.request_logging import RequestLog
 from ..request_id import current
-from ._environ import (
-    Environ,
-    Exchange,
-    ExcInfo,
-    NativeHeaders,
-    StartResponse,
-    Write,
-    WSGILayer,
-    app_failed,
-    canonical,
-    status_code,
-)
+from ._environ import Exchange, WSGILayer, app_failed, canonical, status_code
+from ._types import Environ, ExcInfo, NativeHeaders, StartResponse, Write
 
 __all__ = ["RequestLoggingMiddleware"]
 

@@ -48,20 +48,8 @@ from ..core.responses import Response
 from ..core.session_store import StoredSession, StoreError
 from ..core.sessions import Session, SessionCommit, SessionEvent
 from ..stores._base import Store, fetch, perform
-from ._environ import (
-    Environ,
-    Exchange,
-    ExcInfo,
-    NativeHeaders,
-    StartResponse,
-    Write,
-    WSGILayer,
-    added,
-    canonical,
-    native,
-    status_code,
-    status_line,
-)
+from ._environ import Exchange, WSGILayer, added, canonical, native, status_code, status_line
+from ._types import Environ, ExcInfo, NativeHeaders, StartResponse, Write
 
 __all__ = ["ENVIRON_KEY", "SessionMiddleware", "get_session"]
 

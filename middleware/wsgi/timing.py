@@ -20,7 +20,8 @@ from .. import timing
 from .._callbacks import call_quietly
 from .._layers import TimingLayer
 from ..core.timing import RequestTiming
-from ._environ import Environ, Exchange, NativeHeaders, StartResponse, WSGILayer, added
+from ._environ import Exchange, WSGILayer, added
+from ._types import Environ, NativeHeaders, StartResponse
 
 __all__ = ["TimingMiddleware"]
 
