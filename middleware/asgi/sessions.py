@@ -69,16 +69,6 @@ def get_session(scope: Scope) -> Session:
 class SessionMiddleware(ASGILayer, SessionLayer):
     """Cookie sessions for an ASGI app: ``scope["session"]`` on HTTP and websocket scopes."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # ASGILayer's, plus websockets: they get the session too.
-        kind = scope["type"]
-        if kind == "http":
-            await self.http(scope, receive, send)
-        elif kind == "websocket":
-            await self.websocket(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
-
     def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         exchange: _SessionExchange
         store = self.config.store
