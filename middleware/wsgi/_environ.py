@@ -341,7 +341,14 @@ class Exchange:
         self.environ[_ERROR_KEY] = True
         exc_info = sys.exc_info()
         try:
-            self(_CRASH_LINE, native(crash_headers()), exc_info)  # type: ignore[arg-type]
+            try:
+                self(_CRASH_LINE, native(crash_headers()), exc_info)  # type: ignore[arg-type]
+            except BaseException:
+                # The head had already left (write() sent it): PEP 3333's start_response
+                # re-raises, the exception leaves the layer, and nothing will close this
+                # exchange, so its close work (timing's on_complete, the record) runs here.
+                self.close()
+                raise
             errors.error(
                 "Exception in WSGI application, answered with a 500",
                 exc_info=exc_info,
