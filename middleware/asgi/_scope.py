@@ -167,16 +167,28 @@ class ASGILayer(Layer):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind == "http":
-            await self.http(scope, receive, send)
-        elif kind == "websocket":
-            await self.websocket(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
+        if kind != "http":
+            await (self.websocket if kind == "websocket" else self.app)(scope, receive, send)
+            return
+        exchange = self.http(scope, receive, send)
+        if not isinstance(exchange, Exchange):
+            await exchange
+            return
+        if type(exchange).run is not Exchange.run:
+            await exchange.run(self.app)
+            return
+        # Exchange.run, inline: one coroutine frame per layer and request instead of two.
+        try:
+            await self.app(exchange.scope, exchange.receive, exchange.send)
+        except Exception as exc:
+            await exchange.crashed(exc)
+            raise
+        finally:
+            exchange.on_end()
 
-    def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        """One HTTP request through this layer (an ``async def``, or a plain function that
-        returns its exchange's ``run``)."""
+    def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None] | Exchange:
+        """One HTTP request through this layer: the exchange that runs it (``__call__`` runs
+        the app through it), or an awaitable of the layer's own."""
         raise NotImplementedError
 
     def websocket(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
@@ -225,15 +237,21 @@ class Exchange:
         return self.server_send(message)
 
     async def run(self, app: ASGIApp) -> None:
+        """Run ``app`` through this exchange (``ASGILayer.__call__`` does the same inline)."""
         try:
             await app(self.scope, self.receive, self.send)
         except Exception as exc:
-            if not self.started and not store_failure(self.scope, exc):
-                self.on_crash()
-                await send_crash(self.send)
+            await self.crashed(exc)
             raise
         finally:
             self.on_end()
+
+    async def crashed(self, error: Exception) -> None:
+        """The app raised ``error`` (re-raised by the caller): a crash before the response
+        start left this layer is answered with the plain 500."""
+        if not self.started and not store_failure(self.scope, error):
+            self.on_crash()
+            await send_crash(self.send)
 
 
 async def send_response(send: Send, response: Response) -> None:

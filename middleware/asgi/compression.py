@@ -47,10 +47,10 @@ _FILE_BLOCK = 65_536
 class CompressionMiddleware(ASGILayer, CompressionLayer):
     """Compress an ASGI app's responses with the best coding the client accepts."""
 
-    def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+    def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None] | Exchange:
         if self.policy.reads_requests:
             return _screened(self.app, self.policy, scope, receive, send)
-        return _Compressing(_offered(self.policy, scope), receive, send, self.policy).run(self.app)
+        return _Compressing(_offered(self.policy, scope), receive, send, self.policy)
 
 
 class GZipMiddleware(ASGILayer, GZipLayer):

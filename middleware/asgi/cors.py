@@ -43,17 +43,7 @@ class CORSMiddleware(ASGILayer, CORSLayer):
     """Answer CORS preflights, add CORS headers to an ASGI app's responses and refuse
     websocket handshakes from origins the policy does not allow."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # An ``async def``, as ASGILayer's (servers tell an ASGI 3 app by it).
-        kind = scope["type"]
-        if kind == "http":
-            await self.http(scope, receive, send)
-        elif kind == "websocket" and self.policy.websocket_origins:
-            await self.websocket(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
-
-    def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+    def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None] | Exchange:
         policy = self.policy
         path = "" if policy.paths is None else app_path(scope)
         answer = policy.decide_headers(scope["method"], path, scope["headers"])
@@ -63,10 +53,15 @@ class CORSMiddleware(ASGILayer, CORSLayer):
             return send_response(send, answer)
         exchange = _CORSExchange(scope, receive, send)
         exchange.block = answer
-        return exchange.run(self.app)
+        return exchange
 
-    async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def websocket(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         """One websocket handshake: through to the app untouched, or refused before it."""
+        if not self.policy.websocket_origins:
+            return self.app(scope, receive, send)  # type: ignore[no-any-return]
+        return self._handshake(scope, receive, send)
+
+    async def _handshake(self, scope: Scope, receive: Receive, send: Send) -> None:
         refusal = self.policy.websocket(app_path(scope), scope.get("headers") or [])
         if refusal is None:
             await self.app(scope, receive, send)

@@ -75,7 +75,7 @@ class RequestLoggingMiddleware(ASGILayer, RequestLoggingLayer):
     def access_log(self) -> AccessLog:
         return AccessLog(self.logger)
 
-    def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+    def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None] | Exchange:
         client = scope.get("client")
         log = self.policy.begin(
             method=scope["method"],
@@ -89,7 +89,7 @@ class RequestLoggingMiddleware(ASGILayer, RequestLoggingLayer):
             # An outer RequestLoggingMiddleware already named this request: one ID per request.
             request_id=current.get(),
         )
-        return _Logged(scope, receive, send, log, self.access_log).run(self.app)
+        return _Logged(scope, receive, send, log, self.access_log)
 
     def websocket(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         client = scope.get("client")

@@ -69,7 +69,7 @@ def get_session(scope: Scope) -> Session:
 class SessionMiddleware(ASGILayer, SessionLayer):
     """Cookie sessions for an ASGI app: ``scope["session"]`` on HTTP and websocket scopes."""
 
-    def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+    def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None] | Exchange:
         exchange: _SessionExchange
         store = self.config.store
         if store is None:
@@ -80,7 +80,7 @@ class SessionMiddleware(ASGILayer, SessionLayer):
             stored.store = cast("Store", store)
             exchange.session = StoredSession(self.config, scope["headers"])
         scope["session"] = exchange.session
-        return exchange.run(self.app)
+        return exchange
 
     async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A websocket gets the session to read: no response can carry a cookie."""

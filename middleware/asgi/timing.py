@@ -29,10 +29,10 @@ __all__ = ["TimingMiddleware"]
 class TimingMiddleware(ASGILayer, TimingLayer):
     """Add Server-Timing to every HTTP response of an ASGI app."""
 
-    def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+    def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None] | Exchange:
         # on_complete must run after the last message: only then does each send need a look.
         exchange = _Timed if self.policy.on_complete is None else _Completing
-        return exchange(scope, receive, send, self.policy.begin(perf_counter())).run(self.app)
+        return exchange(scope, receive, send, self.policy.begin(perf_counter()))
 
 
 class _Timed(Exchange):
