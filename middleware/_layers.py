@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
@@ -44,7 +45,7 @@ __all__ = [
 cors_logger = logging.getLogger("middleware.cors")
 
 
-class Layer:
+class Layer(ABC):
     """What every middleware class has: the app it wraps, checked for its protocol."""
 
     #: "wsgi" or "asgi": lets ``compose`` and the app check tell the twins apart.
@@ -54,9 +55,9 @@ class Layer:
 
     app: Any
 
+    @abstractmethod
     def _accept(self, app: Any) -> Any:
         """``app`` ready to be called, or a TypeError naming the twin (per protocol)."""
-        raise NotImplementedError
 
 
 class CompressionLayer(Layer):
