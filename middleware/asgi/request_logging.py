@@ -127,7 +127,9 @@ class _Logged(Exchange):
     def __init__(
         self, scope: Scope, receive: Receive, send: Send, log: RequestLog, access_log: AccessLog
     ) -> None:
-        super().__init__(scope, receive, send)
+        # Exchange's fields set here, not through super().__init__: a Python call less per
+        # request.
+        self.scope, self.receive, self.server_send, self.started = scope, receive, send, False
         self.log = log
         self.access_log = access_log
         self.outcome: Outcome | None = None

@@ -13,6 +13,7 @@ Options: see ``TimingLayer`` (the same on both protocols).
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from contextvars import Token
 from time import perf_counter
 from typing import Any
 
@@ -31,18 +32,21 @@ class TimingMiddleware(ASGILayer, TimingLayer):
 
     def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None] | Exchange:
         # on_complete must run after the last message: only then does each send need a look.
-        exchange = _Timed if self.policy.on_complete is None else _Completing
-        return exchange(scope, receive, send, self.policy.begin(perf_counter()))
+        exchange = (_Timed if self.policy.on_complete is None else _Completing)(
+            scope, receive, send
+        )
+        exchange.request = request = self.policy.begin(perf_counter())
+        # Reset in on_end, which runs in the same task once the app has returned or raised.
+        exchange.token = timing.current.set(request)
+        return exchange
 
 
 class _Timed(Exchange):
+    # Set by TimingMiddleware right after construction: no __init__ of its own saves a Python
+    # call per request.
     __slots__ = ("request", "token")
-
-    def __init__(self, scope: Scope, receive: Receive, send: Send, request: RequestTiming) -> None:
-        super().__init__(scope, receive, send)
-        self.request = request
-        # Reset in on_end, which runs in the same task once the app has returned or raised.
-        self.token = timing.current.set(request)
+    request: RequestTiming
+    token: Token[timing.Recorder | None]
 
     def on_start(self, message: Message) -> Message:
         fields = self.request.start(perf_counter())
@@ -57,8 +61,8 @@ class _Completing(_Timed):
 
     __slots__ = ("done", "trailers")
 
-    def __init__(self, scope: Scope, receive: Receive, send: Send, request: RequestTiming) -> None:
-        super().__init__(scope, receive, send, request)
+    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        super().__init__(scope, receive, send)
         self.trailers = False
         self.done = False
 
