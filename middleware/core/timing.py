@@ -105,7 +105,8 @@ class TimingPolicy:
 
     def fields(self, app_ms: float, metrics: list[Metric] | None) -> Headers:
         """The fields a response that started ``app_ms`` after the request gets."""
-        fields = [(self.header, header_value(self.metric, app_ms, metrics))]
+        # header_text, not header_value: a Python call less per response.
+        fields = [(self.header, header_text(self.metric, app_ms, metrics).encode("latin-1"))]
         if self.allow_origin is not None:
             fields.append((b"timing-allow-origin", self.allow_origin))
         return fields
