@@ -239,13 +239,15 @@ class Exchange:
     def produced_list_closed(self) -> list[bytes] | None:
         """``produced_list``, with this exchange's end run now: for a layer whose ``on_close``
         does not wait for the body to be sent."""
-        produced = self.produced_list()
-        if produced is not None:
+        # produced_list's test, inline: a Python call less per layer and request.
+        produced = self._iterable
+        if type(produced) is list and self.outcome is None:
             self._iterable = None
             self.closed = True
             self.outcome = Outcome.COMPLETED
             self.on_close()
-        return produced
+            return produced
+        return None
 
     def hand_over(self) -> Exchange | None:
         """The response of the layer inside, when it is another exchange of this plumbing,
