@@ -202,6 +202,10 @@ class _Compressing(Exchange):
     def on_end(self) -> None:
         if self.response is not None:
             self.response.end()
+        # Breaks the cycle self.receive -> self._watched_receive -> self, so the exchange (and
+        # every layer's exchange it holds) is freed at once, not by the cycle collector
+        # (measured: 8 % of the five-layer stack's instructions per request).
+        self.receive = self.server_receive
 
 
 def _piece(data: bytes, *, more: bool) -> Message:
