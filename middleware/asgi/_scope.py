@@ -27,6 +27,7 @@ straight to the app.
 from __future__ import annotations
 
 import os
+from abc import abstractmethod
 from collections.abc import Awaitable
 from typing import Any
 
@@ -186,10 +187,10 @@ class ASGILayer(Layer):
         finally:
             exchange.on_end()
 
+    @abstractmethod
     def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None] | Exchange:
         """One HTTP request through this layer: the exchange that runs it (``__call__`` runs
         the app through it), or an awaitable of the layer's own."""
-        raise NotImplementedError
 
     def websocket(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         """One websocket connection through this layer: to the app untouched, unless the
