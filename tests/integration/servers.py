@@ -138,11 +138,18 @@ def running(
 
 @contextmanager
 def serving(
-    server: str, target: str, env: dict[str, str] | None = None, options: Sequence[str] = ()
+    server: str,
+    target: str,
+    env: dict[str, str] | None = None,
+    options: Sequence[str] = (),
+    output: Path | None = None,
 ) -> Iterator[ServerProcess]:
-    """As ``running()``, yielding the base URL, the port and the PID of the server process."""
+    """As ``running()``, yielding the base URL, the port and the PID of the server process.
+
+    The server's output (stdout and stderr) goes to ``output`` when given, for a test to read
+    while it runs, else to a temporary file; either way it is printed when the test fails."""
     port = free_port()
-    log = tempfile.TemporaryFile()
+    log = tempfile.TemporaryFile() if output is None else output.open("w+b")
     environment = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     process = subprocess.Popen(
         command(server, target, port, options),

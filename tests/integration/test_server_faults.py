@@ -16,10 +16,7 @@ wait is bounded. A real ``redis-server`` is started and stopped by PID (``redis_
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -30,8 +27,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.integration import servers
 from tests.integration.redis_server import REDIS_SERVER, RedisServer
-from tests.integration.servers import ROOT, STARTUP_SECONDS, command, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -72,44 +69,11 @@ class ServerLog:
 @contextmanager
 def serving(server: str, protocol: str, env: dict[str, str]) -> Iterator[tuple[str, ServerLog]]:
     """Serve ``fault_apps`` with ``server``; yield its base URL and its log."""
-    port = free_port()
     target = f"tests.integration.fault_apps:{protocol}_app"
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "server.log"
-        with path.open("wb") as out:
-            process = subprocess.Popen(
-                command(server, target, port),
-                cwd=ROOT,
-                env={**os.environ, "PYTHONPATH": str(ROOT), **env},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-            try:
-                _wait_for(port, process)
-                yield f"http://127.0.0.1:{port}", ServerLog(path)
-            except BaseException:
-                print(f"--- {server} output ---\n" + path.read_text(errors="replace"))
-                raise
-            finally:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=5)
-
-
-def _wait_for(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early with code {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listened on 127.0.0.1:{port} within {STARTUP_SECONDS} s")
+        with servers.serving(server, target, env, output=path) as served:
+            yield served.base_url, ServerLog(path)
 
 
 SERVERS = [
