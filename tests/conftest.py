@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -15,7 +17,7 @@ pytest.register_assert_rewrite("tests.drivers", "tests.parity.runner", "tests.pa
 
 import middleware.asgi  # noqa: E402
 import middleware.wsgi  # noqa: E402
-from tests.drivers import Result, call_asgi, call_wsgi  # noqa: E402
+from tests.drivers import Capture, Result, call_asgi, call_wsgi  # noqa: E402
 from tests.parity.vectors import (  # noqa: E402
     FlakyStore,
     Probe,
@@ -86,3 +88,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if any(service in reason for service in SERVICE_SKIPS):
             report.outcome = "failed"
             report.longrepr = f"skipped in CI, where it must run: {reason}"
+
+
+@pytest.fixture
+def access() -> Iterator[tuple[logging.Logger, Capture]]:
+    """A logger of its own for RequestLoggingMiddleware(logger=...), and what it wrote."""
+    logger = logging.getLogger(f"tests.access.{uuid.uuid4().hex}")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    capture = Capture()
+    logger.addHandler(capture)
+    yield logger, capture
+    logger.removeHandler(capture)

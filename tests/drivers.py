@@ -303,3 +303,19 @@ def _asgi_result(messages: list[dict[str, Any]], error: BaseException | None) ->
         error=error,
         complete=_is_final(messages),
     )
+
+
+class Capture(logging.Handler):
+    """Keeps every record its logger handles (the ``access`` fixture's handler)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def one(self, fields: Iterable[str]) -> dict[str, Any]:
+        """``fields`` of the one record written (there must be exactly one)."""
+        assert len(self.records) == 1, [r.getMessage() for r in self.records]
+        return {name: getattr(self.records[0], name) for name in fields}

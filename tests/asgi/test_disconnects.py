@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import logging
-import uuid
 import zlib
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -99,26 +96,6 @@ def streaming_app(chunks: int = CHUNKS, start: dict[str, Any] = HTML_START) -> A
         listener.cancel()
 
     return app
-
-
-class Capture(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[Any] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture
-def access() -> Iterator[tuple[logging.Logger, Capture]]:
-    logger = logging.getLogger(f"tests.access.{uuid.uuid4().hex}")
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    capture = Capture()
-    logger.addHandler(capture)
-    yield logger, capture
-    logger.removeHandler(capture)
 
 
 class Tracked:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,26 +19,6 @@ START = {
     "status": 200,
     "headers": [(b"content-type", b"text/plain")],
 }
-
-
-class Capture(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[Any] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture
-def access() -> Iterator[tuple[logging.Logger, Capture]]:
-    logger = logging.getLogger(f"tests.access.{uuid.uuid4().hex}")
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    capture = Capture()
-    logger.addHandler(capture)
-    yield logger, capture
-    logger.removeHandler(capture)
 
 
 async def test_lifespan_passes_through(access: Any) -> None:

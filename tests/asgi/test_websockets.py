@@ -24,8 +24,7 @@ import json
 import logging
 import re
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -43,6 +42,7 @@ from middleware.asgi import request_logging as asgi_request_logging
 from middleware.core.request_logging import FIELDS
 from tests.cases.request_logging import NEW_ID
 from tests.cases.sessions import SECRET, USER, cookie
+from tests.drivers import Capture
 
 Message = dict[str, Any]
 
@@ -128,31 +128,6 @@ async def echo(scope: Any, receive: Any, send: Any) -> None:
         await send({"type": "websocket.send", "text": message.get("text"), "bytes": None})
 
 
-class Capture(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[Any] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def one(self) -> dict[str, Any]:
-        """The fields of the one record written (there must be exactly one)."""
-        assert len(self.records) == 1, [r.getMessage() for r in self.records]
-        return {name: getattr(self.records[0], name) for name in FIELDS}
-
-
-@pytest.fixture
-def access() -> Iterator[tuple[logging.Logger, Capture]]:
-    logger = logging.getLogger(f"tests.access.{uuid.uuid4().hex}")
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    capture = Capture()
-    logger.addHandler(capture)
-    yield logger, capture
-    logger.removeHandler(capture)
-
-
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The logging layer's monotonic clock, moved by hand."""
@@ -168,7 +143,7 @@ async def connect(
     scope = options.pop("scope", None) or ws_scope()
     logger, capture = access
     await RequestLoggingMiddleware(app, logger=logger, **options)(scope, side.receive, side.send)
-    return capture.one()
+    return capture.one(FIELDS)
 
 
 def accept_id(side: Side) -> list[bytes]:
@@ -454,7 +429,7 @@ async def test_app_error_before_the_accept(access: Any) -> None:
     with pytest.raises(RuntimeError, match="boom"):
         await connect(app, Side(CONNECT), access)
     _, capture = access
-    record = capture.one()
+    record = capture.one(FIELDS)
     assert (record["status"], record["outcome"], record["close_code"]) == (500, "error", None)
 
 
@@ -470,7 +445,7 @@ async def test_app_error_after_the_accept_is_reraised(access: Any) -> None:
 
     with pytest.raises(ValueError, match="bad message"):
         await connect(app, side, access)
-    record = access[1].one()
+    record = access[1].one(FIELDS)
     assert (record["status"], record["bytes"]) == (101, 2)
     assert (record["outcome"], record["close_code"]) == ("error", None)
 
@@ -485,7 +460,7 @@ async def test_error_after_the_client_left_stays_disconnected(access: Any) -> No
 
     with pytest.raises(RuntimeError):
         await connect(app, Side(CONNECT, gone(1001)), access)
-    record = access[1].one()
+    record = access[1].one(FIELDS)
     assert (record["outcome"], record["close_code"]) == ("disconnected", 1001)
 
 
@@ -511,7 +486,7 @@ async def test_send_finding_the_client_gone(access: Any) -> None:
 
     with pytest.raises(ClientDisconnected):
         await connect(app, Side(CONNECT, refuse=refuse), access)
-    record = access[1].one()
+    record = access[1].one(FIELDS)
     # The second message never went: only the first is counted.
     assert (record["status"], record["bytes"]) == (101, 4)
     assert (record["outcome"], record["close_code"]) == ("disconnected", None)
@@ -523,7 +498,7 @@ async def test_accept_finding_the_client_gone_is_no_101(access: Any) -> None:
 
     with pytest.raises(ConnectionResetError):
         await connect(echo, Side(CONNECT, refuse=refuse), access)
-    record = access[1].one()
+    record = access[1].one(FIELDS)
     assert (record["status"], record["outcome"]) == (499, "disconnected")
 
 
@@ -544,7 +519,7 @@ async def test_cancelled_connection_is_disconnected(access: Any) -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    record = capture.one()
+    record = capture.one(FIELDS)
     assert (record["status"], record["outcome"], record["close_code"]) == (
         101,
         "disconnected",
@@ -572,7 +547,7 @@ async def test_app_sending_after_its_close(access: Any) -> None:
     side = Side(CONNECT, refuse=refuse)
     with pytest.raises(RuntimeError, match="after 'websocket.close'"):
         await connect(app, side, access)
-    record = access[1].one()
+    record = access[1].one(FIELDS)
     assert (record["status"], record["bytes"], record["close_code"]) == (101, 0, 1000)
     # The app raised: an error, as an HTTP app that raises after its response.
     assert record["outcome"] == "error"
@@ -630,7 +605,7 @@ async def test_close_code_refused_by_the_server_is_not_recorded(access: Any) -> 
 
     with pytest.raises(ValueError, match="invalid close code"):
         await connect(app, Side(CONNECT, refuse=refuse), access)
-    record = access[1].one()
+    record = access[1].one(FIELDS)
     assert (record["status"], record["close_code"], record["outcome"]) == (101, None, "error")
 
 
@@ -743,7 +718,7 @@ async def test_full_stack_session_read_only_and_one_record(
     scope = ws_scope(headers=signed_in(), extensions=EXTENSION)
     with caplog.at_level(logging.WARNING, logger="middleware.sessions"):
         await full_stack(session_app, logger)(scope, side.receive, side.send)
-    record = access[1].one()
+    record = access[1].one(FIELDS)
     accept, greeting = side.sent
     # Only the request ID is added to the handshake: no Set-Cookie, Vary, Server-Timing or
     # CORS field, and nothing on the messages.
@@ -777,7 +752,7 @@ async def test_full_stack_cors_refusal_is_one_record(
     side = Side(CONNECT)
     scope = ws_scope(headers=signed_in("https://evil.example"), extensions=extensions)
     await full_stack(session_app, logger)(scope, side.receive, side.send)
-    record = access[1].one()
+    record = access[1].one(FIELDS)
     assert (record["status"], record["close_code"], record["bytes"]) == (status, close_code, size)
     assert record["outcome"] == "completed"
     if extensions:
@@ -789,7 +764,7 @@ async def test_full_stack_client_gone_before_the_accept(access: Any) -> None:
     side = Side(gone(1006))
     scope = ws_scope(headers=signed_in(), extensions=EXTENSION)
     await full_stack(session_app, logger)(scope, side.receive, side.send)
-    record = access[1].one()
+    record = access[1].one(FIELDS)
     assert (record["status"], record["outcome"], record["close_code"]) == (
         499,
         "disconnected",

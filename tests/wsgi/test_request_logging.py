@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import contextvars
 import io
-import logging
 import sys
 import threading
-import uuid
 from collections.abc import Iterator
 from typing import Any
 from wsgiref.validate import validator
@@ -20,26 +18,6 @@ from tests.drivers import call_wsgi
 from tests.parity.vectors import Boom
 
 TEXT = [("Content-Type", "text/plain")]
-
-
-class Capture(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[Any] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture
-def access() -> Iterator[tuple[logging.Logger, Capture]]:
-    logger = logging.getLogger(f"tests.access.{uuid.uuid4().hex}")
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    capture = Capture()
-    logger.addHandler(capture)
-    yield logger, capture
-    logger.removeHandler(capture)
 
 
 def environ(**extra: Any) -> dict[str, Any]:
