@@ -134,3 +134,16 @@ def table(title: str, rows: list[tuple[str, float]], *, baseline: float) -> str:
 def ratio(ours: float, theirs: float, baseline: float) -> float:
     """Our overhead over the baseline divided by theirs (below 1 means we add less)."""
     return max(ours - baseline, 0.0) / max(theirs - baseline, 1e-9)
+
+
+def verdict(value: float, budget: float, *, digits: int = 2) -> str:
+    """``ok`` or ``OVER BUDGET``: ``value`` as printed (rounded to ``digits``) against its budget.
+
+    A budget is a limit set with headroom over the last measured value, not a goal
+    (docs/benchmarks.md#budgets): a row over budget is a regression to look at."""
+    return "ok" if round(value, digits) <= budget else "OVER BUDGET"
+
+
+def within(value: float, budget: float, *, unit: str = "x", digits: int = 2) -> str:
+    """``(budget <= 0.3x) ok`` or ``(budget <= 0.3x) OVER BUDGET``, for a line or a cell."""
+    return f"(budget <= {budget:g}{unit}) {verdict(value, budget, digits=digits)}"

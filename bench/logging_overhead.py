@@ -9,9 +9,10 @@ Every logging variant writes its line through a ``logging.StreamHandler`` on a n
 the cost of building the record, formatting and the logging call is counted, and nothing else.
 The request carries the headers a browser sends (User-Agent, Referer, Accept...).
 
-Targets (issue 7): ASGI at most 9 µs of overhead where asgi-logger adds 35.6 µs (0.25x of
-asgi-logger's; it copies ``os.environ`` per request), so on a slower machine the ratio is what
-is compared; WSGI at most 0.35x of wsgi-request-logger's overhead.
+Budgets (limits with headroom over the last measured value, not goals; docs/benchmarks.md):
+ASGI at most 0.35x of asgi-logger's overhead (it copies ``os.environ`` per request; issue 7
+first put it as 9 µs where asgi-logger adds 35.6 µs, but on a slower machine the ratio is what
+is compared); WSGI at most 0.45x of wsgi-request-logger's overhead.
 asgi-correlation-id only sets a request ID (it writes no access log): it is the floor for
 the request-ID half of the work.
 """
@@ -30,7 +31,7 @@ from asgi_logger import AccessLoggerMiddleware
 from paste.translogger import TransLogger
 from requestlogger import ApacheFormatter, WSGILogger
 
-from bench._harness import asgi_cost, make_environ, make_scope, ratio, table, wsgi_cost
+from bench._harness import asgi_cost, make_environ, make_scope, ratio, table, within, wsgi_cost
 from middleware.asgi.request_logging import RequestLoggingMiddleware as AsgiLogging
 from middleware.wsgi.request_logging import RequestLoggingMiddleware as WsgiLogging
 
@@ -46,6 +47,12 @@ BROWSER = [
 ]
 
 BODY = {"type": "http.response.body", "body": b"hello"}
+
+# Budgets: ours / the peer's overhead at most this (docs/benchmarks.md#budgets).
+# ASGI access line + request ID vs asgi-logger; from 0.23x (0.20-0.24x; was 0.25x, as 9 µs).
+BUDGET_ASGI = 0.35
+# WSGI access line + request ID vs wsgi-request-logger; from 0.31x (0.27-0.35x; was 0.35x).
+BUDGET_WSGI = 0.45
 
 
 class NullStream:
@@ -132,10 +139,10 @@ def main() -> None:
     raw = asgi["raw app"]
     print(table("ASGI: request logging", list(asgi.items()), baseline=raw))
     ours = asgi["middleware.asgi.RequestLoggingMiddleware"]
+    r = ratio(ours, asgi["asgi-logger 0.1"], raw)
     print(
         f"\nours: {ours - raw:.2f} µs over the raw app; ours / asgi-logger overhead: "
-        f"{ratio(ours, asgi['asgi-logger 0.1'], raw):.2f}x (target: 9 µs where asgi-logger adds "
-        f"35.6 µs, i.e. <= 0.25x)\n"
+        f"{r:.2f}x {within(r, BUDGET_ASGI)}\n"
     )
 
     environ = make_environ(
@@ -167,9 +174,9 @@ def main() -> None:
     wraw = wsgi["raw app"]
     print(table("WSGI: request logging", list(wsgi.items()), baseline=wraw))
     wours = wsgi["middleware.wsgi.RequestLoggingMiddleware"]
+    wr = ratio(wours, wsgi["wsgi-request-logger 0.4"], wraw)
     print(
-        f"\nours / wsgi-request-logger overhead: "
-        f"{ratio(wours, wsgi['wsgi-request-logger 0.4'], wraw):.2f}x (target <= 0.35x); "
+        f"\nours / wsgi-request-logger overhead: {wr:.2f}x {within(wr, BUDGET_WSGI)}; "
         f"ours / TransLogger: {ratio(wours, wsgi['Paste TransLogger 3.10'], wraw):.2f}x"
     )
 

@@ -7,9 +7,11 @@
 Each benchmark script runs in its own process, one after another (they would disturb each
 other's timings otherwise), and its Markdown output goes under its heading as it printed it.
 The file starts with the machine (CPUs, CPU model, Python), the date, the commit and the
-commands that reproduce every section. A script that fails is reported with its exit code and
-the end of its error output; the others still run. ``bench/fuzz.py`` is a fuzzer, not a
-benchmark, and is not run here.
+commands that reproduce every section, and says how to read the budgets: a ratio printed with
+``(budget <= 0.3x) ok`` is within its budget, ``OVER BUDGET`` is a regression to look at
+(budgets are limits with headroom over the measured value, not goals; docs/benchmarks.md lists
+them). A script that fails is reported with its exit code and the end of its error output; the
+others still run. ``bench/fuzz.py`` is a fuzzer, not a benchmark, and is not run here.
 
 The stack section runs its servers only where ``wrk`` is installed (``apt-get install wrk``);
 ``--server-path DIR`` is passed on to it (a directory holding httptools and uvloop, for
@@ -164,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
         + ". Every table compares variants measured in the same run, interleaved, on a "
         "shared machine: read the ratios, not the absolute times, which drift with the "
         "machine's load.",
+        "",
+        "Budgets: a ratio marked `(budget <= 0.3x) ok` is within its budget; `OVER BUDGET` marks "
+        "a regression to look at. A budget is a limit set with headroom over the measured value, "
+        "not a goal; [docs/benchmarks.md](docs/benchmarks.md#budgets) lists every budget and the "
+        "value it was set from.",
         "",
         *machine(),
         "",

@@ -9,8 +9,8 @@ alone; ours wraps the same framework app from the outside). Every app builds a f
 start message per request (Starlette's middleware appends to the app's header list). All
 variants are measured interleaved, best of several rounds.
 
-Targets (issue 5): on ASGI at most 0.35x / 0.6x / 0.65x of Starlette's overhead (no cookie /
-read / write).
+Budgets (limits with headroom over the last measured value, not goals; docs/benchmarks.md): on
+ASGI at most 0.45x / 0.75x / 0.65x of Starlette's overhead (no cookie / read / write).
 
 Measurement: the machine is shared, so wall-clock times swing with other processes. Each
 variant runs in small batches, interleaved with the others, timed with ``time.process_time``
@@ -53,12 +53,17 @@ from typing import Any
 # another checkout (the baseline), whose ``middleware`` package is then the one imported.
 sys.path.insert(0, os.environ.get("BENCH_MIDDLEWARE_ROOT", str(Path(__file__).parent.parent)))
 
-from bench._harness import make_environ, make_scope, ratio
+from bench._harness import make_environ, make_scope, ratio, within
 
 SECRET = "bench-secret-key-0123456789abcdef"
 DATA = {"user": "alice", "roles": ["admin", "editor"], "count": 1}
 KINDS = ("no cookie", "read", "write")
-TARGETS_ASGI = {"no cookie": 0.35, "read": 0.6, "write": 0.65}
+# Budgets: ours / Starlette's overhead at most this (docs/benchmarks.md#budgets).
+BUDGETS_ASGI = {
+    "no cookie": 0.45,  # no session touched; from 0.30x (0.26-0.35x; was 0.35x)
+    "read": 0.75,  # verify and decode the cookie; from 0.54x (0.52-0.54x; was 0.6x)
+    "write": 0.65,  # encode and sign the new cookie; kept, last measured 0.50x (0.46-0.52x)
+}
 COMMON = [(b"host", b"app.example"), (b"user-agent", b"bench"), (b"accept", b"*/*")]
 
 
@@ -205,7 +210,7 @@ async def ameasure(
 
 
 def report(
-    title: str, rows: dict[str, dict[str, float]], peer: str, targets: dict[str, float]
+    title: str, rows: dict[str, dict[str, float]], peer: str, budgets: dict[str, float]
 ) -> None:
     """One table: per request kind, µs/request of each variant and our overhead ratio."""
     names = list(next(iter(rows.values())))
@@ -214,8 +219,8 @@ def report(
     print("|---|" + "---:|" * (len(names) + 1))
     for kind, best in rows.items():
         r = ratio(best["ours"], best[peer], best["raw"])
-        target = targets.get(kind)
-        mark = "" if target is None else f" (target <= {target}x)"
+        budget = budgets.get(kind)
+        mark = "" if budget is None else f" {within(r, budget)}"
         cells = " | ".join(f"{best[n]:.2f}" for n in names)
         print(f"| {kind} | {cells} | {r:.2f}x{mark} |")
     print()
@@ -645,7 +650,7 @@ def main() -> None:
             rounds,
             asynchronous=True,
         )
-    report("ASGI: Starlette 1.10 SessionMiddleware", rows, "starlette", TARGETS_ASGI)
+    report("ASGI: Starlette 1.10 SessionMiddleware", rows, "starlette", BUDGETS_ASGI)
 
     our_cookie = starlette_cookie()  # the same format: Starlette's cookies are ours
     base = {"HTTP_HOST": "app.example", "HTTP_USER_AGENT": "bench", "HTTP_ACCEPT": "*/*"}

@@ -14,8 +14,8 @@ kept (``bench/_harness.py``).
   allowed Origin, a session cookie the app does not touch). The access record is formatted
   through a ``logging.StreamHandler`` on a null stream, as in ``bench/logging_overhead.py``.
 
-Target (issue 17): a message through the whole stack costs at most 1 µs more than through no
-middleware.
+Budget (a limit with headroom over the last measured value, not a goal; docs/benchmarks.md): a
+message through the whole stack costs at most 1 µs more than through no middleware.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._harness import asgi_cost, clock, make_scope
+from bench._harness import asgi_cost, clock, make_scope, within
 from middleware import Middleware
 from middleware.asgi import (
     CompressionMiddleware,
@@ -44,7 +44,8 @@ from middleware.asgi import (
 
 ORIGIN = "https://app.example"
 SECRET = "bench-secret-key-0123456789abcdef"
-TARGET_US = 1.0
+# µs a message through the whole stack adds over no middleware; kept, last +0.16 µs (quick run).
+BUDGET_US = 1.0
 
 HEADERS = [
     (b"host", b"example.com"),
@@ -238,12 +239,11 @@ def main() -> None:
         )
     stack = costs["whole stack (README order)"]
     worst = max(stack["send"] - raw["send"], stack["receive"] - raw["receive"])
-    verdict = "met" if worst <= TARGET_US else "NOT met"
     print()
     print(
         f"whole stack: {stack['send'] - raw['send']:+.3f} µs per message sent, "
         f"{stack['receive'] - raw['receive']:+.3f} µs per message received over no middleware "
-        f"(target <= {TARGET_US:.0f} µs: {verdict}); handshake "
+        f"{within(worst, BUDGET_US, unit=' µs', digits=3)}; handshake "
         f"{stack['handshake'] - raw['handshake']:+.2f} µs beside "
         f"{http['whole stack (README order)'] - raw_http:+.2f} µs per HTTP request "
         f"({time.monotonic() - started:.0f} s)"
