@@ -32,7 +32,7 @@ sys.path.insert(0, tree)
 from bench._stack_apps import build
 from bench.stack import asgi_batch, wsgi_batch
 app = build(variant)
-if variant.startswith("wsgi"):
+if variant.startswith(("wsgi", "flask", "django")):
     batch = wsgi_batch(app, path)
     run = batch
 else:

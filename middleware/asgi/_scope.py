@@ -175,9 +175,6 @@ class ASGILayer(Layer):
         if not isinstance(exchange, Exchange):
             await exchange
             return
-        if type(exchange).run is not Exchange.run:
-            await exchange.run(self.app)
-            return
         # Exchange.run, inline: one coroutine frame per layer and request instead of two.
         try:
             await self.app(exchange.scope, exchange.receive, exchange.send)
@@ -190,7 +187,8 @@ class ASGILayer(Layer):
     @abstractmethod
     def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None] | Exchange:
         """One HTTP request through this layer: the exchange that runs it (``__call__`` runs
-        the app through it), or an awaitable of the layer's own."""
+        the app through it, as ``Exchange.run`` does), or an awaitable of the layer's own (an
+        exchange with a ``run`` of its own returns ``exchange.run(self.app)``)."""
 
     def websocket(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         """One websocket connection through this layer: to the app untouched, unless the
@@ -238,7 +236,8 @@ class Exchange:
         return self.server_send(message)
 
     async def run(self, app: ASGIApp) -> None:
-        """Run ``app`` through this exchange (``ASGILayer.__call__`` does the same inline)."""
+        """Run ``app`` through this exchange (``ASGILayer.__call__`` does the same inline; an
+        override runs only where the layer's ``http`` returns ``exchange.run(self.app)``)."""
         try:
             await app(self.scope, self.receive, self.send)
         except Exception as exc:

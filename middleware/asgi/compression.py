@@ -153,7 +153,10 @@ class _Compressing(Exchange):
             if response.phase is not Phase.IDENTITY:
                 self.response = response
         self.started = True
-        return self.server_send(message if head is headers else {**message, "headers": head})
+        if head is not headers:
+            message = dict(message)  # a copy: the app may reuse its message
+            message["headers"] = head
+        return self.server_send(message)
 
     async def _encode(self, response: ResponseCompression, message: Message) -> None:
         body, more = message.get("body", b""), message.get("more_body", False)

@@ -70,17 +70,15 @@ class SessionMiddleware(ASGILayer, SessionLayer):
     """Cookie sessions for an ASGI app: ``scope["session"]`` on HTTP and websocket scopes."""
 
     def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None] | Exchange:
-        exchange: _SessionExchange
         store = self.config.store
         if store is None:
             exchange = _SessionExchange(scope, receive, send)
-            exchange.session = Session(self.config, scope["headers"])
-        else:
-            exchange = stored = _StoredExchange(scope, receive, send)
-            stored.store = cast("Store", store)
-            exchange.session = StoredSession(self.config, scope["headers"])
-        scope["session"] = exchange.session
-        return exchange
+            scope["session"] = exchange.session = Session(self.config, scope["headers"])
+            return exchange
+        stored = _StoredExchange(scope, receive, send)
+        stored.store = cast("Store", store)
+        scope["session"] = stored.session = StoredSession(self.config, scope["headers"])
+        return stored.run(self.app)  # the record is fetched before the app runs
 
     async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A websocket gets the session to read: no response can carry a cookie."""

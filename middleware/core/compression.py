@@ -351,11 +351,7 @@ class CompressionPolicy:
     """Whether a whole body that reaches ``minimum_size`` is encoded even when that does not
     make it smaller, an empty one included (GZipMiddleware, as Starlette's)."""
     _negotiated: dict[bytes, Codec | None] = field(default_factory=dict, repr=False, compare=False)
-    _media: dict[bytes, bytes | None] = field(default_factory=dict, repr=False, compare=False)
-    _minimum_digits: int = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_minimum_digits", len(str(self.minimum_size)))
+    _media: dict[bytes, bytes] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_options(
@@ -508,45 +504,42 @@ class CompressionPolicy:
         return self._as_is(status, headers, read)
 
     def _as_is(self, status: int, headers: Headers, read: _Head) -> Headers | None:
+        # The rules in one function, with the media type's cache read inline: this runs for
+        # every response, and each call it saves is about 1 % of the five-layer stack.
         content_type, length, cache_control, varies, fixed = read
         if status < 200:
             return headers
         if content_type is None:
             if not self.untyped:
                 return headers
-        elif self._media_type(content_type) is None:
-            return headers
+        elif not (self._media.get(content_type) or self._media_type(content_type)):
+            return headers  # not a type this policy compresses
+        # Not a length (or conflicting ones) is unknown: the body may be large.
+        size = int(length) if length is not None and length.isdigit() else None
         if (
             status in _UNTOUCHED_STATUSES
             or fixed
             or (cache_control is not None and _no_transform(cache_control))
-            or (length is not None and self._too_small(length))
+            or (size is not None and self.too_small(size))
         ):
             if self.vary_always or status in _STANDS_FOR_200:
                 return _varied(headers, varies=varies)
             return headers
         return None
 
-    def _too_small(self, length: bytes) -> bool:
-        """Whether a Content-Length value says the body is too small to be worth encoding."""
-        if not length.isdigit():
-            return False  # not a length (or conflicting ones): unknown
-        # Fewer digits than minimum_size has is smaller, known without int() (a third of the
-        # cost of this rule for a small body).
-        if len(length) < self._minimum_digits:
-            return True
-        size = int(length)
+    def too_small(self, size: int) -> bool:
+        """Whether a body of ``size`` bytes is left as it is, too small to be worth encoding."""
         return size < self.minimum_size or (size == 0 and not self.encode_any)
 
-    def _media_type(self, content_type: bytes) -> bytes | None:
+    def _media_type(self, content_type: bytes) -> bytes:
         """The media type of a Content-Type value when this policy compresses it (lower-case,
-        without parameters), else None; remembered per value."""
+        without parameters), else b""; remembered per value."""
         try:
             return self._media[content_type]
         except KeyError:
             pass
         media = content_type.partition(b";")[0].strip(b" \t").lower()
-        verdict = media if media in self.compressible and media not in self.excluded else None
+        verdict = media if media in self.compressible and media not in self.excluded else b""
         if len(content_type) <= _CACHE_KEY_LIMIT:
             if len(self._media) >= _CACHE_ENTRIES:
                 self._media.clear()

@@ -282,13 +282,15 @@ class StoredSession(Session):
         record: Record = None
         if session_id is not None:
             if self._pending_failure is not None:
+                # The failure is the response's to answer (503): ``respond`` must run.
                 self._failure = self._pending_failure
+                self.touched = True
                 raise self._failure
             if self._fetched:
                 record, self._record = self._record, None
             else:
                 record = self._fetch_now(session_id)
-        self._loaded = True
+        self._loaded = self.touched = True
         self._modified = self._late = False
         if record is not None:
             self._read_record(record)
@@ -321,6 +323,7 @@ class StoredSession(Session):
             record = fetch(session_id)
         except StoreError as exc:
             self._failure = exc
+            self.touched = True  # the failure is the response's to answer (503)
             raise
         self._fetched = True
         return record
@@ -387,12 +390,6 @@ class StoredSession(Session):
         self._cleared = True
 
     # -- the response ----------------------------------------------------------------------
-
-    @property
-    def touched(self) -> bool:
-        """Whether ``respond`` has anything to decide: the app read or changed the session, or
-        ran into its store's failure."""
-        return self._loaded or self._failure is not None
 
     def respond(self, status: int, vary: bytes | None = None) -> SessionCommit | None:
         """Decide the response's cookie and store operations; None when nothing changes.

@@ -434,6 +434,7 @@ class Session(dict[str, Any]):
         "_config",
         "_source",
         "_loaded",
+        "touched",
         "_modified",
         "_phase",
         "_late",
@@ -449,6 +450,10 @@ class Session(dict[str, Any]):
         self._config = config
         self._source = cookie
         self._loaded = False
+        # Whether ``respond`` has anything to decide: the app read or changed the session
+        # (adapters skip reading the response's Vary otherwise). A plain attribute, not a
+        # property: adapters read it twice per request.
+        self.touched = False
         self._phase = _OPEN
 
     @classmethod
@@ -462,7 +467,7 @@ class Session(dict[str, Any]):
     # -- loading -------------------------------------------------------------------------
 
     def _load(self) -> None:
-        self._loaded = True
+        self._loaded = self.touched = True
         self._modified = self._present = self._late = False
         # The payload segment and timestamp of a valid incoming cookie.
         self._verified: tuple[bytes, int] | None = None
@@ -672,12 +677,6 @@ class Session(dict[str, Any]):
         return self
 
     # -- the response ----------------------------------------------------------------------
-
-    @property
-    def touched(self) -> bool:
-        """Whether ``respond`` has anything to decide: the app read or changed the session.
-        Adapters skip reading the response's Vary otherwise."""
-        return self._loaded
 
     def respond(self, status: int, vary: bytes | None = None) -> SessionCommit | None:
         """Decide what the response carries when its headers leave; None when nothing changes.

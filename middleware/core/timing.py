@@ -103,17 +103,10 @@ class TimingPolicy:
     allow_origin: bytes | None
     on_complete: Callable[[Timings], object] | None
 
-    def fields(self, app_ms: float, metrics: list[Metric] | None) -> Headers:
-        """The fields a response that started ``app_ms`` after the request gets."""
-        # header_text, not header_value: a Python call less per response.
-        fields = [(self.header, header_text(self.metric, app_ms, metrics).encode("latin-1"))]
-        if self.allow_origin is not None:
-            fields.append((b"timing-allow-origin", self.allow_origin))
-        return fields
-
     def begin(self, now: float) -> RequestTiming:
         """One request's timing, started at ``now`` (seconds on the adapter's clock)."""
-        return RequestTiming(policy=self, started_at=now)
+        # Positional: a class called with keywords builds a dict of them, on every request.
+        return RequestTiming(self, now)
 
     @classmethod
     def build(
@@ -153,7 +146,7 @@ def _allow_origin(value: str | Iterable[str] | None) -> bytes | None:
     return ", ".join(origins).encode("ascii")
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(slots=True)
 class RequestTiming:
     """One request's timing, from the request to the end of its body.
 
@@ -170,7 +163,11 @@ class RequestTiming:
         """The response is starting at ``now``: the fields to add to its headers
         (Server-Timing, and Timing-Allow-Origin when configured)."""
         self.app_ms = app_ms = (now - self.started_at) * 1000.0
-        return self.policy.fields(app_ms, self.metrics)
+        policy = self.policy
+        value = header_text(policy.metric, app_ms, self.metrics).encode("latin-1")
+        if policy.allow_origin is None:
+            return [(policy.header, value)]
+        return [(policy.header, value), (b"timing-allow-origin", policy.allow_origin)]
 
     def end(self, now: float) -> Timings:
         """What ``on_complete`` receives: the total includes the body."""
