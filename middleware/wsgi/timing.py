@@ -37,8 +37,16 @@ class TimingMiddleware(WSGILayer, TimingLayer):
         if self.policy.on_complete is None:
             # Nothing to do after the body: a list body (fully produced) goes to the server as
             # it is, with no generator of this layer around it.
-            return exchange.produced_list_closed() or body
-        return body
+            produced = exchange.produced_list_closed()
+            if produced is not None:
+                return produced
+        inner = exchange.hand_over()
+        if inner is None:
+            return body
+        # Another layer's exchange answers a crash through this one's start_response already:
+        # this layer only ends with it (one generator less per request and chunk).
+        inner.after_close(exchange.on_close)
+        return inner
 
 
 class _Timed(Exchange):
