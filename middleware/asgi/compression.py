@@ -27,7 +27,6 @@ from .._layers import CompressionLayer, GZipLayer
 from ..core.compression import CompressionPolicy, Phase, ResponseCompression
 from ..core.compression import decoded_request_headers as decoded_headers
 from ..core.headers import get_list
-from ..core.responses import Response
 from ._scope import ASGILayer, Exchange, app_path, send_response
 from ._types import ASGIApp, Message, Receive, Scope, Send
 
@@ -40,7 +39,8 @@ except ImportError:  # anyio comes with Starlette, not with every ASGI app
 __all__ = ["CompressionMiddleware", "GZipMiddleware"]
 
 _ZEROCOPY = "http.response.zerocopysend"
-_BODIES = frozenset({"http.response.body", "http.response.pathsend", _ZEROCOPY})
+_PATHSEND = "http.response.pathsend"
+_BODIES = frozenset({"http.response.body", _PATHSEND, _ZEROCOPY})
 _FILE_BLOCK = 65_536
 
 
@@ -116,16 +116,14 @@ class _Compressing(Exchange):
         if response is None:
             return self.server_send(message) if self.started else self._start(message)
         kind = message["type"]
-        if self.gone and kind in _BODIES:
-            return self._abandon(response, message)
-        if kind == "http.response.body":
+        if kind == "http.response.body" and not self.gone:
             if self.held is None and self.policy.thread_minimum_size is None:
                 more = message.get("more_body", False)
                 data = response.body(message.get("body", b""), more)
                 return self.server_send({"type": kind, "body": data, "more_body": more})
             return self._encode(response, message)
-        if kind == "http.response.pathsend" or kind == _ZEROCOPY:
-            return self._file(response, message)
+        if kind in _BODIES:
+            return self._unencoded(response, message)
         if kind == "http.response.start":
             response.start(message["status"], message.get("headers") or [])  # raises
         # Trailers, early hints, http.response.debug and extensions this layer does not know:
@@ -160,21 +158,27 @@ class _Compressing(Exchange):
 
     async def _encode(self, response: ResponseCompression, message: Message) -> None:
         body, more = message.get("body", b""), message.get("more_body", False)
-        held = self.held
         threshold = self.policy.thread_minimum_size
         if threshold is not None and len(body) >= threshold and response.phase is not Phase.DONE:
             # Compressing a large chunk inline would stall every request on this loop.
             data = await _in_thread(response.body, body, more)
         else:
             data = response.body(body, more)
-        if held is not None:
-            self.held, self.started = None, True
-            await self.server_send({**held, "headers": response.headers})
+        if self.held is not None:
+            await self._held_start(response)
         await self.server_send(message if data is body else _piece(data, more=more))
 
-    async def _file(self, response: ResponseCompression, message: Message) -> None:
-        if message["type"] != "http.response.pathsend" or response.phase is not Phase.COMPRESSING:
-            await self._abandon(response, message)  # the file goes out as it is
+    async def _unencoded(self, response: ResponseCompression, message: Message) -> None:
+        """A file (pathsend, zerocopysend), or any body once the client left."""
+        if self.gone or message["type"] != _PATHSEND or response.phase is not Phase.COMPRESSING:
+            # Not encoded after all: a file goes out as it is, under the app's own start, and
+            # once the client left every body is emptied (the server drops it anyway).
+            response.end()
+            if self.held is not None:
+                await self._held_start(response)
+            await self.server_send(
+                _piece(b"", more=message.get("more_body", False)) if self.gone else message
+            )
             return
         # The start already promised an encoded body (a stream type decided it before any body;
         # a HEAD's blocks come back empty): the file goes through the encoder, in blocks.
@@ -186,16 +190,10 @@ class _Compressing(Exchange):
                 await self.server_send(_piece(response.body(block, more=True), more=True))
         await self.server_send(_piece(response.body(b"", more=False), more=False))
 
-    async def _abandon(self, response: ResponseCompression, message: Message) -> None:
-        """The rest of a response that is not encoded after all: a file under the app's own
-        start, or anything once the client left (emptied: the server drops it anyway)."""
-        response.end()
-        if self.held is not None:
-            held, self.held, self.started = self.held, None, True
-            await self.server_send(held)
-        await self.server_send(
-            _piece(b"", more=message.get("more_body", False)) if self.gone else message
-        )
+    def _held_start(self, response: ResponseCompression) -> Awaitable[None]:
+        """The app's start the core held, with the head it decided."""
+        held, self.held, self.started = self.held, None, True
+        return self.server_send({**held, "headers": response.headers})  # type: ignore[dict-item]
 
     def on_crash(self) -> None:
         if self.response is not None:  # the crash answer is a response of its own
@@ -235,22 +233,15 @@ async def _decode_request(
     decoding = policy.request(scope["headers"])
     if decoding is None:
         return scope, receive
-    parts: list[bytes] = []
-    more = True
-    while more and not isinstance(decoding, Response):
+    while not decoding.done:
         message = await receive()
         if message["type"] != "http.request":
             return None  # the client left while sending its body: nobody to answer
-        more = message.get("more_body", False)
-        out = decoding.feed(message.get("body", b""), more)
-        if isinstance(out, Response):
-            decoding = out
-        else:
-            parts.append(out)
-    if isinstance(decoding, Response):
-        await send_response(send, decoding)
+        decoding.take(message.get("body", b""), message.get("more_body", False))
+    if decoding.rejection is not None:
+        await send_response(send, decoding.rejection)
         return None
-    body = b"".join(parts)
+    body = decoding.body()
     headers = decoded_headers(list(scope["headers"]), len(body))
     return {**scope, "headers": headers}, _replay(body, receive)
 

@@ -6,8 +6,9 @@ type) with no per-response object. For a head that may be encoded, ``begin`` giv
 a ``ResponseCompression`` with the verbs of every feature: ``start`` returns the head to send,
 or ``Phase.HELD`` when the first body piece decides; ``body`` returns the bytes to send for each
 piece; ``end`` releases the encoder. With ``decompress_requests``, ``request`` hands out a
-``RequestDecoder`` that decodes an encoded request body within ``max_request_size``, or the
-``Response`` to answer instead. The WSGI and ASGI ``CompressionMiddleware`` and
+``RequestDecoder`` that decodes an encoded request body within ``max_request_size``: the
+adapters ``take`` each piece until it is ``done``, then call the app with its ``body()`` or
+send its ``rejection``. The WSGI and ASGI ``CompressionMiddleware`` and
 ``GZipMiddleware`` only translate messages to these calls.
 
     policy = CompressionPolicy.from_options(minimum_size=500, encodings=("zstd", "br", "gzip"))
@@ -435,10 +436,11 @@ class CompressionPolicy:
         """Whether responses to ``path`` are left alone entirely."""
         return path in self.exact_paths or path.startswith(self.path_prefixes)
 
-    def request(self, request_headers: Headers) -> RequestDecoder | Response | None:
-        """How to read this request's body: None (as it is), a decoder, or the answer to send
-        instead (400 for more than two codings, 415 for an unknown one, 413 for a declared
-        length over the limit).
+    def request(self, request_headers: Headers) -> RequestDecoder | None:
+        """How to read this request's body: None (as it is), or the ``RequestDecoder`` to feed
+        it through. The head alone may refuse it (400 for more than two codings, 415 for an
+        unknown one, 413 for a declared length over the limit): the decoder is then ``done``
+        already, with that ``rejection``, and no byte need be read.
 
         RFC 9110 §8.4: "If one or more encodings have been applied to a representation, the
         sender that applied the encodings MUST generate a Content-Encoding header field that
@@ -454,16 +456,16 @@ class CompressionPolicy:
         if not tokens:
             return None
         if len(tokens) > _MAX_REQUEST_CODINGS:
-            return TOO_MANY_CODINGS
+            return RequestDecoder.refusing(TOO_MANY_CODINGS)
         chain: list[Decoder] = []
         for token in reversed(tokens):
             decoder = codecs.decoder_for(token)
             if decoder is None:
-                return UNSUPPORTED_ENCODING
+                return RequestDecoder.refusing(UNSUPPORTED_ENCODING)
             chain.append(decoder)
         declared = get_list(request_headers, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_request_size:
-            return TOO_LARGE
+            return RequestDecoder.refusing(TOO_LARGE)
         return RequestDecoder(chain, self.max_request_size)
 
     # --- decisions shared by every response, cached per header value ---------------------------
@@ -708,10 +710,13 @@ class ResponseCompression:
         raise RuntimeError("The app sent a body before the response start.")
 
     def end(self) -> None:
-        """Release the encoder (client gone, app error, or the body done); safe to repeat."""
+        """Release the encoder (client gone, app error, or the body done); safe to repeat. A
+        held head is decided as the app gave it: ``headers`` is the head to send, if any is."""
         if self._encoder is not None:
             self._encoder.close()
             self._encoder = None
+        elif self.phase is Phase.HELD:
+            self.headers = self._app_headers
         self.phase = Phase.DONE
 
     def _first(self, data: bytes, more: bool) -> bytes:
@@ -844,10 +849,13 @@ TOO_MANY_MEMBERS = plain(413, b"Request body has too many gzip members or zstd f
 class RequestDecoder:
     """Decodes one request body, never holding or returning more than ``limit`` bytes.
 
-    ``feed`` each received piece, ``more=False`` with the last (every coding must end with
-    it); it returns the decoded bytes, or the Response to send instead of calling the app (413
-    past the limit or past ``codecs.MAX_MEMBERS`` gzip members or zstd frames, 400 for a corrupt
-    or truncated stream). After a rejection every call returns the same one.
+    The adapters ``take`` each received piece, ``more=False`` with the last, until ``done``;
+    then either ``rejection`` is the Response to send instead of calling the app (413 past the
+    limit or past ``codecs.MAX_MEMBERS`` gzip members or zstd frames, 400 for a corrupt or
+    truncated stream, or the head's own refusal from ``CompressionPolicy.request``), or
+    ``body()`` is the decoded body the app gets. ``feed`` is the step under ``take``: the
+    decoded bytes of one piece, kept nowhere. Every coding must end with the last piece, and
+    after a rejection every call returns the same one.
 
     The work is linear in the bytes received plus the bytes each coding of the chain puts out,
     each capped at ``limit``, at a cost per byte that no shape of body can raise much: the
@@ -855,14 +863,40 @@ class RequestDecoder:
     (``bench/decoding_bombs.py`` measures every shape known).
     """
 
-    __slots__ = ("_chain", "_limit", "_produced", "_received", "rejection")
+    __slots__ = ("_chain", "_limit", "_parts", "_produced", "_received", "done", "rejection")
+    done: bool
+    """Whether the last piece was taken, or the body refused: nothing more is to be read."""
+    rejection: Response | None
+    """The answer to send instead of calling the app, once the body is refused."""
 
     def __init__(self, chain: list[Decoder], limit: int) -> None:
         self._chain = chain
         self._limit = limit
         self._produced = [0] * len(chain)
         self._received = 0
-        self.rejection: Response | None = None
+        self._parts: list[bytes] = []
+        self.rejection = None
+        self.done = False
+
+    @classmethod
+    def refusing(cls, rejection: Response) -> RequestDecoder:
+        """A decoder for a body refused before any byte of it is read."""
+        decoder = cls([], 0)
+        decoder.rejection, decoder.done = rejection, True
+        return decoder
+
+    def take(self, data: bytes, more: bool) -> None:
+        """Decode one received piece into ``body()``; ``done`` after the last, or a rejection."""
+        out = self.feed(data, more)
+        if isinstance(out, Response):
+            self.done = True
+        else:
+            self._parts.append(out)
+            self.done = not more
+
+    def body(self) -> bytes:
+        """The decoded body, once ``done`` without a rejection."""
+        return b"".join(self._parts)
 
     def feed(self, data: bytes, more: bool) -> bytes | Response:
         """The decoded bytes of one received piece, or the rejection."""
@@ -891,6 +925,7 @@ class RequestDecoder:
     def _reject(self, rejection: Response) -> Response:
         self.rejection = rejection
         self._chain = []
+        self._parts = []
         return rejection
 
 

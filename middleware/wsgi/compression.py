@@ -135,8 +135,8 @@ class _Compressing(Exchange):
             return data
         out = response.body(data, more)
         if self.held is not None and response.headers is not None:
-            self.status, self.held = self.held, None
-            self.server_write = self._start_response(self.status, native(response.headers))
+            held, self.held = self.held, None
+            self._forward(held, native(response.headers), None)
         return out
 
     def on_body(self, chunks: Iterable[bytes]) -> Iterable[bytes]:
@@ -238,27 +238,23 @@ def _decode_request(policy: CompressionPolicy, environ: Environ) -> Response | N
     if length:
         headers.append((b"content-length", length.encode("latin-1")))
     decoding = policy.request(headers)
-    if decoding is None or isinstance(decoding, Response):
-        return decoding
+    if decoding is None:
+        return None
     # PEP 3333: a server need not signal the end of input, so only CONTENT_LENGTH bytes are
     # read, unless it promises an end with wsgi.input_terminated.
     remaining = (
         int(length) if length.isdigit() else -1 if environ.get("wsgi.input_terminated") else 0
     )
     stream = environ["wsgi.input"]
-    parts: list[bytes] = []
-    more = True
-    while more:
+    while not decoding.done:
         size = _READ_BLOCK if remaining < 0 else min(remaining, _READ_BLOCK)
         block = stream.read(size) if size else b""
         if remaining > 0:
             remaining -= len(block)
-        more = bool(block) and remaining != 0
-        out = decoding.feed(block, more)
-        if isinstance(out, Response):
-            return out
-        parts.append(out)
-    body = b"".join(parts)
+        decoding.take(block, more=bool(block) and remaining != 0)
+    if decoding.rejection is not None:
+        return decoding.rejection
+    body = decoding.body()
     del environ["HTTP_CONTENT_ENCODING"]
     environ["CONTENT_LENGTH"] = str(len(body))
     environ["wsgi.input"] = io.BytesIO(body)

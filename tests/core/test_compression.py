@@ -599,7 +599,8 @@ def test_zstd_skipped_when_not_installed(monkeypatch: pytest.MonkeyPatch) -> Non
     decoding = CompressionPolicy.from_options(decompress_requests=True).request(
         [(b"content-encoding", b"zstd")]
     )
-    assert isinstance(decoding, Response) and decoding.status == 415
+    assert decoding is not None and decoding.done
+    assert decoding.rejection is not None and decoding.rejection.status == 415
     assert codecs.decodable_tokens() == (b"gzip", b"deflate", b"br")
 
 
@@ -607,22 +608,20 @@ def test_zstd_skipped_when_not_installed(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def _decode_request(case: RequestCase, piece: int) -> tuple[int, Headers, bytes]:
-    """What the adapters do: ask the policy, feed the body in pieces, answer or call the app."""
+    """What the adapters do: ask the policy, take the body in pieces, answer or call the app."""
     policy = CompressionPolicy.from_options(**case.options)
     headers = _raw(case.request_headers)
     decoding = policy.request(headers)
     if decoding is None:
         return 200, headers, case.body
-    if isinstance(decoding, Response):
-        return decoding.status, list(decoding.headers), decoding.body
-    parts = []
-    starts = range(0, len(case.body), piece) or [0]
-    for start in starts:
-        out = decoding.feed(case.body[start : start + piece], more=start != starts[-1])
-        if isinstance(out, Response):
-            return out.status, list(out.headers), out.body
-        parts.append(out)
-    body = b"".join(parts)
+    pieces = iter(range(0, len(case.body), piece) or [0])
+    while not decoding.done:
+        start = next(pieces)
+        decoding.take(case.body[start : start + piece], more=start + piece < len(case.body))
+    if decoding.rejection is not None:
+        rejection = decoding.rejection
+        return rejection.status, list(rejection.headers), rejection.body
+    body = decoding.body()
     return 200, decoded_request_headers(headers, len(body)), body
 
 
@@ -645,7 +644,8 @@ def test_request_case(case: RequestCase, piece: int) -> None:
 def test_declared_length_over_limit_rejected_before_reading() -> None:
     policy = CompressionPolicy.from_options(decompress_requests=True, max_request_size=100)
     decoding = policy.request([(b"content-encoding", b"gzip"), (b"content-length", b"101")])
-    assert isinstance(decoding, Response) and decoding.status == 413
+    assert decoding is not None and decoding.done
+    assert decoding.rejection is not None and decoding.rejection.status == 413
 
 
 def test_encoded_bytes_count_toward_the_limit() -> None:
