@@ -22,9 +22,9 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
-from .core.outcome import Outcome
 from .core.request_logging import RequestLog
 
 __all__ = ["AccessLog"]
@@ -88,19 +88,10 @@ class AccessLog:
             template = self._make_template()
         return template
 
-    def finish(
-        self,
-        log: RequestLog,
-        *,
-        outcome: Outcome,
-        sent: int,
-        now: float,
-        close_code: int | None = None,
-    ) -> None:
-        """Write the record of the request ``log`` followed, which ended at ``now`` (``log``'s
-        monotonic clock) with ``outcome`` after ``sent`` body bytes (a websocket: with
-        ``close_code``); nothing when the logger does not take INFO records or the path is
-        excluded.
+    def finish(self, log: RequestLog, clock: Callable[[], float]) -> None:
+        """Write the record of the request ``log`` followed, once the app is done; ``clock``
+        is the monotonic clock of ``log``'s ``begin``. Nothing is built when the logger does
+        not take INFO records or the path is excluded.
 
         Never raises: the response has been sent, so an exception (a callable format's) is
         logged on ``middleware.errors`` instead.
@@ -108,10 +99,9 @@ class AccessLog:
         try:
             if not self.logger.isEnabledFor(INFO):
                 return
+            now = clock()
             created = time.time()
-            entry = log.end(
-                outcome=outcome, sent=sent, now=now, wall=created, close_code=close_code
-            )
+            entry = log.end(now=now, wall=created)
             if entry is not None:
                 fields, line = entry
                 self.write(line, fields, created)

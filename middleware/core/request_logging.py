@@ -1,25 +1,36 @@
 """Request logging: one access record per request, request IDs, and lines that cannot be forged.
 
-The policy answers each request with a ``RequestLog``, which the adapter tells what the response
-did and, once the response is over, asks for the record and its line in the configured format.
-The adapter measures (its clock), writes the line (its logger) and tracks how the response
-ended on its protocol; everything the record says is decided here.
+The policy answers each request with a ``RequestLog``. The adapter tells it what the response
+did (its status, the bytes the server took, how and when it ended) and, once the app is done,
+asks it for the record and its line in the configured format. The adapter measures (its clock),
+writes the line (its logger) and follows its protocol's messages; what the record says is
+decided here.
 
     policy = RequestLoggingPolicy.build(format="json", trusted_proxies=["10.0.0.0/8"])
     log = policy.begin(method="GET", path="/items", query=b"page=2", protocol="HTTP/1.1",
                        headers=request_headers, peer="10.0.0.7", now=perf_counter())
     headers = log.start(200, response_headers)   # the request ID set on the response
-    entry = log.end(outcome=Outcome.COMPLETED, sent=512, now=perf_counter(), wall=time())
+    log.sent += 512                               # body bytes the server took
+    log.ended(Outcome.COMPLETED, perf_counter())  # the last piece left
+    entry = log.end(now=perf_counter(), wall=time())
     if entry is not None:                         # None: an excluded path
         fields, line = entry                      # the record's fields by name, and its line
         logger.info(line, extra=fields)
 
 A websocket connection (ASGI) is one record the same way: ``begin(method="GET",
 protocol=WEBSOCKET, ...)``, ``start(101, accept_headers)`` when it is accepted (or the
-refusal's status), and ``end(..., close_code=websocket_close_code(code))`` once it is closed;
-``close_code`` is None on every HTTP record. ``combined`` keeps Apache's format for it: the
-request line is the handshake's (``"GET /chat HTTP/1.1" 101``) and the close code is not in it;
-``json`` and the LogRecord's attributes carry it.
+refusal's status), ``sent`` the bytes of the messages sent to the client (text counted as
+UTF-8), and ``ended(outcome, now, close_code=websocket_close_code(code))`` at the first close,
+from either side. Its ``duration_ms`` runs from the handshake to that close; its ``status`` is
+500 when the app returned or raised without answering the handshake (servers then send a
+500), 499 when the client left first; its ``outcome`` is ``"completed"`` when the app ended
+the connection (its close, its refusal, or returning), ``"disconnected"`` when the client did
+(the close code says how: 1000 or 1001 a clean close, 1005 or 1006 none or a lost
+connection, as the server reports it), ``"error"`` when the app raised, unless the client had
+left first. ``close_code`` is None when neither side closed before the app returned (an app
+error after the accept, an HTTP refusal) and on every HTTP record. ``combined`` keeps
+Apache's format: the request line is the handshake's (``"GET /chat HTTP/1.1" 101``) and the
+close code is not in it; ``json`` and the LogRecord's attributes carry it.
 
 Options (those of RequestLoggingMiddleware):
 
@@ -508,10 +519,19 @@ _UNSTARTED = {Outcome.COMPLETED: 500, Outcome.ERROR: 500, Outcome.DISCONNECTED: 
 class RequestLog:
     """One request on its way to the access log (``RequestLoggingPolicy.begin`` makes it).
 
-    ``status`` is the status the client got: None until the response head left. ``start``
-    records it on ASGI; WSGI, whose headers are native strings, appends the ID field itself
-    and sets ``status`` once the server accepted the head (an ``exc_info`` restart after the
-    head left is refused by the server, and the first status stands).
+    What the record will say, as the adapter reports it:
+
+    - ``status``: the status the client got, None until the response head left. ``start``
+      sets it on ASGI; WSGI, whose headers are native strings, sets the ID field itself and
+      ``status`` once the server accepted the head (an ``exc_info`` restart after the head
+      left is refused by the server, and the first status stands).
+    - ``sent``: the body bytes (a websocket's message bytes) the server took.
+    - ``outcome``: None while the response runs; COMPLETED once its last piece is on its way
+      (a websocket: once its close or refusal was taken), DISCONNECTED once the client left,
+      ERROR when the app raised (``raised``). From the first end on nothing more is counted.
+    - ``ended_at``: when the response ended, if it ended before the app returned, so work the
+      app does after it is not in the duration.
+    - ``close_code``: a websocket's first close (``websocket_close_code``); None on HTTP.
     """
 
     policy: RequestLoggingPolicy
@@ -524,6 +544,10 @@ class RequestLog:
     headers: dict[bytes, bytes]
     started_at: float
     status: int | None = None
+    sent: int = 0
+    outcome: Outcome | None = None
+    ended_at: float | None = None
+    close_code: int | None = None
 
     def start(self, status: int, headers: Iterable[tuple[bytes, bytes]]) -> Headers:
         """The response head is leaving with ``status``: ``headers`` with the request ID set.
@@ -539,21 +563,37 @@ class RequestLog:
         kept.append((name, self.request_id.encode("latin-1")))
         return kept
 
-    def end(
-        self,
-        *,
-        outcome: Outcome,
-        sent: int,
-        now: float,
-        wall: float,
-        close_code: int | None = None,
-    ) -> Entry | None:
+    def ended(self, outcome: Outcome, now: float, close_code: int | None = None) -> None:
+        """The response ended at ``now``: the app ended it (COMPLETED) or the client left
+        (DISCONNECTED); a websocket's with the close's code."""
+        self.outcome = outcome
+        self.ended_at = now
+        self.close_code = close_code
+
+    def raised(self) -> None:
+        """The app raised: the record says ERROR, unless the client had left first."""
+        if self.outcome is not Outcome.DISCONNECTED:
+            self.outcome = Outcome.ERROR
+
+    def cancelled(self) -> None:
+        """The server gave up on the request (the client gone, a shutdown): DISCONNECTED.
+
+        An HTTP response is complete only once the app returned (an exception after its last
+        message still makes it an error), so it is disconnected whatever it sent; a websocket
+        connection that had already ended keeps its end.
+        """
+        if self.outcome is None or self.protocol != WEBSOCKET:
+            self.outcome = Outcome.DISCONNECTED
+
+    def end(self, *, now: float, wall: float) -> Entry | None:
         """The finished request's record (its fields) and line, or None for an excluded path.
 
-        ``sent`` is the body bytes that left, ``now`` the end on the monotonic clock of
-        ``begin``, ``wall`` the same instant in epoch seconds, ``close_code`` a websocket's
-        (``websocket_close_code``). A response that never started is logged as 500, or 499
-        when the client left first; so is a websocket that was neither accepted nor refused.
+        ``now`` is the present on the monotonic clock of ``begin`` (the end, unless
+        ``ended_at`` says the response ended earlier), ``wall`` the same instant in epoch
+        seconds. A response still open (outcome None) when the app returned is one the app
+        stopped sending: DISCONNECTED on HTTP; a websocket the app ended by returning is
+        COMPLETED. A response that never started is logged as 500, or 499 when the client
+        left first; so is a websocket that was neither accepted nor refused.
         """
         path, query, headers = self.path, self.query, self.headers
         policy = self.policy
@@ -561,8 +601,11 @@ class RequestLog:
             path if isinstance(path, str) else path.decode("utf-8", "replace")
         ):
             return None
+        outcome = self.outcome
+        if outcome is None:
+            outcome = Outcome.COMPLETED if self.protocol == WEBSOCKET else Outcome.DISCONNECTED
         user_agent, referer = headers.get(_USER_AGENT), headers.get(_REFERER)
-        duration = now - self.started_at
+        duration = (now if self.ended_at is None else self.ended_at) - self.started_at
         fields: Fields = {
             "client": self._forwarded_client() if policy.trusted_proxies.active else self.peer,
             "method": self.method,
@@ -570,14 +613,14 @@ class RequestLog:
             "query": query if isinstance(query, str) else query.decode("latin-1"),
             "protocol": self.protocol,
             "status": _UNSTARTED[outcome] if self.status is None else self.status,
-            "bytes": sent,
+            "bytes": self.sent,
             # Whole microseconds, as milliseconds: int / 1000 is the double nearest that decimal.
             "duration_ms": int(duration * 1e6 + 0.5) / 1000,
             "user_agent": None if user_agent is None else user_agent.decode("latin-1"),
             "referer": None if referer is None else referer.decode("latin-1"),
             "request_id": self.request_id,
             "outcome": outcome,
-            "close_code": close_code,
+            "close_code": self.close_code,
         }
         format = policy.format
         if not isinstance(format, str):

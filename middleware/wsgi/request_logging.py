@@ -73,7 +73,8 @@ class RequestLoggingMiddleware(WSGILayer, RequestLoggingLayer):
             # An outer RequestLoggingMiddleware already named this request: one ID per request.
             request_id=current.get(),
         )
-        exchange = _Logged(environ, start_response, log, self)
+        exchange = _Logged(environ, start_response)
+        exchange.log, exchange.layer = log, self
         token = current.set(log.request_id)
         try:
             return exchange.run(self.app_with_request_id)
@@ -100,20 +101,12 @@ class RequestLoggingMiddleware(WSGILayer, RequestLoggingLayer):
 
 
 class _Logged(Exchange):
-    __slots__ = ("layer", "log", "server_write", "write_bytes")
-
-    def __init__(
-        self,
-        environ: Environ,
-        start_response: StartResponse,
-        log: RequestLog,
-        layer: RequestLoggingMiddleware,
-    ) -> None:
-        super().__init__(environ, start_response)
-        self.log = log
-        self.layer = layer
-        self.write_bytes = 0
-        self.server_write: Write | None = None
+    # Set by RequestLoggingMiddleware right after construction: no __init__ of its own saves a
+    # Python call per request.
+    __slots__ = ("layer", "log", "server_write")
+    layer: RequestLoggingMiddleware
+    log: RequestLog
+    server_write: Write
 
     def on_start(self, status: str, headers: NativeHeaders) -> NativeHeaders:
         # The core's start() for native strings: the ID replaces (never duplicates) one the
@@ -138,18 +131,15 @@ class _Logged(Exchange):
     def write(self, data: bytes) -> None:
         # PEP 3333: a middleware that is not transforming may hand the app the server's
         # write(); this one counts what passes for the access record.
-        self.server_write(data)  # type: ignore[misc]
-        self.write_bytes += len(data)
+        self.server_write(data)
+        self.log.sent += len(data)
 
     def on_close(self) -> None:
+        log = self.log
         # A layer inside this one may have answered the app's crash with its 500.
-        outcome = Outcome.ERROR if app_failed(self.environ) else self.outcome
-        self.layer.access_log.finish(
-            self.log,
-            outcome=outcome or Outcome.COMPLETED,
-            sent=self.bytes_sent + self.write_bytes,
-            now=perf_counter(),
-        )
+        log.outcome = Outcome.ERROR if app_failed(self.environ) else self.outcome
+        log.sent += self.bytes_sent  # after what write() sent
+        self.layer.access_log.finish(log, perf_counter)
 
 
 class _WithRequestId:

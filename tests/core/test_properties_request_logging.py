@@ -159,7 +159,9 @@ def test_any_request_gives_a_safe_line(
         peer=peer,
         now=1.0,
     )
-    entry = log.end(outcome=Outcome.COMPLETED, sent=5, now=1.25, wall=1_700_000_000.0)
+    log.sent = 5
+    log.ended(Outcome.COMPLETED, 1.25)
+    entry = log.end(now=1.5, wall=1_700_000_000.0)
     assert entry is not None
     fields, line = entry
     record = AccessRecord(**fields)

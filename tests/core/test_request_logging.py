@@ -109,7 +109,9 @@ def finish(
     )
     if status is not None:
         log.start(status, [])
-    entry = log.end(outcome=outcome, sent=sent, now=end, wall=now, close_code=close_code)
+    log.sent = sent
+    log.ended(outcome, end, close_code)
+    entry = log.end(now=end + 5.0, wall=now)
     assert entry is not None
     fields, line = entry
     assert list(fields) == list(FIELDS)
@@ -602,7 +604,7 @@ def test_logged_request_fields() -> None:
         method="GET", path="/", query=b"", protocol="HTTP/1.1", headers=headers, peer="10.0.0.1",
         now=0.0,
     )  # fmt: skip
-    entry = log.end(outcome=Outcome.COMPLETED, sent=0, now=1.0, wall=EPOCH)
+    entry = log.end(now=1.0, wall=EPOCH)
     assert entry is not None
     record = AccessRecord(**entry[0])
     assert (record.user_agent, record.referer, record.client) == ("first", "r\xe9f", "1.1.1.1")
@@ -631,7 +633,7 @@ def test_an_excluded_path_has_no_record() -> None:
         )  # fmt: skip
         # Still a request ID (the response carries it), but nothing to write.
         assert re.fullmatch(NEW_ID, log.request_id)
-        assert log.end(outcome=Outcome.COMPLETED, sent=0, now=1.0, wall=EPOCH) is None
+        assert log.end(now=1.0, wall=EPOCH) is None
 
 
 def test_json_lines_are_json_dumps_lines() -> None:
@@ -711,3 +713,50 @@ def test_json_line_with_a_close_code_that_is_not_an_int_stays_json() -> None:
     for code in (True, "x"):
         line = format_json(_record(close_code=code))
         assert json.loads(line)["close_code"] == code
+
+
+# How a request ended: the outcome rules the adapters report into (ASGI's record, both faces)
+
+_HTTP, _WS = "HTTP/1.1", WEBSOCKET
+_C, _D, _E = Outcome.COMPLETED, Outcome.DISCONNECTED, Outcome.ERROR
+
+
+@pytest.mark.parametrize(
+    ("protocol", "before", "event", "outcome"),
+    [
+        pytest.param(_HTTP, _C, "returned", _C, id="http-returned-after-its-last-message"),
+        pytest.param(_HTTP, None, "returned", _D, id="http-returned-with-the-response-open"),
+        pytest.param(_WS, None, "returned", _C, id="websocket-returned-while-open"),
+        pytest.param(_HTTP, _C, "raised", _E, id="http-raised-after-its-last-message"),
+        pytest.param(_HTTP, None, "raised", _E, id="http-raised"),
+        pytest.param(_HTTP, _D, "raised", _D, id="http-raised-after-the-client-left"),
+        pytest.param(_WS, _C, "raised", _E, id="websocket-raised-after-its-close"),
+        pytest.param(_WS, _D, "raised", _D, id="websocket-raised-after-the-client-left"),
+        pytest.param(_HTTP, _C, "cancelled", _D, id="http-cancelled-after-its-last-message"),
+        pytest.param(_HTTP, None, "cancelled", _D, id="http-cancelled"),
+        pytest.param(_WS, None, "cancelled", _D, id="websocket-cancelled-while-open"),
+        pytest.param(_WS, _C, "cancelled", _C, id="websocket-cancelled-after-its-close"),
+    ],
+)
+def test_outcome_of_how_the_app_ended(
+    protocol: str, before: Outcome | None, event: str, outcome: Outcome
+) -> None:
+    log = RequestLoggingPolicy.build().begin(
+        method="GET", path="/", query=b"", protocol=protocol, headers=[], peer=None, now=0.0
+    )
+    log.outcome = before
+    if event != "returned":
+        getattr(log, event)()
+    entry = log.end(now=1.0, wall=EPOCH)
+    assert entry is not None
+    assert entry[0]["outcome"] is outcome
+
+
+def test_duration_ends_when_the_response_ended_not_when_the_app_returned() -> None:
+    log = RequestLoggingPolicy.build().begin(
+        method="GET", path="/", query=b"", protocol=_WS, headers=[], peer=None, now=10.0
+    )
+    log.ended(Outcome.DISCONNECTED, 10.5, close_code=1001)
+    entry = log.end(now=40.0, wall=EPOCH)
+    assert entry is not None
+    assert (entry[0]["duration_ms"], entry[0]["close_code"]) == (500.0, 1001)
