@@ -43,7 +43,7 @@ from typing import cast
 
 from .._layers import SessionLayer
 from ..core.headers import get_list
-from ..core.session_store import StoredSession, StoreError
+from ..core.session_store import UNAVAILABLE, StoredSession, StoreError, StoreOps
 from ..core.sessions import Session, SessionCommit, SessionEvent
 from ..stores._base import Store, afetch, aperform
 from ._scope import ASGILayer, Exchange, send_crash, send_response
@@ -70,15 +70,14 @@ class SessionMiddleware(ASGILayer, SessionLayer):
     """Cookie sessions for an ASGI app: ``scope["session"]`` on HTTP and websocket scopes."""
 
     def http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None] | Exchange:
+        exchange = _SessionExchange(scope, receive, send)
         store = self.config.store
         if store is None:
-            exchange = _SessionExchange(scope, receive, send)
             scope["session"] = exchange.session = Session(self.config, scope["headers"])
             return exchange
-        stored = _StoredExchange(scope, receive, send)
-        stored.store = cast("Store", store)
-        scope["session"] = stored.session = StoredSession(self.config, scope["headers"])
-        return stored.run(self.app)  # the record is fetched before the app runs
+        exchange.store = cast("Store", store)
+        scope["session"] = exchange.session = StoredSession(self.config, scope["headers"])
+        return exchange.run(self.app)  # the record is fetched before the app runs
 
     async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A websocket gets the session to read: no response can carry a cookie."""
@@ -97,13 +96,15 @@ class SessionMiddleware(ASGILayer, SessionLayer):
 
 
 class _SessionExchange(Exchange):
-    """Asks the session what the response carries when it starts; sends the middleware's
-    answer in place of the app's response when the session could not be saved."""
+    """Asks the session what the response carries when it starts (with a store, once the
+    store did what the session asked of it); sends the session's answer (a 500, a 503) in
+    place of the app's response when it could not be saved."""
 
     # Set by SessionMiddleware right after construction: no __init__ of its own saves a
     # Python call per request.
-    __slots__ = ("session",)
+    __slots__ = ("session", "store")
     session: Session
+    store: Store  # set only for a session in a store: only its commits have store operations
 
     def send(self, message: Message) -> Awaitable[None]:
         # A plain function returning the server's awaitable, as the plumbing's: only the
@@ -116,8 +117,15 @@ class _SessionExchange(Exchange):
 
     def _start(self, message: Message) -> Awaitable[None]:
         headers = message.get("headers", ())
-        return self._send_start(
-            self.session.respond(message["status"], get_list(headers, b"vary")), message
+        commit = self.session.respond(message["status"], get_list(headers, b"vary"))
+        if commit is not None and commit.store is not None:
+            return self._save(commit, commit.store, message)
+        return self._send_start(commit, message)
+
+    async def _save(self, commit: SessionCommit, ops: StoreOps, message: Message) -> None:
+        """Await the store operations ``commit`` asks for, then send the start they settle."""
+        await self._send_start(
+            self.session.settle(commit, await aperform(self.store, ops)), message
         )
 
     def _send_start(self, commit: SessionCommit | None, message: Message) -> Awaitable[None]:
@@ -131,43 +139,32 @@ class _SessionExchange(Exchange):
             return send_response(send, commit.answer)
         return self.server_send({**message, "headers": commit.apply(message.get("headers", ()))})
 
-    def on_end(self) -> None:
-        session = self.session
-        if session.touched:
-            # Untouched, it has nothing to report (a late change or a bad cookie decodes it).
-            _log(session.close())
-
-
-class _StoredExchange(_SessionExchange):
-    """The same, for a session in a store: its writes are awaited before the start leaves."""
-
-    __slots__ = ("store",)
-    session: StoredSession
-    store: Store
-
-    async def _start(self, message: Message) -> None:
-        headers = message.get("headers", ())
-        commit = self.session.respond(message["status"], get_list(headers, b"vary"))
-        if commit is not None and commit.store is not None:
-            commit = self.session.settle(commit, await aperform(self.store, commit.store))
-        await self._send_start(commit, message)
-
     async def run(self, app: ASGIApp) -> None:
-        await _preload(self.store, self.session)
+        """Run ``app`` for a session in a store (a cookie session runs as any exchange): the
+        record is fetched first, and a store failure the app let through is answered 503."""
+        await _preload(self.store, cast("StoredSession", self.session))
         try:
             await app(self.scope, self.receive, self.send)
         except Exception as exc:
             if self.started:
                 raise
-            if isinstance(exc, StoreError) and self.session.failure is not None:
-                # The app let the store's error through: the store is down, not the app. The
-                # session turns this start into the 503 (logged on middleware.sessions).
-                await self.send({"type": "http.response.start", "status": 503, "headers": []})
+            if self.session.store_failed(exc):
+                # No crash: the store is down. The session turns this start into the 503
+                # (logged on middleware.sessions), and nothing is re-raised.
+                await self.send(
+                    {"type": "http.response.start", "status": UNAVAILABLE.status, "headers": []}
+                )
                 return
             await send_crash(self.send)
             raise
         finally:
             self.on_end()
+
+    def on_end(self) -> None:
+        session = self.session
+        if session.touched:
+            # Untouched, it has nothing to report (a late change or a bad cookie decodes it).
+            _log(session.close())
 
 
 async def _preload(store: Store, session: StoredSession) -> None:

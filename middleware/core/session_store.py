@@ -98,7 +98,6 @@ from .sessions import (
     SessionCommit,
     SessionConfig,
     SessionEvent,
-    signed_cookie,
 )
 
 __all__ = [
@@ -231,12 +230,8 @@ class StoredSession(Session):
     def _parse(self) -> None:
         self._parsed = True
         self._present = False
-        verified = signed_cookie(self._config, self._source)
+        verified = self._signed_cookie()
         if verified is None:
-            return
-        self._present = True
-        if isinstance(verified, BadCookie):
-            self._refuse_cookie(verified)
             return
         payload, issued_at = verified
         if not is_session_id(payload):
@@ -269,6 +264,12 @@ class StoredSession(Session):
     def failure(self) -> StoreError | None:
         """The store error the app ran into when it touched the session, if any."""
         return self._failure
+
+    def store_failed(self, error: BaseException | None) -> bool:
+        """Whether ``error``, raised out of the app, is the store failure it ran into when it
+        touched the session: not a crash, but the 503 that ``respond`` answers (the app let
+        the ``StoreError`` through, or raised one of its own after it)."""
+        return self._failure is not None and isinstance(error, StoreError)
 
     # -- loading -------------------------------------------------------------------------
 

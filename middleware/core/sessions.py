@@ -77,7 +77,7 @@ from .session_codec import (
     dumps,
     loads,
 )
-from .session_records import StoreOps
+from .session_records import Saved, StoreError, StoreOps
 
 if TYPE_CHECKING:
     from _collections_abc import dict_items, dict_keys, dict_values
@@ -473,12 +473,8 @@ class Session(dict[str, Any]):
         self._verified: tuple[bytes, int] | None = None
         # What loading found that is worth a log line, until it is reported.
         self._unreported: tuple[SessionEvent, ...] = ()
-        verified = signed_cookie(self._config, self._source)
+        verified = self._signed_cookie()
         if verified is None:
-            return
-        self._present = True
-        if isinstance(verified, BadCookie):
-            self._refuse_cookie(verified)
             return
         data = loads(verified[0])
         if isinstance(data, BadCookie):
@@ -486,6 +482,19 @@ class Session(dict[str, Any]):
             return
         self._verified = verified
         dict.update(self, data)
+
+    def _signed_cookie(self) -> tuple[bytes, int] | None:
+        """The request's session cookie, its signature checked: the payload segment and the
+        timestamp, or None when there is none (``_present`` says whether there was one) or
+        it was refused (an event says why)."""
+        verified = signed_cookie(self._config, self._source)
+        if verified is None:
+            return None
+        self._present = True
+        if isinstance(verified, BadCookie):
+            self._refuse_cookie(verified)
+            return None
+        return verified
 
     def _refuse_cookie(self, reason: BadCookie) -> None:
         """The session starts empty: the cookie was not valid (an event says why)."""
@@ -741,6 +750,19 @@ class Session(dict[str, Any]):
         )
         event = SessionEvent(EventKind.UNSERIALIZABLE, message)
         return SessionCommit(None, None, (*events, event), answer=FAILURE)
+
+    def settle(self, commit: SessionCommit, outcome: Saved | StoreError) -> SessionCommit:
+        """The final commit once the store performed ``commit.store`` (``StoredSession``).
+
+        A cookie session's commits ask nothing of a store, so there is nothing to settle:
+        ``commit`` as it is. (Adapters call it only when ``commit.store`` is not None.)
+        """
+        return commit
+
+    def store_failed(self, error: BaseException | None) -> bool:
+        """Whether ``error``, raised out of the app, is this session's store failure: not a
+        crash, but the 503 that ``respond`` answers. Never, without a store."""
+        return False
 
     def close(self) -> tuple[SessionEvent, ...]:
         """What to log once the response is over: a change that came too late, a bad cookie

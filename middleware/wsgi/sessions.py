@@ -45,7 +45,7 @@ from typing import Any, cast
 from .._layers import SessionLayer
 from ..core.outcome import Outcome
 from ..core.responses import Response
-from ..core.session_store import StoredSession, StoreError
+from ..core.session_store import UNAVAILABLE, StoredSession
 from ..core.sessions import Session, SessionCommit, SessionEvent
 from ..stores._base import Store, fetch, perform
 from ._environ import Exchange, WSGILayer, added, canonical, native, status_code, status_line
@@ -83,13 +83,12 @@ class SessionMiddleware(WSGILayer, SessionLayer):
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         cookie = environ.get("HTTP_COOKIE")
         raw = cookie.encode("latin-1") if cookie else None
-        exchange: _SessionExchange
-        if self.config.store is None:
-            exchange = _SessionExchange(environ, start_response)
+        exchange = _SessionExchange(environ, start_response)
+        store = self.config.store
+        if store is None:
             exchange.session = Session(self.config, raw)
         else:
-            exchange = stored = _StoredExchange(environ, start_response)
-            stored.store = store = cast("Store", self.config.store)
+            exchange.store = store = cast("Store", store)
             # A function of the store alone: a method of the exchange would make a reference
             # cycle (exchange, session, fetch), left for the garbage collector.
             exchange.session = StoredSession(self.config, raw, fetch=partial(fetch, store))
@@ -113,8 +112,9 @@ class _SessionExchange(Exchange):
 
     # Set by SessionMiddleware.__call__ right after construction: no __init__ of its own
     # saves a Python call per request.
-    __slots__ = ("answer", "held", "sent", "server_write", "session")
+    __slots__ = ("answer", "held", "sent", "server_write", "session", "store")
     session: Session
+    store: Store  # set only for a session in a store: only its commits have store operations
     held: tuple[str, NativeHeaders] | None  # the app's status and headers, until they leave
     sent: bool  # the head left: the server's start_response was called
     server_write: Write | None  # what it returned
@@ -167,31 +167,36 @@ class _SessionExchange(Exchange):
             write(data)
 
     def _send_head(self) -> Write:
-        """Ask the session what the response carries, and send the head to the server."""
+        """Send the head to the server, as the session's commit makes it."""
         if self.held is None:
             raise RuntimeError("The WSGI app produced its body before calling start_response.")
         status, headers = self.held
         self.held = None
         if self.session.touched:
-            vary = _vary(headers)
-            commit = self._commit(status_code(status), vary)
-            if commit is not None:
-                if commit.events:
-                    _log(commit.events)
-                answer = self.answer = commit.answer
-                if answer is not None:
-                    status, headers = status_line(answer.status), native(list(answer.headers))
-                elif vary is None:
-                    headers = [*headers, *_added(commit)]
-                else:
-                    headers = _applied(commit, headers)
+            status, headers = self._committed(status, headers)
         self.status = status
         self.sent = True
         self.server_write = write = self._start_response(status, headers)
         return write
 
-    def _commit(self, status: int, vary: bytes | None) -> SessionCommit | None:
-        return self.session.respond(status, vary)
+    def _committed(self, status: str, headers: NativeHeaders) -> tuple[str, NativeHeaders]:
+        """The head the session's commit makes of the app's (with a store, once the store did
+        what the session asked of it): the session's answer (a 500, a 503) in its place when
+        the session could not be saved."""
+        vary = _vary(headers)
+        commit = self.session.respond(status_code(status), vary)
+        if commit is None:
+            return status, headers
+        if commit.store is not None:
+            commit = self.session.settle(commit, perform(self.store, commit.store))
+        if commit.events:
+            _log(commit.events)
+        answer = self.answer = commit.answer
+        if answer is not None:
+            return status_line(answer.status), native(list(answer.headers))
+        if vary is None:
+            return status, [*headers, *_added(commit)]
+        return status, _applied(commit, headers)
 
     def on_close(self) -> None:
         session = self.session
@@ -199,35 +204,19 @@ class _SessionExchange(Exchange):
             # Untouched, it has nothing to report (a late change or a bad cookie decodes it).
             _log(session.close())
 
-
-class _StoredExchange(_SessionExchange):
-    """The same, for a session in a store: fetched on first touch, written before the head."""
-
-    __slots__ = ("store",)
-    session: StoredSession
-    store: Store
-
-    def _commit(self, status: int, vary: bytes | None) -> SessionCommit | None:
-        commit = self.session.respond(status, vary)
-        if commit is not None and commit.store is not None:
-            commit = self.session.settle(commit, perform(self.store, commit.store))
-        return commit
-
     def _answer_crash(self) -> None:
-        if (
-            self.sent
-            or self.session.failure is None
-            or not isinstance(sys.exc_info()[1], StoreError)
-        ):
-            # A crash, or a store failure after the head left: this layer is the one that
-            # would answer the 503, so it is never passed on from here.
+        if not self.session.store_failed(sys.exc_info()[1]):
+            Exchange._answer_crash(self)  # a crash: the plain 500
+        elif self.sent:
+            # Too late for the 503; this layer is the one that would answer it, so the store
+            # failure is not passed on as the plumbing would: it is this layer's crash.
             self._answer_500()
-            return
-        # The app let the store's error through: no crash, the store is down. The session
-        # turns this response into the 503 (and logs it once, on middleware.sessions).
-        self.outcome = Outcome.ERROR
-        self.held = (status_line(503), [])
-        self._iterable = ()
+        else:
+            # The app let the store's error through: no crash, the store is down. The session
+            # turns this response into the 503 (and logs it once, on middleware.sessions).
+            self.outcome = Outcome.ERROR
+            self.held = (status_line(UNAVAILABLE.status), [])
+            self._iterable = ()
 
 
 def _log(events: Sequence[SessionEvent]) -> None:
