@@ -9,14 +9,13 @@
 
 The session is ``scope["session"]``, so Starlette's and FastAPI's ``request.session`` work
 unchanged (``get_session(scope)`` gives it to a bare ASGI app). It is decoded when the app first
-touches it, never before. The response start carries ``Vary: Cookie`` when the app read it and
-a Set-Cookie when it changed (or, read, when it is older than half of ``max_age``); the cookie
-is deleted when the app emptied the session; a 5xx response saves nothing. A session too large
-for a cookie fails the request with a 500 and an error log naming the size, instead of the
-browser silently dropping the cookie. A change made after ``http.response.start`` (in a
-background task, say) cannot be saved and is logged at WARNING on ``middleware.sessions``, as
-are, at DEBUG, the reasons a cookie was ignored. Websocket connections get the session too,
-read-only: changes are never saved and are logged as lost. Lifespan passes through.
+touches it, never before. The response start carries what ``middleware.core.sessions`` decides,
+as on WSGI: ``Vary: Cookie`` when the app read the session, a Set-Cookie when it changed, a 500
+in place of the response when it is too large for a cookie. A change made after
+``http.response.start`` (in a background task, say) cannot be saved and is logged at WARNING on
+``middleware.sessions``, as are, at DEBUG, the reasons a cookie was ignored. Websocket
+connections get the session too, read-only: changes are never saved and are logged as lost.
+Lifespan passes through.
 
 With ``store=`` (``middleware.stores``: ``MemoryStore()``, ``RedisStore(url)``) the cookie holds
 a signed session ID and the data lives in the store (see ``middleware.core.session_store``).
@@ -24,12 +23,10 @@ The app reads ``request.session`` synchronously, so the record cannot be fetched
 touch: when the request carries a session cookie whose signature checks out, the middleware
 awaits the store's async face before calling the app (one store read per such request, even
 if the app then ignores the session; no cookie, or a tampered one, costs no store call). The
-writes are awaited before ``http.response.start`` goes out. ``session.clear()`` deletes the
-record (a logout on every server at once) and ``session.regenerate()`` moves the data to a new
-ID (call it at login). When the store fails, touching the session raises
-``middleware.stores.StoreError`` and the middleware answers 503 (whatever the app made of the
-error) with an ERROR line on ``middleware.sessions``; a request that does not touch the
-session is served as usual.
+writes are awaited before ``http.response.start`` goes out. When the store fails, touching the
+session raises ``middleware.stores.StoreError`` and the middleware answers 503 (whatever the
+app made of the error) with an ERROR line on ``middleware.sessions``; a request that does not
+touch the session is served as usual.
 
 Options: Starlette's, plus ``fallback_secret_keys`` and ``store``; see ``SessionLayer`` (the
 same on both protocols) and ``middleware.core.sessions``.

@@ -26,7 +26,8 @@ record that ``fetch(session_id)`` returns, called on the app's first touch (WSGI
 the app reads the session synchronously, so the adapter asks for the ID with ``cookie_id()``,
 fetches the record with the store's async face before calling the app, and hands it over with
 ``preload(record)`` (or ``fail(error)``). A fetch that failed is never an empty session: every
-touch raises ``StoreError`` and ``respond`` answers 503.
+touch raises ``StoreError`` and ``respond`` answers 503; when that error comes out of the app,
+``store_failed(error)`` tells the adapter it is no crash, and the response is the 503.
 
 What ``respond`` decides (``StoreOps``, performed by the adapter before the headers leave):
 

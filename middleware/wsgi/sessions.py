@@ -10,10 +10,9 @@
 
 The session is ``environ["middleware.session"]``, a ``dict`` decoded when the app first
 touches it, never before; ``get_session(environ)`` returns it decoded (PEP 3333 advises
-functions over bare environ keys). The response carries ``Vary: Cookie`` when the app read the
-session and a Set-Cookie when it changed (or, read, when it is older than half of ``max_age``);
-the cookie is deleted when the app emptied the session; a 5xx response saves nothing. A session
-too large for a cookie fails the request with a 500 and an error log naming the size.
+functions over bare environ keys). The response carries what ``middleware.core.sessions``
+decides, as on ASGI: ``Vary: Cookie`` when the app read the session, a Set-Cookie when it
+changed, a 500 in place of the response when it is too large for a cookie.
 
 When a change is saved: PEP 3333 servers send the headers with the first body bytes, so this
 middleware decides when the app's iterable yields its first chunk (or first calls ``write()``),
@@ -25,10 +24,9 @@ With ``store=`` (``middleware.stores``: ``MemoryStore()``, ``RedisStore(url)``) 
 a signed session ID and the data lives in the store (see ``middleware.core.session_store``).
 The record is fetched when the app first touches the session, through the store's synchronous
 face, so a request that never touches it costs no store call; the writes happen before the
-headers leave. ``session.clear()`` deletes the record (a logout on every server at once) and
-``session.regenerate()`` moves the data to a new ID (call it at login). When the store fails,
-touching the session raises ``middleware.stores.StoreError`` and the middleware answers 503
-(whatever the app made of the error) with an ERROR line on ``middleware.sessions``.
+headers leave. When the store fails, touching the session raises
+``middleware.stores.StoreError`` and the middleware answers 503 (whatever the app made of the
+error) with an ERROR line on ``middleware.sessions``.
 
 Options: see ``SessionLayer`` (the same on both protocols) and ``middleware.core.sessions``.
 """
@@ -94,7 +92,6 @@ class SessionMiddleware(WSGILayer, SessionLayer):
             exchange.session = StoredSession(self.config, raw, fetch=partial(fetch, store))
         environ[ENVIRON_KEY] = exchange.session
         exchange.held = exchange.server_write = exchange.answer = None
-        exchange.sent = False
         body = exchange.run(self.app)
         if exchange.produced_list() is None:
             return body
@@ -112,18 +109,18 @@ class _SessionExchange(Exchange):
 
     # Set by SessionMiddleware.__call__ right after construction: no __init__ of its own
     # saves a Python call per request.
-    __slots__ = ("answer", "held", "sent", "server_write", "session", "store")
+    __slots__ = ("answer", "held", "server_write", "session", "store")
     session: Session
     store: Store  # set only for a session in a store: only its commits have store operations
+    # ``status`` (the plumbing's) is the status line the server has: None until the head left.
     held: tuple[str, NativeHeaders] | None  # the app's status and headers, until they leave
-    sent: bool  # the head left: the server's start_response was called
-    server_write: Write | None  # what it returned
+    server_write: Write | None  # what the server's start_response returned
     answer: Response | None  # the middleware's own answer (500, 503), in place of the app's
 
     def __call__(
         self, status: str, headers: NativeHeaders, exc_info: ExcInfo | None = None
     ) -> Write:
-        if not self.sent:
+        if self.status is None:
             # Nothing reached the server yet, so an exc_info restart simply replaces the
             # response and the traceback need not be kept.
             self.held = (status, headers)
@@ -137,9 +134,9 @@ class _SessionExchange(Exchange):
     def decided(self) -> list[bytes] | None:
         """The body of a response whose app returned a list, its head decided and sent now
         (None when the app has not called start_response yet)."""
-        if self.held is None and not self.sent:
-            return None
-        if not self.sent:
+        if self.status is None:
+            if self.held is None:
+                return None
             self._send_head()
         answer = self.answer
         produced = self.produced_list_closed()
@@ -152,7 +149,7 @@ class _SessionExchange(Exchange):
         body when the session could not be saved."""
         iterator = iter(chunks)
         first = next(iterator, None)
-        if not self.sent:
+        if self.status is None:
             self._send_head()
         if self.answer is not None:
             return (self.answer.body,)
@@ -161,7 +158,7 @@ class _SessionExchange(Exchange):
         return chain((first,), iterator)
 
     def _write(self, data: bytes) -> None:
-        write = self.server_write if self.sent else self._send_head()
+        write = self._send_head() if self.status is None else self.server_write
         if self.answer is None and write is not None:
             self.bytes_sent += len(data)
             write(data)
@@ -175,7 +172,6 @@ class _SessionExchange(Exchange):
         if self.session.touched:
             status, headers = self._committed(status, headers)
         self.status = status
-        self.sent = True
         self.server_write = write = self._start_response(status, headers)
         return write
 
@@ -207,7 +203,7 @@ class _SessionExchange(Exchange):
     def _answer_crash(self) -> None:
         if not self.session.store_failed(sys.exc_info()[1]):
             Exchange._answer_crash(self)  # a crash: the plain 500
-        elif self.sent:
+        elif self.status is not None:
             # Too late for the 503; this layer is the one that would answer it, so the store
             # failure is not passed on as the plumbing would: it is this layer's crash.
             self._answer_500()

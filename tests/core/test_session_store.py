@@ -29,10 +29,11 @@ from middleware.core.sessions import (
     DEFAULT_MAX_AGE,
     FAILURE,
     EventKind,
+    Session,
     SessionConfig,
 )
 from tests.cases.sessions import ATTRIBUTES, DELETE, MAX_AGE, OLD_SECRET, OPTIONS, SECRET, sign
-from tests.core.test_sessions import NOW, Clock
+from tests.core.test_sessions import NOW, Clock, make_config
 
 OLD_ID = "o" * ID_LENGTH
 NEW_ID = "n" * ID_LENGTH
@@ -775,6 +776,28 @@ def test_failed_preload_touched_answers_503() -> None:
         stored.get("user")
     commit = stored.respond(200)
     assert commit is not None and commit.answer is UNAVAILABLE
+
+
+def test_store_failed_tells_the_store_error_of_a_failed_touch_from_a_crash() -> None:
+    fetch = Fetch()
+    fetch.error = StoreError("down")
+    stored = session(header(), fetch)
+    # Before the app ran into the failure, a StoreError of its own is a crash (a 500).
+    assert not stored.store_failed(StoreError("the app's own"))
+    with pytest.raises(StoreError) as raised:
+        stored.get("user")
+    assert stored.store_failed(raised.value)
+    assert not stored.store_failed(ValueError("a crash"))
+    assert not stored.store_failed(None)
+
+
+def test_a_cookie_session_has_no_store_to_fail_or_settle() -> None:
+    cookie_session = Session(make_config(), None)
+    assert not cookie_session.store_failed(StoreError("down"))
+    cookie_session["user"] = "alice"
+    commit = cookie_session.respond(200)
+    assert commit is not None and commit.store is None
+    assert cookie_session.settle(commit, Saved.DONE) is commit
 
 
 def test_failure_after_the_headers_is_reported_at_close() -> None:
