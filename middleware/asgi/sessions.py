@@ -121,9 +121,8 @@ class _SessionExchange(Exchange):
 
     async def _save(self, commit: SessionCommit, ops: StoreOps, message: Message) -> None:
         """Await the store operations ``commit`` asks for, then send the start they settle."""
-        await self._send_start(
-            self.session.settle(commit, await aperform(self.store, ops)), message
-        )
+        saved = await aperform(self.store, ops)
+        await self._send_start(self.session.settle(commit, saved), message)
 
     def _send_start(self, commit: SessionCommit | None, message: Message) -> Awaitable[None]:
         if commit is None:
