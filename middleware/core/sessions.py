@@ -426,8 +426,10 @@ class Session(dict[str, Any]):
     or set ``session.modified = True``. Starlette's ``request.session`` calls
     ``mark_accessed()``, which decodes it too.
 
-    The adapter asks ``respond`` once, when the response's headers leave, and ``close`` once
-    the response is over.
+    The adapter asks ``respond`` once, when the response's headers leave (with a store, it
+    performs the commit's ``store`` operations and hands their outcome to ``settle``), and
+    ``close`` once the response is over. ``store_failed`` tells a store's failure that the app
+    let through from a crash.
     """
 
     __slots__ = (
