@@ -19,18 +19,22 @@ decided here.
 
 A websocket connection (ASGI) is one record the same way: ``begin(method="GET",
 protocol=WEBSOCKET, ...)``, ``start(101, accept_headers)`` when it is accepted (or the
-refusal's status), ``sent`` the bytes of the messages sent to the client (text counted as
-UTF-8), and ``ended(outcome, now, close_code=websocket_close_code(code))`` at the first close,
-from either side. Its ``duration_ms`` runs from the handshake to that close; its ``status`` is
-500 when the app returned or raised without answering the handshake (servers then send a
-500), 499 when the client left first; its ``outcome`` is ``"completed"`` when the app ended
-the connection (its close, its refusal, or returning), ``"disconnected"`` when the client did
-(the close code says how: 1000 or 1001 a clean close, 1005 or 1006 none or a lost
-connection, as the server reports it), ``"error"`` when the app raised, unless the client had
-left first. ``close_code`` is None when neither side closed before the app returned (an app
-error after the accept, an HTTP refusal) and on every HTTP record. ``combined`` keeps
-Apache's format: the request line is the handshake's (``"GET /chat HTTP/1.1" 101``) and the
-close code is not in it; ``json`` and the LogRecord's attributes carry it.
+refusal's status), ``sent`` the bytes of the messages sent to the client (text as UTF-8), and
+``ended(outcome, now, close_code=websocket_close_code(code))`` at the first close, from either
+side. In its record:
+
+- ``duration_ms`` runs from the handshake to that close.
+- ``status`` is 500 when the app returned or raised without answering the handshake (servers
+  then send a 500), 499 when the client left first.
+- ``outcome`` is ``"completed"`` when the app ended the connection (its close, its refusal, or
+  returning), ``"disconnected"`` when the client did (the close code says how: 1000 or 1001 a
+  clean close, 1005 or 1006 none or a lost connection, as the server reports it), ``"error"``
+  when the app raised, unless the client had left first.
+- ``close_code`` is None when neither side closed before the app returned (an app error after
+  the accept, an HTTP refusal), and on every HTTP record.
+- ``combined`` keeps Apache's format: the request line is the handshake's (``"GET /chat
+  HTTP/1.1" 101``) and the close code is not in it; ``json`` and the LogRecord's attributes
+  carry it.
 
 Options (those of RequestLoggingMiddleware):
 
