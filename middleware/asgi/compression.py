@@ -62,15 +62,24 @@ class GZipMiddleware(ASGILayer, GZipLayer):
 async def _screened(
     app: ASGIApp, policy: CompressionPolicy, scope: Scope, receive: Receive, send: Send
 ) -> None:
-    """A request this layer looks at first: an excluded path, or a body to decode."""
+    """A request this layer looks at first: an excluded path, or an encoded body, decoded
+    before the app runs (which then gets it in one message) or answered (413, 415, 400)."""
     if policy.filters_paths and policy.excludes(app_path(scope)):
         await app(scope, receive, send)
         return
-    if policy.decompress_requests:
-        decoded = await _decode_request(policy, scope, receive, send)
-        if decoded is None:
+    decoding = policy.request(scope["headers"])
+    if decoding is not None:
+        while not decoding.done:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client left while sending its body: nobody to answer
+            decoding.take(message.get("body", b""), message.get("more_body", False))
+        if decoding.rejection is not None:
+            await send_response(send, decoding.rejection)
             return
-        scope, receive = decoded
+        body = decoding.body()
+        scope = {**scope, "headers": decoded_headers(list(scope["headers"]), len(body))}
+        receive = _replay(body, receive)
     await _Compressing(_offered(policy, scope), receive, send, policy).run(app)
 
 
@@ -165,7 +174,8 @@ class _Compressing(Exchange):
         else:
             data = response.body(body, more)
         if self.held is not None:
-            await self._held_start(response)
+            held, self.held, self.started = self.held, None, True
+            await self.server_send({**held, "headers": response.headers})
         await self.server_send(message if data is body else _piece(data, more=more))
 
     async def _unencoded(self, response: ResponseCompression, message: Message) -> None:
@@ -175,7 +185,8 @@ class _Compressing(Exchange):
             # once the client left every body is emptied (the server drops it anyway).
             response.end()
             if self.held is not None:
-                await self._held_start(response)
+                held, self.held, self.started = self.held, None, True
+                await self.server_send(held)
             await self.server_send(
                 _piece(b"", more=message.get("more_body", False)) if self.gone else message
             )
@@ -189,11 +200,6 @@ class _Compressing(Exchange):
                     break
                 await self.server_send(_piece(response.body(block, more=True), more=True))
         await self.server_send(_piece(response.body(b"", more=False), more=False))
-
-    def _held_start(self, response: ResponseCompression) -> Awaitable[None]:
-        """The app's start the core held, with the head it decided."""
-        held, self.held, self.started = self.held, None, True
-        return self.server_send({**held, "headers": response.headers})  # type: ignore[dict-item]
 
     def on_crash(self) -> None:
         if self.response is not None:  # the crash answer is a response of its own
@@ -223,27 +229,6 @@ async def _in_thread(function: Callable[..., Any], *args: Any) -> Any:
     if _anyio_run_sync is not None:
         return await _anyio_run_sync(function, *args)
     return await asyncio.get_running_loop().run_in_executor(None, function, *args)
-
-
-async def _decode_request(
-    policy: CompressionPolicy, scope: Scope, receive: Receive, send: Send
-) -> tuple[Scope, Receive] | None:
-    """The scope and receive the app gets once an encoded request body is decoded, or None
-    when this layer answered (413, 415, 400) or the client left."""
-    decoding = policy.request(scope["headers"])
-    if decoding is None:
-        return scope, receive
-    while not decoding.done:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None  # the client left while sending its body: nobody to answer
-        decoding.take(message.get("body", b""), message.get("more_body", False))
-    if decoding.rejection is not None:
-        await send_response(send, decoding.rejection)
-        return None
-    body = decoding.body()
-    headers = decoded_headers(list(scope["headers"]), len(body))
-    return {**scope, "headers": headers}, _replay(body, receive)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -710,13 +710,10 @@ class ResponseCompression:
         raise RuntimeError("The app sent a body before the response start.")
 
     def end(self) -> None:
-        """Release the encoder (client gone, app error, or the body done); safe to repeat. A
-        held head is decided as the app gave it: ``headers`` is the head to send, if any is."""
+        """Release the encoder (client gone, app error, or the body done); safe to repeat."""
         if self._encoder is not None:
             self._encoder.close()
             self._encoder = None
-        elif self.phase is Phase.HELD:
-            self.headers = self._app_headers
         self.phase = Phase.DONE
 
     def _first(self, data: bytes, more: bool) -> bytes:

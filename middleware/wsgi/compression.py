@@ -135,8 +135,8 @@ class _Compressing(Exchange):
             return data
         out = response.body(data, more)
         if self.held is not None and response.headers is not None:
-            held, self.held = self.held, None
-            self._forward(held, native(response.headers), None)
+            self.status, self.held = self.held, None
+            self.server_write = self._start_response(self.status, native(response.headers))
         return out
 
     def on_body(self, chunks: Iterable[bytes]) -> Iterable[bytes]:
