@@ -221,9 +221,15 @@ def _log(events: Sequence[SessionEvent]) -> None:
 
 
 def _vary(headers: NativeHeaders) -> bytes | None:
-    """The response's Vary fields joined into the one value the core reads (None: none)."""
-    values = [value for name, value in headers if name.lower() == "vary"]
-    return ", ".join(values).encode("latin-1") if values else None
+    """The response's Vary fields joined into the one value the core reads (None: none).
+
+    A plain loop that lower-cases only four-letter names: no comprehension frame, and no new
+    string for most fields, on every response that touched the session."""
+    vary = None
+    for name, value in headers:
+        if len(name) == 4 and name.lower() == "vary":
+            vary = value if vary is None else f"{vary}, {value}"
+    return None if vary is None else vary.encode("latin-1")
 
 
 def _added(commit: SessionCommit) -> Sequence[tuple[str, str]]:
