@@ -92,7 +92,6 @@ __all__ = [
     "SessionCommit",
     "SessionConfig",
     "SessionEvent",
-    "signed_cookie",
     "vary_with_cookie",
 ]
 
@@ -394,29 +393,6 @@ def joined_cookie(source: bytes | Headers | None) -> bytes | None:
     return header
 
 
-def signed_cookie(
-    config: SessionConfig, source: bytes | Headers | None
-) -> tuple[bytes, int] | BadCookie | None:
-    """The session cookie's verified payload segment and timestamp, why it was refused, or
-    None when the request has no session cookie.
-
-    ``source`` is the Cookie header (bytes) or the request's header list. Both session kinds
-    read their cookie here: data cookies and signed-ID cookies are signed alike.
-    """
-    header = joined_cookie(source)
-    if header is None:
-        return None
-    values = cookie_values(header, config.session_cookie)
-    if not values:
-        return None
-    if len(values) > 1:
-        return BadCookie.SEVERAL
-    # SessionCodec.decode's first step, without its result object: this is the hot path.
-    return config.codec.unsign(
-        values[0].encode("latin-1"), now=int(config.clock()), max_age=config.signature_max_age
-    )
-
-
 class Session(dict[str, Any]):
     """The session: a dict decoded on first touch, tracking reads (``accessed``) and changes.
 
@@ -488,11 +464,26 @@ class Session(dict[str, Any]):
     def _signed_cookie(self) -> tuple[bytes, int] | None:
         """The request's session cookie, its signature checked: the payload segment and the
         timestamp, or None when there is none (``_present`` says whether there was one) or
-        it was refused (an event says why)."""
-        verified = signed_cookie(self._config, self._source)
-        if verified is None:
+        it was refused (an event says why).
+
+        Both session kinds read their cookie here: data cookies and signed-ID cookies are
+        signed alike.
+        """
+        config = self._config
+        header = joined_cookie(self._source)
+        if header is None:
+            return None
+        values = cookie_values(header, config.session_cookie)
+        if not values:
             return None
         self._present = True
+        if len(values) > 1:
+            self._refuse_cookie(BadCookie.SEVERAL)
+            return None
+        # SessionCodec.decode's first step, without its result object: this is the hot path.
+        verified = config.codec.unsign(
+            values[0].encode("latin-1"), now=int(config.clock()), max_age=config.signature_max_age
+        )
         if isinstance(verified, BadCookie):
             self._refuse_cookie(verified)
             return None
