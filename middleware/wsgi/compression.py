@@ -201,7 +201,11 @@ def _read_fields(headers: NativeHeaders) -> Headers:
     for name, value in headers:
         key = _FIELD_NAMES.get(name)
         if key is None:
-            key = _field_name(name)
+            key = name.lower().encode("latin-1")
+            if key not in HEAD_FIELDS:
+                key = b""
+            if len(_FIELD_NAMES) < 1024:
+                _FIELD_NAMES[name] = key
         if key:
             fields.append((key, value.encode("latin-1")))
     return fields
@@ -210,15 +214,6 @@ def _read_fields(headers: NativeHeaders) -> Headers:
 # Each native field name seen, as the core's bytes name when the decision reads it, else b"":
 # one look-up instead of lower() and encode() per field. Bounded against invented names.
 _FIELD_NAMES: dict[str, bytes] = {}
-
-
-def _field_name(name: str) -> bytes:
-    key = name.lower().encode("latin-1")
-    if key not in HEAD_FIELDS:
-        key = b""
-    if len(_FIELD_NAMES) < 1024:
-        _FIELD_NAMES[name] = key
-    return key
 
 
 def _blocks(body: Iterable[bytes]) -> Iterable[bytes]:
