@@ -48,6 +48,7 @@ __all__ = [
     "Exchange",
     "WSGILayer",
     "added",
+    "app_path",
     "canonical",
     "NativeHeaders",
     "StartResponse",
@@ -155,6 +156,19 @@ def header(environ: Environ, name: str) -> bytes | None:
     key = _SPECIAL.get(name) or "HTTP_" + name.upper().replace("-", "_")
     value = environ.get(key)
     return None if value is None else value.encode("latin-1")
+
+
+def app_path(environ: Environ) -> str:
+    """The path inside the app (``PATH_INFO``), decoded as ASGI's ``path`` is.
+
+    PEP 3333 hands ``PATH_INFO`` over as the request's bytes decoded as latin-1; ASGI's path is
+    UTF-8 decoded. Decoding the same way keeps one ``paths`` option (CORS, compression's
+    ``exclude_paths``) meaning the same thing on both protocols.
+    """
+    path: str = environ.get("PATH_INFO", "")
+    if path.isascii():
+        return path
+    return path.encode("latin-1").decode("utf-8", "replace")
 
 
 def response_header(headers: NativeHeaders, name: str) -> bytes | None:

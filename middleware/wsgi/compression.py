@@ -26,7 +26,7 @@ from .._layers import CompressionLayer, GZipLayer
 from ..core.compression import HEAD_FIELDS, CompressionPolicy, Phase, ResponseCompression
 from ..core.headers import Headers
 from ..core.responses import Response
-from ._environ import Exchange, WSGILayer, added, native, status_code, status_line
+from ._environ import Exchange, WSGILayer, added, app_path, native, status_code, status_line
 from ._types import Environ, ExcInfo, NativeHeaders, StartResponse, Write
 
 __all__ = ["CompressionMiddleware", "GZipMiddleware"]
@@ -40,7 +40,7 @@ class CompressionMiddleware(WSGILayer, CompressionLayer):
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         policy = self.policy
         if policy.reads_requests:
-            if policy.filters_paths and policy.excludes(_path(environ)):
+            if policy.filters_paths and policy.excludes(app_path(environ)):
                 return self.app(environ, start_response)  # type: ignore[no-any-return]
             if policy.decompress_requests and "HTTP_CONTENT_ENCODING" in environ:
                 rejection = _decode_request(policy, environ)
@@ -254,11 +254,3 @@ def _decode_request(policy: CompressionPolicy, environ: Environ) -> Response | N
     environ["CONTENT_LENGTH"] = str(len(body))
     environ["wsgi.input"] = io.BytesIO(body)
     return None
-
-
-def _path(environ: Environ) -> str:
-    # PEP 3333 hands PATH_INFO over as latin-1-decoded bytes; ASGI's path is UTF-8 decoded.
-    path: str = environ.get("PATH_INFO", "")
-    if path.isascii():
-        return path
-    return path.encode("latin-1").decode("utf-8", "replace")

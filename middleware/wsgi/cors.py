@@ -28,7 +28,7 @@ from functools import lru_cache
 from .._layers import CORSLayer
 from ..core.cors import MANAGED, Block, HeaderBlock, vary_with_origin
 from ..core.responses import Response
-from ._environ import Exchange, WSGILayer, added, canonical, native, status_line
+from ._environ import Exchange, WSGILayer, added, app_path, canonical, native, status_line
 from ._types import Environ, NativeHeaders, StartResponse
 
 __all__ = ["CORSMiddleware"]
@@ -57,7 +57,7 @@ class CORSMiddleware(WSGILayer, CORSLayer):
         """Ask the policy, with the request values read from ``environ`` as bytes."""
         policy = self.policy
         method = environ["REQUEST_METHOD"]
-        path = "" if policy.paths is None else _path(environ)
+        path = "" if policy.paths is None else app_path(environ)
         origin = _value(environ, "HTTP_ORIGIN")
         if origin is None or method != "OPTIONS":
             return policy.decide(method, path, origin)
@@ -131,12 +131,3 @@ def _status_line(code: int) -> str:
 def _value(environ: Environ, key: str) -> bytes | None:
     value = environ.get(key)
     return None if value is None else value.encode("latin-1")
-
-
-def _path(environ: Environ) -> str:
-    # PEP 3333 hands PATH_INFO over as latin-1-decoded bytes; ASGI's path is UTF-8 decoded.
-    # Decoding the same way keeps one `paths` regex meaning the same thing on both protocols.
-    path: str = environ.get("PATH_INFO", "")
-    if path.isascii():
-        return path
-    return path.encode("latin-1").decode("utf-8", "replace")
