@@ -183,26 +183,19 @@ def response_header(headers: NativeHeaders, name: str) -> bytes | None:
 class Exchange:
     """One request through one WSGI layer: ``start_response`` wrapper and response iterable."""
 
-    __slots__ = (
-        "_after",
-        "_iterable",
-        "_start_response",
-        "bytes_sent",
-        "closed",
-        "environ",
-        "outcome",
-        "status",
-    )
+    # The response's state, read from these class-level defaults until a request sets it:
+    # one exchange per layer and request, and each store saved is one less per layer.
+    _iterable: Iterable[bytes] | None = None
+    status: str | None = None
+    """The status line the app started the response with; None until it did."""
+    bytes_sent = 0
+    closed = False
+    outcome: Outcome | None = None
+    _after: list[Callable[[], object]] | None = None
 
     def __init__(self, environ: Environ, start_response: StartResponse) -> None:
         self.environ = environ
         self._start_response = start_response
-        self._iterable: Iterable[bytes] | None = None
-        self.status: str | None = None
-        self.bytes_sent = 0
-        self.closed = False
-        self.outcome: Outcome | None = None
-        self._after: list[Callable[[], object]] | None = None
 
     # Hooks for the feature adapters.
 

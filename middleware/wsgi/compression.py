@@ -47,7 +47,8 @@ class CompressionMiddleware(WSGILayer, CompressionLayer):
                 if rejection is not None:
                     start_response(status_line(rejection.status), native(list(rejection.headers)))
                     return [rejection.body]
-        exchange = _Compressing(environ, start_response, policy)
+        exchange = _Compressing(environ, start_response)
+        exchange.policy = policy
         body = exchange.run(self.app)
         return exchange.untouched() or body
 
@@ -66,16 +67,12 @@ class _Compressing(Exchange):
     holds until the first body piece, and ``response`` the core's per-response object, made
     only when the head may be encoded: a response left as it is needs none."""
 
-    __slots__ = ("held", "policy", "response", "server_write")
-
-    def __init__(
-        self, environ: Environ, start_response: StartResponse, policy: CompressionPolicy
-    ) -> None:
-        super().__init__(environ, start_response)
-        self.policy = policy
-        self.response: ResponseCompression | None = None
-        self.held: str | None = None
-        self.server_write: Write | None = None
+    # Set by the middleware right after construction; the rest are defaults until a
+    # response sets them (as the plumbing's fields are).
+    policy: CompressionPolicy
+    response: ResponseCompression | None = None
+    held: str | None = None
+    server_write: Write | None = None
 
     def __call__(
         self, status: str, headers: NativeHeaders, exc_info: ExcInfo | None = None
