@@ -12,10 +12,11 @@
   layer sent ``http.response.start``, the layer sends a plain 500 through its own send
   wrapper, so it and every outer layer add their headers, then re-raises the original
   exception for the server to log. After the start went out, the exception simply propagates.
-- ``store_failure`` tells a layer that an exception is not a crash: a session store's failure
-  is answered with 503 by the SessionMiddleware outside the layer (SPEC "Store failures"), so
-  the layers inside it send no 500 and let it pass to that one, which neither logs a
-  traceback nor re-raises.
+- ``Exchange.answer_for`` lets a layer answer an exception before the start with a response of
+  its own instead: it goes out through the layer's ``send`` and nothing is re-raised. The
+  SessionMiddleware answers so a store failure the app let through (SPEC "Store failures":
+  503, no traceback), and ``store_failure`` tells the layers inside it to send no 500 and let
+  the failure pass to it.
 
 Each layer wraps ``send`` in a plain function that returns the server's awaitable, so a
 message costs no coroutine of the layer's own unless the layer must act after the send.
@@ -37,7 +38,7 @@ from .._apps import app_kind, mismatch
 from .._layers import Layer
 from ..core.headers import forbidden_field, refused_head
 from ..core.responses import CRASH_BODY, CRASH_STATUS, Response, crash_headers
-from ..core.session_store import StoreError
+from ..core.sessions import Session
 from ._types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
@@ -147,9 +148,8 @@ async def send_crash(send: Send) -> None:
 def store_failure(scope: Scope, error: BaseException) -> bool:
     """Whether ``error`` is the session store's failure that the SessionMiddleware outside
     this layer answers with 503: handled there, so not a crash for this layer to answer."""
-    return (
-        isinstance(error, StoreError) and getattr(scope.get("session"), "failure", None) is not None
-    )
+    session = scope.get("session")
+    return isinstance(session, Session) and session.store_failed(error)
 
 
 class ASGILayer(Layer):
@@ -241,17 +241,37 @@ class Exchange:
         try:
             await app(self.scope, self.receive, self.send)
         except Exception as exc:
-            await self.crashed(exc)
-            raise
+            if not await self.crashed(exc):
+                raise
         finally:
             self.on_end()
 
-    async def crashed(self, error: Exception) -> None:
-        """The app raised ``error`` (re-raised by the caller): a crash before the response
-        start left this layer is answered with the plain 500."""
-        if not self.started and not store_failure(self.scope, error):
+    def answer_for(self, error: BaseException | None) -> Response | None:
+        """The response that answers ``error``, raised by the app before the response start
+        left this layer, in place of a crash; None (the default): it is one.
+
+        A response goes out through ``send`` (after ``on_crash``, as the 500 would), so this
+        layer and every layer outside it add their headers, and ``error`` is neither
+        re-raised nor logged: the SessionMiddleware answers a store failure that the app let
+        through with its 503.
+        """
+        return None
+
+    async def crashed(self, error: Exception) -> bool:
+        """The app raised ``error``: True when ``answer_for`` answered it (the caller returns);
+        False when the caller re-raises it, after the plain 500 if it is a crash before the
+        response start left this layer (not a store failure an outer layer answers)."""
+        if self.started:
+            return False
+        answer = self.answer_for(error)
+        if answer is not None:
+            self.on_crash()
+            await send_response(self.send, answer)
+            return True
+        if not store_failure(self.scope, error):
             self.on_crash()
             await send_crash(self.send)
+        return False
 
 
 async def send_response(send: Send, response: Response) -> None:

@@ -34,21 +34,20 @@ same on both protocols) and ``middleware.core.sessions``.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable
 from typing import cast
 
 from .._layers import SessionLayer
+from .._session_log import log_events
 from ..core.headers import get_list
+from ..core.responses import Response
 from ..core.session_store import UNAVAILABLE, StoredSession, StoreError, StoreOps
-from ..core.sessions import Session, SessionCommit, SessionEvent
+from ..core.sessions import Session, SessionCommit
 from ..stores._base import Store, afetch, aperform
-from ._scope import ASGILayer, Exchange, send_crash, send_response
+from ._scope import ASGILayer, Exchange, send_response
 from ._types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["SessionMiddleware", "get_session"]
-
-logger = logging.getLogger("middleware.sessions")
 
 
 def get_session(scope: Scope) -> Session:
@@ -89,7 +88,7 @@ class SessionMiddleware(ASGILayer, SessionLayer):
         try:
             await self.app(scope, receive, send)
         finally:
-            _log(session.close())
+            log_events(session.close())
 
 
 class _SessionExchange(Exchange):
@@ -128,7 +127,7 @@ class _SessionExchange(Exchange):
         if commit is None:
             return self.server_send(message)
         if commit.events:
-            _log(commit.events)
+            log_events(commit.events)
         if commit.answer is not None:
             # The app's response is replaced: what it sends after its start goes nowhere.
             send, self.server_send = self.server_send, _discard
@@ -137,30 +136,20 @@ class _SessionExchange(Exchange):
 
     async def run(self, app: ASGIApp) -> None:
         """Run ``app`` for a session in a store (a cookie session runs as any exchange): the
-        record is fetched first, and a store failure the app let through is answered 503."""
+        record is fetched first, as the app reads the session synchronously."""
         await _preload(self.store, cast("StoredSession", self.session))
-        try:
-            await app(self.scope, self.receive, self.send)
-        except Exception as exc:
-            if self.started:
-                raise
-            if self.session.store_failed(exc):
-                # No crash: the store is down. The session turns this start into the 503
-                # (logged on middleware.sessions), and nothing is re-raised.
-                await self.send(
-                    {"type": "http.response.start", "status": UNAVAILABLE.status, "headers": []}
-                )
-                return
-            await send_crash(self.send)
-            raise
-        finally:
-            self.on_end()
+        await Exchange.run(self, app)
+
+    def answer_for(self, error: BaseException | None) -> Response | None:
+        # No crash when the app let the store's failure through: the store is down. The
+        # session turns this answer's start into its 503 (logged on middleware.sessions).
+        return UNAVAILABLE if self.session.store_failed(error) else None
 
     def on_end(self) -> None:
         session = self.session
         if session.touched:
             # Untouched, it has nothing to report (a late change or a bad cookie decodes it).
-            _log(session.close())
+            log_events(session.close())
 
 
 async def _preload(store: Store, session: StoredSession) -> None:
@@ -176,8 +165,3 @@ async def _preload(store: Store, session: StoredSession) -> None:
 
 async def _discard(message: Message) -> None:
     pass
-
-
-def _log(events: Sequence[SessionEvent]) -> None:
-    for event in events:
-        logger.log(event.level, event.message)

@@ -11,9 +11,11 @@ All protocol translation and all WSGI rules live here, once, so the feature adap
 - "Crashes keep their headers" (SPEC): when the app raises before any body byte left this
   layer, the exchange answers a plain 500 through its own ``start_response`` path, so this
   layer and every layer outside it add their headers, logs the traceback once on
-  ``middleware.errors``, and marks ``environ["middleware.error"]`` for the access log. A
-  session store's failure is no crash (SPEC "Store failures"): the SessionMiddleware outside
-  the layer answers it with 503, so the layers inside it end their exchange and pass it on.
+  ``middleware.errors``, and marks ``environ["middleware.error"]`` for the access log. A layer
+  may answer such an exception with a response of its own instead (``Exchange.answer_for``),
+  through the same path, with nothing logged or raised: the SessionMiddleware answers so a
+  session store's failure (SPEC "Store failures": 503), and the layers inside it end their
+  exchange and pass that failure on to it (``store_failure``).
 - The inner iterable's ``close()`` is called exactly once, whatever happens.
 - ``check_app`` has the response head of an app that is not one of these layers (the
   innermost layer's app, or a foreign middleware) checked in ``start_response``: a header name
@@ -39,8 +41,8 @@ from .._apps import app_kind, mismatch
 from .._layers import Layer
 from ..core.headers import Headers, forbidden_native_field, refused_head
 from ..core.outcome import Outcome
-from ..core.responses import CRASH_BODY, crash_headers
-from ..core.session_store import StoreError
+from ..core.responses import CRASH_BODY, Response, crash_headers
+from ..core.sessions import Session
 from ._types import Environ, ExcInfo, NativeHeaders, StartResponse, Write, WSGIApp
 
 __all__ = [
@@ -334,37 +336,55 @@ class Exchange:
             if close is not None:
                 close()
 
+    def answer_for(self, error: BaseException | None) -> Response | None:
+        """The response that answers ``error``, raised by the app before any body byte left
+        this layer, in place of a crash; None (the default): it is one.
+
+        A response goes out through this exchange's ``start_response`` path, so this layer
+        and every layer outside it add their headers, and ``error`` is neither re-raised nor
+        logged: the SessionMiddleware answers a store failure that the app let through with
+        its 503.
+        """
+        return None
+
     def _answer_crash(self) -> None:
-        """Answer the exception being handled with the plain 500, or pass a store failure on."""
+        """Answer the exception being handled: with ``answer_for``'s response, with the plain
+        500, or by passing a store failure on."""
         error = sys.exc_info()[1]
-        if store_failure(self.environ, error):
+        answer = self.answer_for(error)
+        if answer is not None:
+            self.outcome = Outcome.ERROR
+            self._answer(status_line(answer.status), native(list(answer.headers)), answer.body)
+        elif store_failure(self.environ, error):
             # Nothing will close this exchange once the exception leaves it: end it here, so
             # its layer's close work (timing's on_complete, the access record) still runs.
             self.outcome = Outcome.ERROR
             self.close()
             raise error  # type: ignore[misc]
-        self._answer_500()
+        else:
+            self._answer_500()
 
     def _answer_500(self) -> None:
+        """Answer the exception being handled with the plain 500; log its traceback once."""
         self.outcome = Outcome.ERROR
         self.environ[_ERROR_KEY] = True
+        self._answer(_CRASH_LINE, native(crash_headers()), CRASH_BODY)
+        errors.error("Exception in WSGI application, answered with a 500", exc_info=True)
+
+    def _answer(self, status: str, headers: NativeHeaders, body: bytes) -> None:
+        """Answer the exception being handled with this response in place of the app's."""
         exc_info = sys.exc_info()
         try:
-            try:
-                self(_CRASH_LINE, native(crash_headers()), exc_info)  # type: ignore[arg-type]
-            except BaseException:
-                # The head had already left (write() sent it): PEP 3333's start_response
-                # re-raises, the exception leaves the layer, and nothing will close this
-                # exchange, so its close work (timing's on_complete, the record) runs here.
-                self.close()
-                raise
-            errors.error(
-                "Exception in WSGI application, answered with a 500",
-                exc_info=exc_info,
-            )
+            self(status, headers, exc_info)  # type: ignore[arg-type]
+        except BaseException:
+            # The head had already left (write() sent it): PEP 3333's start_response
+            # re-raises, the exception leaves the layer, and nothing will close this
+            # exchange, so its close work (timing's on_complete, the record) runs here.
+            self.close()
+            raise
         finally:
             del exc_info
-        self._iterable = (CRASH_BODY,)
+        self._iterable = (body,)
 
 
 def _run_hooks(hooks: list[Callable[[], object]], index: int) -> None:
@@ -378,10 +398,8 @@ def _run_hooks(hooks: list[Callable[[], object]], index: int) -> None:
 def store_failure(environ: Environ, error: BaseException | None) -> bool:
     """Whether ``error`` is the session store's failure that the SessionMiddleware outside
     this layer answers with 503: handled there, so not a crash for this layer to answer."""
-    return (
-        isinstance(error, StoreError)
-        and getattr(environ.get("middleware.session"), "failure", None) is not None
-    )
+    session = environ.get("middleware.session")
+    return isinstance(session, Session) and session.store_failed(error)
 
 
 def app_failed(environ: Environ) -> bool:

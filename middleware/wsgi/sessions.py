@@ -33,7 +33,6 @@ Options: see ``SessionLayer`` (the same on both protocols) and ``middleware.core
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Iterable, Sequence
 from functools import lru_cache, partial
@@ -41,10 +40,10 @@ from itertools import chain
 from typing import Any, cast
 
 from .._layers import SessionLayer
-from ..core.outcome import Outcome
+from .._session_log import log_events
 from ..core.responses import Response
 from ..core.session_store import UNAVAILABLE, StoredSession
-from ..core.sessions import Session, SessionCommit, SessionEvent
+from ..core.sessions import Session, SessionCommit
 from ..stores._base import Store, fetch, perform
 from ._environ import Exchange, WSGILayer, added, canonical, native, status_code, status_line
 from ._types import Environ, ExcInfo, NativeHeaders, StartResponse, Write
@@ -52,8 +51,6 @@ from ._types import Environ, ExcInfo, NativeHeaders, StartResponse, Write
 __all__ = ["ENVIRON_KEY", "SessionMiddleware", "get_session"]
 
 ENVIRON_KEY = "middleware.session"
-
-logger = logging.getLogger("middleware.sessions")
 
 
 def get_session(environ: Environ) -> Session:
@@ -186,7 +183,7 @@ class _SessionExchange(Exchange):
         if commit.store is not None:
             commit = self.session.settle(commit, perform(self.store, commit.store))
         if commit.events:
-            _log(commit.events)
+            log_events(commit.events)
         answer = self.answer = commit.answer
         if answer is not None:
             return status_line(answer.status), native(list(answer.headers))
@@ -198,26 +195,20 @@ class _SessionExchange(Exchange):
         session = self.session
         if session.touched:
             # Untouched, it has nothing to report (a late change or a bad cookie decodes it).
-            _log(session.close())
+            log_events(session.close())
+
+    def answer_for(self, error: BaseException | None) -> Response | None:
+        # No crash when the app let the store's failure through: the store is down. The
+        # session turns this answer's head into its 503 (logged on middleware.sessions).
+        return UNAVAILABLE if self.session.store_failed(error) else None
 
     def _answer_crash(self) -> None:
-        if not self.session.store_failed(sys.exc_info()[1]):
-            Exchange._answer_crash(self)  # a crash: the plain 500
-        elif self.status is not None:
-            # Too late for the 503; this layer is the one that would answer it, so the store
-            # failure is not passed on as the plumbing would: it is this layer's crash.
+        if self.status is not None and self.session.store_failed(sys.exc_info()[1]):
+            # Too late for the 503, and this layer is the one that would answer it: its crash,
+            # not a failure to pass on as the plumbing would.
             self._answer_500()
         else:
-            # The app let the store's error through: no crash, the store is down. The session
-            # turns this response into the 503 (and logs it once, on middleware.sessions).
-            self.outcome = Outcome.ERROR
-            self.held = (status_line(UNAVAILABLE.status), [])
-            self._iterable = ()
-
-
-def _log(events: Sequence[SessionEvent]) -> None:
-    for event in events:
-        logger.log(event.level, event.message)
+            Exchange._answer_crash(self)
 
 
 def _vary(headers: NativeHeaders) -> bytes | None:

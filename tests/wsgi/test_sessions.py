@@ -17,6 +17,7 @@ import pytest
 from middleware.wsgi.sessions import ENVIRON_KEY, SessionMiddleware, get_session
 from tests.cases.sessions import OPTIONS, USER, cookie, unsign
 from tests.drivers import call_wsgi
+from tests.parity.vectors import FlakyStore
 
 LOGGER = "middleware.sessions"
 TEXT = [("Content-Type", "text/plain")]
@@ -175,6 +176,38 @@ def test_crash_inside_the_body_before_any_byte() -> None:
     assert (result.status, result.body) == (500, b"Internal Server Error")
     assert result.header_all("set-cookie") == []
     assert result.header_all("vary") == ["Cookie"]
+
+
+def test_store_failure_after_the_head_left_is_this_layers_crash(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The head went to the server untouched (before any byte, so it can still be replaced):
+    # too late for the session's 503, and no layer outside answers it, so a plain 500.
+    store = FlakyStore()
+
+    def make(environ: dict[str, Any], start_response: Any) -> Any:
+        environ[ENVIRON_KEY]["user"] = "ada"
+        start_response("200 OK", TEXT)
+        return [b"made"]
+
+    def late(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        start_response("200 OK", TEXT)
+        yield b""
+        yield str(environ[ENVIRON_KEY].get("user")).encode()
+
+    made = call_wsgi(SessionMiddleware(validator(make), store=store, **OPTIONS))
+    session_cookie = made.header_all("set-cookie")[0].split(";")[0]
+    store.down = True
+    with caplog.at_level(logging.ERROR):
+        result = call_wsgi(
+            SessionMiddleware(validator(late), store=store, **OPTIONS),
+            headers=[("cookie", session_cookie)],
+        )
+    assert (result.status, result.body) == (500, b"Internal Server Error")
+    assert [(r.name, r.exc_info is not None) for r in caplog.records] == [
+        ("middleware.errors", True),
+        (LOGGER, False),
+    ]
 
 
 def test_empty_body_still_saves() -> None:
