@@ -179,8 +179,8 @@ class ASGILayer(Layer):
         try:
             await self.app(exchange.scope, exchange.receive, exchange.send)
         except Exception as exc:
-            await exchange.crashed(exc)
-            raise
+            if not await exchange.crashed(exc):
+                raise
         finally:
             exchange.on_end()
 

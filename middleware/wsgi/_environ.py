@@ -305,7 +305,8 @@ class Exchange:
                 raise
             self._close_inner()
             self._answer_crash()
-            yield from self.on_body((CRASH_BODY,))
+            # The plain 500's body, or answer_for's response's.
+            yield from self.on_body(self._iterable or ())
             return
         if self.outcome is None:
             self.outcome = Outcome.COMPLETED

@@ -9,6 +9,8 @@ import pytest
 
 from middleware import timing
 from middleware.asgi import TimingMiddleware
+from middleware.asgi._scope import ASGILayer, Exchange
+from middleware.core.responses import Response, plain
 from tests.drivers import acall
 from tests.parity.vectors import Boom, Reply, asgi_app
 
@@ -173,3 +175,47 @@ async def test_django_capitalised_header_names_are_lowered() -> None:
     result = await acall(TimingMiddleware(Handler()))
     names = [name for name, _ in result.messages[0]["headers"]]
     assert names == [b"content-type", b"vary", b"server-timing"]
+
+
+class _Teapot(Exception):
+    pass
+
+
+class _AnsweringExchange(Exchange):
+    def answer_for(self, error: BaseException) -> Response | None:
+        return plain(418, b"teapot") if isinstance(error, _Teapot) else None
+
+
+class _AnsweringLayer(ASGILayer):
+    _name = "AnsweringLayer"
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def http(self, scope: Any, receive: Any, send: Any) -> Any:
+        return _AnsweringExchange(scope, receive, send)
+
+
+@pytest.mark.parametrize("raised", [_Teapot, ValueError])
+async def test_an_exchange_may_answer_an_error_instead_of_a_crash(raised: type) -> None:
+    # Exchange.answer_for, through ASGILayer.__call__'s inline run: an answered error is sent
+    # and not raised; any other is the plain 500, re-raised.
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise raised
+
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def receive() -> Any:
+        return {"type": "http.request"}
+
+    layer = _AnsweringLayer(app)
+    if raised is _Teapot:
+        await layer({"type": "http", "headers": []}, receive, send)
+        assert (sent[0]["status"], sent[1]["body"]) == (418, b"teapot")
+    else:
+        with pytest.raises(ValueError):
+            await layer({"type": "http", "headers": []}, receive, send)
+        assert sent[0]["status"] == 500

@@ -11,6 +11,7 @@ from wsgiref.validate import validator
 import pytest
 
 from middleware import timing
+from middleware.core.responses import Response, plain
 from middleware.wsgi import TimingMiddleware
 from middleware.wsgi import _environ as plumbing
 from middleware.wsgi._environ import Exchange
@@ -325,3 +326,29 @@ def test_status_codes_are_read_from_any_reason_phrase_and_the_cache_stays_bounde
     assert len(plumbing._STATUS_CODES) <= plumbing._STATUS_CODES_ENTRIES
     with pytest.raises(ValueError):
         plumbing.status_code("OK")
+
+
+class _Teapot(Exception):
+    pass
+
+
+class _AnsweringExchange(Exchange):
+    def answer_for(self, error: BaseException) -> Response | None:
+        return plain(418, b"teapot") if isinstance(error, _Teapot) else None
+
+
+@pytest.mark.parametrize("raised", [_Teapot, ValueError])
+def test_an_exchange_may_answer_an_error_instead_of_a_crash(raised: type) -> None:
+    # Exchange.answer_for, for an app that raises while its body is produced (after its
+    # start_response): the answer's body goes out, not the plain 500's.
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        raise raised
+        yield b""  # pragma: no cover - a generator that raises on its first step
+
+    def layer(environ: Any, start_response: Any) -> Any:
+        return _AnsweringExchange(environ, start_response).run(app)
+
+    result = call_wsgi(layer)
+    expected = (418, b"teapot") if raised is _Teapot else (500, b"Internal Server Error")
+    assert (result.status, result.body) == expected
