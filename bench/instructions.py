@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/instructions.py                        # this tree, asgi_quiet and wsgi_quiet, /json
     .venv/bin/python bench/instructions.py --tree /tmp/old --variant asgi_quiet --path /page
+    .venv/bin/python bench/instructions.py --variant wsgi_raw+TimingMiddleware   # one layer alone
 
 Wall-clock timings on a shared machine drift by more than the differences a refactoring makes;
 an instruction count is the same from run to run for the same code and inputs (seen here within
@@ -31,7 +32,15 @@ tree, variant, path, n, leftovers = sys.argv[1], sys.argv[2], sys.argv[3], int(s
 sys.path.insert(0, tree)
 from bench._stack_apps import build
 from bench.stack import asgi_batch, wsgi_batch
+variant, _, layer = variant.partition("+")
 app = build(variant)
+if layer:
+    import importlib
+    from bench._stack_apps import CORS_OPTIONS, SECRET
+    protocol = "asgi" if variant.startswith(("asgi", "starlette")) else "wsgi"
+    cls = getattr(importlib.import_module("middleware." + protocol), layer)
+    options = {"CORSMiddleware": CORS_OPTIONS, "SessionMiddleware": {"secret_key": SECRET}}
+    app = cls(app, **options.get(layer, {}))
 if variant.startswith(("wsgi", "flask", "django")):
     batch = wsgi_batch(app, path)
     run = batch

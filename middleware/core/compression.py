@@ -67,6 +67,7 @@ from middleware.core.responses import Response, plain
 __all__ = [
     "DEFAULT_COMPRESSIBLE_TYPES",
     "DEFAULT_EXCLUDED_CONTENT_TYPES",
+    "EDITED_FIELDS",
     "HEAD_FIELDS",
     "STREAMING_TYPES",
     "CompressionPolicy",
@@ -184,6 +185,11 @@ HEAD_FIELDS = frozenset(
 )
 """The response fields the decision reads (an app that encoded its body itself, or sends a byte
 range, has fixed the bytes already): ``left_as_is`` decides alike on these alone."""
+
+EDITED_FIELDS = HEAD_FIELDS | {b"etag", b"accept-ranges"}
+"""The response fields the rules read or change (an encoded body has a weak ETag and no byte
+ranges): ``ResponseCompression.start`` given only these decides alike, and every other field of
+the app's head goes out as it is."""
 
 
 class Phase(Enum):

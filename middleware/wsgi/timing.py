@@ -37,8 +37,9 @@ class TimingMiddleware(WSGILayer, TimingLayer):
         if self.policy.on_complete is None:
             # Nothing to do after the body: a list body (fully produced) goes to the server as
             # it is, with no generator of this layer around it.
-            produced = exchange.produced_list_closed()
+            produced = exchange.produced_list()
             if produced is not None:
+                timing.current.reset(exchange.token)
                 return produced
         inner = exchange.hand_over()
         if inner is None:
