@@ -67,7 +67,7 @@ from .cookies import (
     starlette_delete_cookie,
     starlette_set_cookie,
 )
-from .headers import Headers, merge_vary
+from .headers import Headers, merge_vary, replace
 from .responses import Response, plain
 from .session_codec import (
     MAX_TOKEN_LENGTH,
@@ -332,25 +332,12 @@ class SessionCommit(NamedTuple):
 
     def apply(self, headers: Headers) -> Headers:
         """``headers`` (a response's, never changed) with this commit applied, as a new list:
-        the Vary fields replaced by one with the new value, then the Set-Cookie."""
-        if self.vary is not None:
-            applied = [(name, value) for name, value in headers if name != b"vary"]
-            applied.append((b"vary", self.vary))
-        else:
-            applied = list(headers)
+        the Vary fields coalesced into one with the new value, in place of the first (as
+        ``merge_vary`` does), then the Set-Cookie."""
+        applied = list(headers) if self.vary is None else replace(headers, b"vary", self.vary)
         if self.set_cookie is not None:
             applied.append((b"set-cookie", self.set_cookie))
         return applied
-
-    def fields(self) -> Headers:
-        """The fields this commit adds to a response that has no Vary: its Vary and its
-        Set-Cookie (what ``apply`` appends)."""
-        fields = []
-        if self.vary is not None:
-            fields.append((b"vary", self.vary))
-        if self.set_cookie is not None:
-            fields.append((b"set-cookie", self.set_cookie))
-        return fields
 
 
 class Phase(Enum):

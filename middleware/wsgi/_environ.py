@@ -48,6 +48,9 @@ from ._types import Environ, ExcInfo, NativeHeaders, StartResponse, Write, WSGIA
 __all__ = [
     "Environ",
     "Exchange",
+    "HeadFields",
+    "bytes_head",
+    "spelled_as",
     "WSGILayer",
     "added",
     "app_path",
@@ -136,7 +139,7 @@ def native(headers: Headers) -> NativeHeaders:
     return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
 
 
-def added(fields: Headers) -> NativeHeaders:
+def added(fields: Iterable[tuple[bytes, bytes]]) -> NativeHeaders:
     """Fields a layer adds to a response, as WSGI native strings in the usual spelling
     (``server-timing`` becomes ``Server-Timing``)."""
     # A plain loop and a dict of the layers' few names: every response pays this (callgrind:
@@ -153,6 +156,121 @@ def added(fields: Headers) -> NativeHeaders:
 
 
 _SPELLED: dict[bytes, str] = {}
+
+
+class HeadFields:
+    """The fields of a native WSGI head that one rule reads or changes, converted alone.
+
+    A rule reads a few fields (compression's Content-Type and Content-Length, the session's
+    Vary): ``read`` converts only those to the core's bytes pairs, and ``edit`` sends the rest
+    as the app wrote them. Converting a whole head costs about 0.15 µs a field each way,
+    on every response. The result is the rule's on the whole head, converted: the core's rules
+    edit a field in place of its first line, drop fields and append new ones, and when an
+    answer on the read fields alone cannot say where a field goes, the rule runs again on the
+    whole head.
+    """
+
+    def __init__(self, names: Iterable[bytes]) -> None:
+        self.names = frozenset(names)
+        # Each native name seen, as the core's name when the rule reads it, else b"": one
+        # look-up instead of lower() and encode() per field. Bounded against invented names.
+        self._seen: dict[str, bytes] = {}
+
+    def edit(
+        self,
+        headers: NativeHeaders,
+        read: Headers,
+        head: Headers,
+        rule: Callable[..., Headers | None],
+        *args: object,
+    ) -> NativeHeaders:
+        """The head to send: ``headers`` with ``head``, the answer of ``rule(*args, read)``
+        (a function with no state) for the fields ``read`` from them, in their place.
+
+        The app's own list when the rule changed nothing; else the app's list with the
+        values the rule changed in place and the fields it appended; else, when the rule
+        dropped or moved a field, the rule's answer for the whole head, converted.
+        """
+        if head is read:
+            return headers
+        count = len(read)
+        if head[:count] == read:
+            return [*headers, *appended(tuple(head[count:]))]
+        edited = self._in_place(headers, read, head)
+        if edited is not None:
+            return edited
+        whole = rule(*args, bytes_head(headers))
+        if whole is None:
+            raise RuntimeError(f"{rule!r} decided on the whole head as it did not on its fields.")
+        return spelled_as(headers, whole)
+
+    def read(self, headers: NativeHeaders) -> Headers:
+        """The fields of ``headers`` the rule reads, as bytes pairs with lower-case names."""
+        fields = []
+        seen = self._seen
+        for name, value in headers:
+            key = seen.get(name)
+            if key is None:
+                key = self._key(name)
+            if key:
+                fields.append((key, value.encode("latin-1")))
+        return fields
+
+    def _in_place(
+        self, headers: NativeHeaders, read: Headers, head: Headers
+    ) -> NativeHeaders | None:
+        """``headers`` with ``head`` in place of ``read``, when ``head`` is ``read`` with some
+        values changed (in place of the field's line), then new fields; None when the rule
+        dropped or moved a field."""
+        count = len(read)
+        if [name for name, _ in head[:count]] != [name for name, _ in read]:
+            return None
+        out = list(headers)
+        at = 0
+        seen = self._seen
+        for index, (name, _) in enumerate(headers):
+            key = seen.get(name)
+            if key is None:
+                key = self._key(name)
+            if key:
+                if head[at][1] != read[at][1]:
+                    out[index] = (name, head[at][1].decode("latin-1"))
+                at += 1
+                if at == count:
+                    break
+        out.extend(appended(tuple(head[count:])))
+        return out
+
+    def _key(self, name: str) -> bytes:
+        key = name.lower().encode("latin-1")
+        if key not in self.names:
+            key = b""
+        if len(self._seen) < 1024:
+            self._seen[name] = key
+        return key
+
+
+@lru_cache(maxsize=256)
+def appended(fields: tuple[tuple[bytes, bytes], ...]) -> tuple[tuple[str, str], ...]:
+    """``added``, remembered: the fields a rule appends are mostly the same few (compression's
+    Vary), and the look-up costs a tenth of converting them, on every response."""
+    return tuple(added(fields))
+
+
+def bytes_head(headers: NativeHeaders) -> Headers:
+    """A whole native head as the core's bytes pairs, names lower-cased."""
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
+def spelled_as(headers: NativeHeaders, head: Headers) -> NativeHeaders:
+    """``head``, the core's answer for the whole of ``headers``, as native strings: each name
+    spelled as the app spelled it, a name the app did not send canonically."""
+    spelling = {name.lower(): name for name, _ in reversed(headers)}
+    out = []
+    for name, value in head:
+        text = name.decode("latin-1")
+        out.append((spelling.get(text) or canonical(text), value.decode("latin-1")))
+    return out
 
 
 @lru_cache(maxsize=256)

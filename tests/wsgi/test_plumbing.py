@@ -5,13 +5,20 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 from wsgiref.validate import validator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from middleware import timing
+from middleware.core.compression import EDITED_FIELDS, CompressionPolicy
+from middleware.core.headers import Headers
 from middleware.core.responses import Response, plain
+from middleware.core.sessions import SessionCommit
 from middleware.wsgi import TimingMiddleware
 from middleware.wsgi import _environ as plumbing
 from middleware.wsgi._environ import Exchange
@@ -352,3 +359,51 @@ def test_an_exchange_may_answer_an_error_instead_of_a_crash(raised: type) -> Non
     result = call_wsgi(layer)
     expected = (418, b"teapot") if raised is _Teapot else (500, b"Internal Server Error")
     assert (result.status, result.body) == expected
+
+
+# -- HeadFields: a rule on the fields it reads gives the rule's answer on the whole head -------
+
+_NATIVE_NAMES = st.sampled_from(
+    ["Content-Type", "content-length", "Vary", "vary", "ETag", "Accept-Ranges", "X-Other",
+     "Set-Cookie", "Cache-Control", "Access-Control-Allow-Origin", "Access-Control-Expose-Headers",
+     "Content-Encoding", "Content-Range"]
+)  # fmt: skip
+_NATIVE_VALUES = st.sampled_from(
+    ["text/html; charset=utf-8", "application/json", "13", "5000", "Accept-Encoding", "Cookie",
+     "*", "Origin, Cookie", '"v1"', "bytes", "x", "https://app.example", "gzip", "no-transform"]
+)  # fmt: skip
+_HEADS = st.lists(st.tuples(_NATIVE_NAMES, _NATIVE_VALUES), max_size=7)
+
+
+def _rules() -> list[tuple[frozenset[bytes], Callable[[Headers], Headers | None]]]:
+    """Every rule a WSGI adapter hands ``HeadFields``, with the fields it reads."""
+    policy = CompressionPolicy.from_options(minimum_size=100)
+    return [
+        (frozenset({b"vary"}), SessionCommit(b"Cookie", b"s=1; Path=/").apply),
+        (frozenset({b"vary"}), SessionCommit(None, b"s=1; Path=/").apply),
+        (EDITED_FIELDS, partial(policy.left_as_is, 200)),
+        (EDITED_FIELDS, partial(policy.left_as_is, 304)),
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(_HEADS, st.integers(min_value=0, max_value=3))
+def test_head_fields_edit_is_the_rule_on_the_whole_head(headers: list[Any], which: int) -> None:
+    # The adapters hand a rule only the fields it reads, for speed; what they send must be
+    # what the rule makes of the whole head, field for field and in the same order (the ASGI
+    # twin applies it to the whole head).
+    names, rule = _rules()[which]
+    fields = plumbing.HeadFields(names)
+    read = fields.read(headers)
+    head = rule(read)
+    whole = rule(plumbing.bytes_head(headers))
+    assert (head is None) == (whole is None)
+    if head is None or whole is None:
+        return
+    sent = fields.edit(headers, read, head, rule)
+    assert plumbing.bytes_head(sent) == whole
+    # Names the app sent keep one of its spellings.
+    spellings: dict[str, set[str]] = {}
+    for name, _ in headers:
+        spellings.setdefault(name.lower(), set()).add(name)
+    assert all(name in spellings.get(name.lower(), {name}) for name, _ in sent)
