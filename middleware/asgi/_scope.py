@@ -27,9 +27,10 @@ straight to the app.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from abc import abstractmethod
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from asgiref.compatibility import guarantee_single_callable
@@ -41,6 +42,12 @@ from ..core.responses import CRASH_BODY, CRASH_STATUS, Response, crash_headers
 from ..core.sessions import Session
 from ._types import ASGIApp, Message, Receive, Scope, Send
 
+_anyio_run_sync: Callable[..., Any] | None
+try:
+    from anyio.to_thread import run_sync as _anyio_run_sync
+except ImportError:  # anyio comes with Starlette, not with every ASGI app
+    _anyio_run_sync = None
+
 __all__ = [
     "ASGIApp",
     "ASGILayer",
@@ -50,9 +57,13 @@ __all__ = [
     "Scope",
     "Send",
     "app_path",
+    "body_message",
     "check_app",
     "file_size",
+    "full_path",
+    "in_thread",
     "refuse_handshake",
+    "replay",
     "send_crash",
     "send_response",
     "store_failure",
@@ -315,6 +326,14 @@ async def refuse_handshake(
     return True
 
 
+def full_path(scope: Scope) -> str:
+    """The request's whole path, ``root_path`` included once, as the client sent it (ASGI
+    servers disagree on whether ``path`` already includes ``root_path``)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return root + path if root and not path.startswith(root) else path
+
+
 def app_path(scope: Scope) -> str:
     """The path inside the app (``path`` without ``root_path``), as its routes see it."""
     path: str = scope["path"]
@@ -322,3 +341,27 @@ def app_path(scope: Scope) -> str:
     if root and path.startswith(root):
         return path[len(root) :]
     return path
+
+
+def body_message(data: bytes, *, more: bool) -> Message:
+    """An ``http.response.body`` message."""
+    return {"type": "http.response.body", "body": data, "more_body": more}
+
+
+async def in_thread(function: Callable[..., Any], *args: Any) -> Any:
+    """Run ``function`` in a worker thread: through anyio when installed (asyncio or trio,
+    waiting for the thread even when cancelled), else asyncio's default executor."""
+    if _anyio_run_sync is not None:
+        return await _anyio_run_sync(function, *args)
+    return await asyncio.get_running_loop().run_in_executor(None, function, *args)
+
+
+def replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the app ``body`` in one message, then the client's later
+    messages (a request body read, and changed, before the app runs)."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replayed() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replayed

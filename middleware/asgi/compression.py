@@ -22,22 +22,22 @@ Options: see ``CompressionLayer`` and ``GZipLayer`` (the same on both protocols)
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable
 
 from .._layers import CompressionLayer, GZipLayer
 from ..core.compression import CompressionPolicy, Phase, ResponseCompression
 from ..core.compression import decoded_request_headers as decoded_headers
 from ..core.headers import get_list
-from ._scope import ASGILayer, Exchange, app_path, send_response
+from ._scope import (
+    ASGILayer,
+    Exchange,
+    app_path,
+    body_message,
+    in_thread,
+    replay,
+    send_response,
+)
 from ._types import ASGIApp, Message, Receive, Scope, Send
-
-_anyio_run_sync: Callable[..., Any] | None
-try:
-    from anyio.to_thread import run_sync as _anyio_run_sync
-except ImportError:  # anyio comes with Starlette, not with every ASGI app
-    _anyio_run_sync = None
 
 __all__ = ["CompressionMiddleware", "GZipMiddleware"]
 
@@ -82,7 +82,7 @@ async def _screened(
             return
         body = decoding.body()
         scope = {**scope, "headers": decoded_headers(list(scope["headers"]), len(body))}
-        receive = _replay(body, receive)
+        receive = replay(body, receive)
     await _Compressing(_offered(policy, scope), receive, send, policy).run(app)
 
 
@@ -173,13 +173,13 @@ class _Compressing(Exchange):
         threshold = self.policy.thread_minimum_size
         if threshold is not None and len(body) >= threshold and response.phase is not Phase.DONE:
             # Compressing a large chunk inline would stall every request on this loop.
-            data = await _in_thread(response.body, body, more)
+            data = await in_thread(response.body, body, more)
         else:
             data = response.body(body, more)
         if self.held is not None:
             held, self.held, self.started = self.held, None, True
             await self.server_send({**held, "headers": response.headers})
-        await self.server_send(message if data is body else _piece(data, more=more))
+        await self.server_send(message if data is body else body_message(data, more=more))
 
     async def _unencoded(self, response: ResponseCompression, message: Message) -> None:
         """A file (pathsend, zerocopysend), or any body once the client left."""
@@ -191,18 +191,18 @@ class _Compressing(Exchange):
                 held, self.held, self.started = self.held, None, True
                 await self.server_send(held)
             await self.server_send(
-                _piece(b"", more=message.get("more_body", False)) if self.gone else message
+                body_message(b"", more=message.get("more_body", False)) if self.gone else message
             )
             return
         # The start already promised an encoded body (a stream type decided it before any body;
         # a HEAD's blocks come back empty): the file goes through the encoder, in blocks.
         with open(message["path"], "rb") as file:
-            while block := await _in_thread(file.read, _FILE_BLOCK):
+            while block := await in_thread(file.read, _FILE_BLOCK):
                 if self.gone:
                     response.end()  # the client left: the rest is not encoded
                     break
-                await self.server_send(_piece(response.body(block, more=True), more=True))
-        await self.server_send(_piece(response.body(b"", more=False), more=False))
+                await self.server_send(body_message(response.body(block, more=True), more=True))
+        await self.server_send(body_message(response.body(b"", more=False), more=False))
 
     def on_crash(self) -> None:
         if self.response is not None:  # the crash answer is a response of its own
@@ -218,27 +218,5 @@ class _Compressing(Exchange):
         self.receive = self.server_receive
 
 
-def _piece(data: bytes, *, more: bool) -> Message:
-    return {"type": "http.response.body", "body": data, "more_body": more}
-
-
 async def _nothing() -> None:
     return None
-
-
-async def _in_thread(function: Callable[..., Any], *args: Any) -> Any:
-    """Run ``function`` in a worker thread: through anyio when installed (asyncio or trio,
-    waiting for the thread even when cancelled), else asyncio's default executor."""
-    if _anyio_run_sync is not None:
-        return await _anyio_run_sync(function, *args)
-    return await asyncio.get_running_loop().run_in_executor(None, function, *args)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` that hands the app the decoded body, then the client's later messages."""
-    pending = [{"type": "http.request", "body": body, "more_body": False}]
-
-    async def replay() -> Message:
-        return pending.pop() if pending else await receive()
-
-    return replay

@@ -42,7 +42,7 @@ from .._log_records import AccessLog
 from ..core.outcome import Outcome
 from ..core.request_logging import WEBSOCKET, RequestLog, websocket_close_code
 from ..request_id import current
-from ._scope import ASGILayer, file_size, send_crash, store_failure
+from ._scope import ASGILayer, file_size, full_path, send_crash, store_failure
 from ._types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["RequestLoggingMiddleware"]
@@ -71,13 +71,10 @@ class RequestLoggingMiddleware(ASGILayer, RequestLoggingLayer):
 
     def begin(self, scope: Scope, method: str, protocol: str) -> RequestLog:
         """The core's log of the request or connection ``scope`` names, started now."""
-        # ASGI servers disagree on whether path includes root_path; the full path has it once.
-        path: str = scope["path"]
-        root: str = scope.get("root_path", "")
         client = scope.get("client")
         return self.policy.begin(
             method=method,
-            path=root + path if root and not path.startswith(root) else path,
+            path=full_path(scope),
             query=scope.get("query_string", b""),
             protocol=protocol,
             # Repeated ID lines are joined by ",", as gunicorn joins them into the environ. ASGI

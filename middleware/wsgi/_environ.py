@@ -33,9 +33,10 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from functools import lru_cache
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from .._apps import app_kind, mismatch
 from .._layers import Layer
@@ -49,6 +50,7 @@ __all__ = [
     "Environ",
     "Exchange",
     "HeadFields",
+    "InContext",
     "bytes_head",
     "spelled_as",
     "WSGILayer",
@@ -59,8 +61,10 @@ __all__ = [
     "StartResponse",
     "WSGIApp",
     "check_app",
+    "file_blocks",
     "header",
     "native",
+    "request_body",
     "response_header",
     "status_code",
     "status_line",
@@ -68,6 +72,8 @@ __all__ = [
 
 
 errors = logging.getLogger("middleware.errors")
+
+T = TypeVar("T")
 
 _ERROR_KEY = "middleware.error"
 _CRASH_LINE = "500 Internal Server Error"
@@ -199,10 +205,11 @@ class HeadFields:
         edited = self._in_place(headers, read, head)
         if edited is not None:
             return edited
-        whole = rule(*args, bytes_head(headers))
+        given = bytes_head(headers)
+        whole = rule(*args, given)
         if whole is None:
             raise RuntimeError(f"{rule!r} decided on the whole head as it did not on its fields.")
-        return spelled_as(headers, whole)
+        return spelled_as(headers, given, whole)
 
     def read(self, headers: NativeHeaders) -> Headers:
         """The fields of ``headers`` the rule reads, as bytes pairs with lower-case names."""
@@ -262,9 +269,15 @@ def bytes_head(headers: NativeHeaders) -> Headers:
     return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
 
 
-def spelled_as(headers: NativeHeaders, head: Headers) -> NativeHeaders:
-    """``head``, the core's answer for the whole of ``headers``, as native strings: each name
-    spelled as the app spelled it, a name the app did not send canonically."""
+def spelled_as(headers: NativeHeaders, given: Headers, head: Headers) -> NativeHeaders:
+    """``head``, the core's answer for the whole of ``headers`` (``given`` to it as bytes), as
+    native strings: the app's own list when the core changed nothing, or with what the core
+    appended; else each name spelled as the app first spelled it, a new one canonically."""
+    if head is given:
+        return headers
+    count = len(given)
+    if head[:count] == given:
+        return [*headers, *appended(tuple(head[count:]))]
     spelling = {name.lower(): name for name, _ in reversed(headers)}
     out = []
     for name, value in head:
@@ -302,6 +315,38 @@ def app_path(environ: Environ) -> str:
     if path.isascii():
         return path
     return path.encode("latin-1").decode("utf-8", "replace")
+
+
+def request_body(environ: Environ, size: int) -> Iterator[tuple[bytes, bool]]:
+    """The request body from ``wsgi.input`` in blocks of at most ``size`` bytes, each with
+    whether more follows (the last one, maybe empty, says no).
+
+    PEP 3333: a server need not signal the end of input, so only ``CONTENT_LENGTH`` bytes are
+    read, unless it promises an end with ``wsgi.input_terminated``.
+    """
+    length: str = environ.get("CONTENT_LENGTH") or ""
+    remaining = (
+        int(length) if length.isdigit() else -1 if environ.get("wsgi.input_terminated") else 0
+    )
+    stream = environ["wsgi.input"]
+    while True:
+        wanted = size if remaining < 0 else min(remaining, size)
+        block = stream.read(wanted) if wanted else b""
+        if remaining > 0:
+            remaining -= len(block)
+        more = bool(block) and remaining != 0
+        yield block, more
+        if not more:
+            return
+
+
+def file_blocks(body: Iterable[bytes], size: int) -> Iterable[bytes]:
+    """A file body (``wsgi.file_wrapper``, or an iterable with ``read()``) in blocks of
+    ``size`` bytes, never line by line; any other body as it is."""
+    read = getattr(body, "read", None) or getattr(getattr(body, "filelike", None), "read", None)
+    if read is None:
+        return body
+    return iter(lambda: read(size), b"")
 
 
 def response_header(headers: NativeHeaders, name: str) -> bytes | None:
@@ -517,6 +562,47 @@ class Exchange:
         finally:
             del exc_info
         self._iterable = (body,)
+
+
+class InContext(Generic[T]):
+    """An app's iterable, run with a context variable set to ``value`` while it produces or
+    closes.
+
+    The server iterates after the layer returned, maybe from another context; setting the
+    variable around each step (not once for the whole body) keeps it out of the server's own
+    code and always resets it where it was set. The iterator is taken at the first step, not
+    here: an ``__iter__`` that raises must still leave the iterable to be closed (PEP 3333).
+    """
+
+    __slots__ = ("_iterable", "_iterator", "_value", "_var")
+
+    def __init__(self, iterable: Iterable[bytes], var: ContextVar[T], value: T) -> None:
+        self._iterable = iterable
+        self._iterator: Iterator[bytes] | None = None
+        self._var = var
+        self._value = value
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        token = self._var.set(self._value)
+        try:
+            iterator = self._iterator
+            if iterator is None:
+                iterator = self._iterator = iter(self._iterable)
+            return next(iterator)
+        finally:
+            self._var.reset(token)
+
+    def close(self) -> None:
+        close = getattr(self._iterable, "close", None)
+        if close is not None:
+            token = self._var.set(self._value)
+            try:
+                close()
+            finally:
+                self._var.reset(token)
 
 
 def _run_hooks(hooks: list[Callable[[], object]], index: int) -> None:

@@ -32,7 +32,9 @@ from ._environ import (
     WSGILayer,
     app_path,
     bytes_head,
+    file_blocks,
     native,
+    request_body,
     spelled_as,
     status_code,
     status_line,
@@ -113,7 +115,7 @@ class _Compressing(Exchange):
             return self._write
         if self.response.phase is Phase.IDENTITY:
             self.response = None
-        return self._forward(status, _as_sent(headers, given, started), exc_info)
+        return self._forward(status, spelled_as(headers, given, started), exc_info)
 
     def _forward(self, status: str, headers: NativeHeaders, exc_info: ExcInfo | None) -> Write:
         self.status = status
@@ -142,7 +144,7 @@ class _Compressing(Exchange):
         out = response.body(data, more)
         if self.held is not None and response.headers is not None:
             self.status, self.held = self.held, None
-            head = _as_sent(*self.app_head, response.headers)
+            head = spelled_as(*self.app_head, response.headers)
             self.server_write = self._start_response(self.status, head)
         return out
 
@@ -156,7 +158,7 @@ class _Compressing(Exchange):
             # A list is the whole body: one piece, so it can get an exact Content-Length.
             yield self._send(b"".join(chunks), more=False)
             return
-        for chunk in _blocks(chunks):
+        for chunk in file_blocks(chunks, _READ_BLOCK):
             yield self._send(chunk, more=True)
         tail = self._send(b"", more=False)
         if tail:
@@ -183,20 +185,6 @@ class _Compressing(Exchange):
 _FIELDS = HeadFields(EDITED_FIELDS)
 
 
-def _as_sent(headers: NativeHeaders, given: Headers, head: Headers) -> NativeHeaders:
-    """The core's ``head`` for the app's ``headers`` (``given`` to it as bytes), to send."""
-    return headers if head is given else spelled_as(headers, head)
-
-
-def _blocks(body: Iterable[bytes]) -> Iterable[bytes]:
-    """A file body (``wsgi.file_wrapper``, or an iterable with ``read()``) in 64 KiB blocks,
-    never line by line; any other body as it is."""
-    read = getattr(body, "read", None) or getattr(getattr(body, "filelike", None), "read", None)
-    if read is None:
-        return body
-    return iter(lambda: read(_READ_BLOCK), b"")
-
-
 def _decode_request(policy: CompressionPolicy, environ: Environ) -> Response | None:
     """Decode the request body into ``environ`` (a fresh wsgi.input, the decoded length, no
     Content-Encoding), or the answer to send instead."""
@@ -207,18 +195,9 @@ def _decode_request(policy: CompressionPolicy, environ: Environ) -> Response | N
     decoding = policy.request(headers)
     if decoding is None:
         return None
-    # PEP 3333: a server need not signal the end of input, so only CONTENT_LENGTH bytes are
-    # read, unless it promises an end with wsgi.input_terminated.
-    remaining = (
-        int(length) if length.isdigit() else -1 if environ.get("wsgi.input_terminated") else 0
-    )
-    stream = environ["wsgi.input"]
-    while not decoding.done:
-        size = _READ_BLOCK if remaining < 0 else min(remaining, _READ_BLOCK)
-        block = stream.read(size) if size else b""
-        if remaining > 0:
-            remaining -= len(block)
-        decoding.take(block, more=bool(block) and remaining != 0)
+    blocks = request_body(environ, _READ_BLOCK)
+    while not decoding.done:  # a refused coding is done before any read
+        decoding.take(*next(blocks))
     if decoding.rejection is not None:
         return decoding.rejection
     body = decoding.body()

@@ -17,7 +17,7 @@ Options: see ``RequestLoggingLayer`` (the same on both protocols) and
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from functools import cached_property
 from time import perf_counter
 
@@ -26,7 +26,7 @@ from .._log_records import AccessLog
 from ..core.outcome import Outcome
 from ..core.request_logging import RequestLog
 from ..request_id import current
-from ._environ import Exchange, WSGILayer, app_failed, canonical, status_code
+from ._environ import Exchange, InContext, WSGILayer, app_failed, canonical, status_code
 from ._types import Environ, ExcInfo, NativeHeaders, StartResponse, Write
 
 __all__ = ["RequestLoggingMiddleware"]
@@ -92,12 +92,13 @@ class RequestLoggingMiddleware(WSGILayer, RequestLoggingLayer):
     def app_with_request_id(
         self, environ: Environ, start_response: StartResponse
     ) -> Iterable[bytes]:
-        """The app, its iterable run with the request's ID set (see ``_WithRequestId``)."""
+        """The app, its iterable run with the request's ID set while it produces or closes
+        (the server iterates after ``__call__`` returned, maybe in another context)."""
         body = self.app(environ, start_response)
         # A list or tuple body runs no app code while it is sent: nothing to wrap.
         if type(body) is list or type(body) is tuple:
             return body
-        return _WithRequestId(body, current.get())
+        return InContext(body, current, current.get())
 
 
 class _Logged(Exchange):
@@ -140,42 +141,3 @@ class _Logged(Exchange):
         log.outcome = Outcome.ERROR if app_failed(self.environ) else self.outcome
         log.sent += self.bytes_sent  # after what write() sent
         self.layer.access_log.finish(log, perf_counter)
-
-
-class _WithRequestId:
-    """The app's iterable, run with the request's ID set while it produces or closes.
-
-    The server iterates after ``__call__`` returned, maybe from another context; setting the
-    ID around each step (not once for the whole body) keeps it out of the server's own code
-    and always resets it where it was set. The iterator is taken at the first step, not here:
-    an ``__iter__`` that raises must still leave the iterable to be closed (PEP 3333).
-    """
-
-    __slots__ = ("_iterable", "_iterator", "_request_id")
-
-    def __init__(self, iterable: Iterable[bytes], rid: str | None) -> None:
-        self._iterable = iterable
-        self._iterator: Iterator[bytes] | None = None
-        self._request_id = rid
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self
-
-    def __next__(self) -> bytes:
-        token = current.set(self._request_id)
-        try:
-            iterator = self._iterator
-            if iterator is None:
-                iterator = self._iterator = iter(self._iterable)
-            return next(iterator)
-        finally:
-            current.reset(token)
-
-    def close(self) -> None:
-        close = getattr(self._iterable, "close", None)
-        if close is not None:
-            token = current.set(self._request_id)
-            try:
-                close()
-            finally:
-                current.reset(token)

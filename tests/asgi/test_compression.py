@@ -258,13 +258,13 @@ def test_wsgi_app_refused() -> None:
 
 def test_gzip_large_chunks_compressed_in_a_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
-    original = module._in_thread
+    original = module.in_thread
 
     async def recording(function: Any, *args: Any) -> Any:
         calls.append(len(args[0]))
         return await original(function, *args)
 
-    monkeypatch.setattr(module, "_in_thread", recording)
+    monkeypatch.setattr(module, "in_thread", recording)
     big = HTML * 10
     app = _app(_start(HTML_TYPE), _body(big[:100], True), _body(big[100:], True), _body(b""))
     result = call_asgi(GZipMiddleware(app, thread_minimum_size=1000), headers=GZIP)
