@@ -62,10 +62,8 @@ __all__ = [
     "WSGIApp",
     "check_app",
     "file_blocks",
-    "header",
     "native",
     "request_body",
-    "response_header",
     "status_code",
     "status_line",
 ]
@@ -294,16 +292,6 @@ def canonical(name: str) -> str:
     return "-".join(part.capitalize() for part in name.split("-"))
 
 
-_SPECIAL = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
-
-
-def header(environ: Environ, name: str) -> bytes | None:
-    """One request header as bytes, looked up by its lower-case name (``"origin"``)."""
-    key = _SPECIAL.get(name) or "HTTP_" + name.upper().replace("-", "_")
-    value = environ.get(key)
-    return None if value is None else value.encode("latin-1")
-
-
 def app_path(environ: Environ) -> str:
     """The path inside the app (``PATH_INFO``), decoded as ASGI's ``path`` is.
 
@@ -347,15 +335,6 @@ def file_blocks(body: Iterable[bytes], size: int) -> Iterable[bytes]:
     if read is None:
         return body
     return iter(lambda: read(size), b"")
-
-
-def response_header(headers: NativeHeaders, name: str) -> bytes | None:
-    """The first value of response header ``name`` (lower-case) as bytes, without converting
-    the whole list (converting five headers costs about 1.4 µs each way; see docs/layout.md)."""
-    for key, value in headers:
-        if len(key) == len(name) and key.lower() == name:
-            return value.encode("latin-1")
-    return None
 
 
 class Exchange:
