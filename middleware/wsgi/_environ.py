@@ -199,7 +199,7 @@ class HeadFields:
             return headers
         count = len(read)
         if head[:count] == read:
-            return [*headers, *appended(tuple(head[count:]))]
+            return [*headers, *added(head[count:])]
         edited = self._in_place(headers, read, head)
         if edited is not None:
             return edited
@@ -243,7 +243,7 @@ class HeadFields:
                 at += 1
                 if at == count:
                     break
-        out.extend(appended(tuple(head[count:])))
+        out.extend(added(head[count:]))
         return out
 
     def _key(self, name: str) -> bytes:
@@ -253,13 +253,6 @@ class HeadFields:
         if len(self._seen) < 1024:
             self._seen[name] = key
         return key
-
-
-@lru_cache(maxsize=256)
-def appended(fields: tuple[tuple[bytes, bytes], ...]) -> tuple[tuple[str, str], ...]:
-    """``added``, remembered: the fields a rule appends are mostly the same few (compression's
-    Vary), and the look-up costs a tenth of converting them, on every response."""
-    return tuple(added(fields))
 
 
 def bytes_head(headers: NativeHeaders) -> Headers:
@@ -275,7 +268,7 @@ def spelled_as(headers: NativeHeaders, given: Headers, head: Headers) -> NativeH
         return headers
     count = len(given)
     if head[:count] == given:
-        return [*headers, *appended(tuple(head[count:]))]
+        return [*headers, *added(head[count:])]
     spelling = {name.lower(): name for name, _ in reversed(headers)}
     out = []
     for name, value in head:
