@@ -40,7 +40,24 @@ class CORSMiddleware(WSGILayer, CORSLayer):
     """Answer CORS preflights and add CORS headers to a WSGI app's responses."""
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        answer = self._decide(environ)
+        policy = self.policy
+        method = environ["REQUEST_METHOD"]
+        path = "" if policy.paths is None else app_path(environ)
+        # The request values the policy reads, as bytes; a preflight's three more only for one.
+        origin = environ.get("HTTP_ORIGIN")
+        if origin is None:
+            answer = policy.decide(method, path, None)
+        elif method != "OPTIONS":
+            answer = policy.decide(method, path, origin.encode("latin-1"))
+        else:
+            answer = policy.decide(
+                method,
+                path,
+                origin.encode("latin-1"),
+                _value(environ, "HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
+                _value(environ, "HTTP_ACCESS_CONTROL_REQUEST_HEADERS"),
+                _value(environ, "HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK"),
+            )
         if answer is None:
             return self.app(environ, start_response)  # type: ignore[no-any-return]
         if isinstance(answer, Response):
@@ -52,23 +69,6 @@ class CORSMiddleware(WSGILayer, CORSLayer):
         # Nothing to do after the body: a fully produced list, or another layer's exchange
         # (which answers a crash through this one), goes to the server as it is.
         return exchange.produced_list() or exchange.hand_over() or body
-
-    def _decide(self, environ: Environ) -> Response | HeaderBlock | None:
-        """Ask the policy, with the request values read from ``environ`` as bytes."""
-        policy = self.policy
-        method = environ["REQUEST_METHOD"]
-        path = "" if policy.paths is None else app_path(environ)
-        origin = _value(environ, "HTTP_ORIGIN")
-        if origin is None or method != "OPTIONS":
-            return policy.decide(method, path, origin)
-        return policy.decide(
-            method,
-            path,
-            origin,
-            _value(environ, "HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
-            _value(environ, "HTTP_ACCESS_CONTROL_REQUEST_HEADERS"),
-            _value(environ, "HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK"),
-        )
 
 
 class _CORSExchange(Exchange):
