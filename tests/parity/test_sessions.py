@@ -308,3 +308,38 @@ def test_several_requests_round_trip(serve: Any) -> None:
     )
     run_vector(serve, wrap(), then)
     assert seen == ["bob"]
+
+
+@pytest.mark.parametrize(
+    ("app_headers", "expected"),
+    [
+        pytest.param(
+            (("vary", "Accept-Encoding"), *TEXT, ("x-a", "1")),
+            (("vary", "Accept-Encoding, Cookie"), *TEXT, ("x-a", "1")),
+            id="in-place",
+        ),
+        pytest.param(
+            (("vary", "Accept"), *TEXT, ("vary", "Origin")),
+            (("vary", "Accept, Origin, Cookie"), *TEXT),
+            id="lines-coalesced-at-the-first",
+        ),
+        pytest.param(
+            (*TEXT, ("x-a", "1")),
+            (*TEXT, ("x-a", "1"), ("vary", "Cookie")),
+            id="appended",
+        ),
+    ],
+)
+def test_read_puts_cookie_in_the_first_vary_line(
+    serve: Any, app_headers: tuple[tuple[str, str], ...], expected: tuple[tuple[str, str], ...]
+) -> None:
+    # The session's Vary takes the place of the app's first Vary line, as every Vary merge of
+    # the package does; the other fields keep their order.
+    vector = Vector(
+        id="vary-place",
+        request=sent(),
+        reply=Reply(headers=app_headers, before=act("read")),
+        head=expected,
+        body=b"hello",
+    )
+    run_vector(serve, wrap(), vector)
