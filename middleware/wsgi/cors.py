@@ -28,7 +28,16 @@ from functools import lru_cache
 from .._layers import CORSLayer
 from ..core.cors import MANAGED, Block, HeaderBlock, vary_with_origin
 from ..core.responses import Response
-from ._environ import Exchange, WSGILayer, added, app_path, canonical, native, status_line
+from ._environ import (
+    Exchange,
+    WSGILayer,
+    added,
+    app_path,
+    bytes_head,
+    canonical,
+    native,
+    status_line,
+)
 from ._types import Environ, NativeHeaders, StartResponse
 
 __all__ = ["CORSMiddleware"]
@@ -95,7 +104,7 @@ def _merged(block: HeaderBlock, headers: NativeHeaders) -> NativeHeaders:
             name, value = headers[at]
             out[at] = (name, vary_with_origin(value.encode("latin-1")).decode("latin-1"))
         return out
-    merged = block.merge([(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in headers])
+    merged = block.merge(bytes_head(headers))
     spelling = {name.lower(): name for name, _ in reversed(headers)}
     for ours, _ in block.sets:
         spelling.pop(ours.decode("latin-1"), None)

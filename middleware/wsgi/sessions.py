@@ -41,6 +41,7 @@ from typing import Any, cast
 
 from .._layers import SessionLayer
 from .._session_log import log_events
+from ..core.headers import get_list
 from ..core.responses import Response
 from ..core.session_store import UNAVAILABLE, StoredSession
 from ..core.sessions import Session
@@ -177,9 +178,7 @@ class _SessionExchange(Exchange):
         what the session asked of it): the session's answer (a 500, a 503) in its place when
         the session could not be saved."""
         varies = _FIELDS.read(headers)
-        commit = self.session.respond(
-            status_code(status), b", ".join([value for _, value in varies]) if varies else None
-        )
+        commit = self.session.respond(status_code(status), get_list(varies, b"vary"))
         if commit is None:
             return status, headers
         if commit.store is not None:
