@@ -349,11 +349,28 @@ def body_message(data: bytes, *, more: bool) -> Message:
 
 
 async def in_thread(function: Callable[..., Any], *args: Any) -> Any:
-    """Run ``function`` in a worker thread: through anyio when installed (asyncio or trio,
-    waiting for the thread even when cancelled), else asyncio's default executor."""
-    if _anyio_run_sync is not None:
+    """Run ``function`` in a worker thread and return its result.
+
+    Cancelled, it still waits for the thread before it raises: a thread cannot be stopped, and
+    until it returns the caller's state (an encoder, its pooled zstd context) is in use and must
+    not be released under it. On asyncio this is the default executor; on trio, anyio's
+    ``run_sync``, whose shielded wait does the same."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        if _anyio_run_sync is None:
+            raise
         return await _anyio_run_sync(function, *args)
-    return await asyncio.get_running_loop().run_in_executor(None, function, *args)
+    work = loop.run_in_executor(None, function, *args)
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        while not work.done():
+            try:
+                await asyncio.wait({work})
+            except asyncio.CancelledError:
+                continue
+        raise
 
 
 def replay(body: bytes, receive: Receive) -> Receive:

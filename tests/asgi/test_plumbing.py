@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
+import anyio
 import pytest
 
 from middleware import timing
-from middleware.asgi import TimingMiddleware
+from middleware.asgi import TimingMiddleware, _scope
 from middleware.asgi._scope import ASGILayer, Exchange
 from middleware.core.responses import Response, plain
 from tests.drivers import acall
@@ -219,3 +221,35 @@ async def test_an_exchange_may_answer_an_error_instead_of_a_crash(raised: type) 
         with pytest.raises(ValueError):
             await layer({"type": "http", "headers": []}, receive, send)
         assert sent[0]["status"] == 500
+
+
+@pytest.mark.parametrize("by", ["task.cancel", "anyio-scope"])
+async def test_a_cancelled_thread_call_waits_for_the_thread(by: str) -> None:
+    # The caller's encoder (and its pooled zstd context) is released once the call returns: it
+    # must not return, even cancelled, while the thread still uses them.
+    started, release = threading.Event(), threading.Event()
+    finished: list[bool] = []
+
+    def work() -> None:
+        started.set()
+        release.wait(5)
+        finished.append(True)
+
+    scope = anyio.CancelScope()
+
+    async def call() -> None:
+        with scope:
+            await _scope.in_thread(work)
+        raise asyncio.CancelledError  # the scope swallowed its own cancellation
+
+    task = asyncio.ensure_future(call() if by == "anyio-scope" else _scope.in_thread(work))
+    while not started.is_set():
+        await asyncio.sleep(0.001)
+    for _ in range(2):  # a second cancel does not cut the wait short either
+        scope.cancel() if by == "anyio-scope" else task.cancel()
+        await asyncio.sleep(0.03)
+        assert not task.done()  # still waiting for the thread, though cancelled
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert finished == [True]
