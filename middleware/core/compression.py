@@ -497,23 +497,24 @@ class CompressionPolicy:
         cache[accept_encoding] = codec
         return codec
 
-    def left_as_is(self, status: int, headers: Headers) -> Headers | None:
+    def left_as_is(
+        self, status: int, headers: Headers, read: _Head | None = None
+    ) -> Headers | None:
         """The head to send when a response is left as it is whatever the request and body:
         not of a compressible type, or of one but with no body to encode (its status, its
         Content-Encoding or Content-Range, ``no-transform``, a Content-Length under
         ``minimum_size``), with Vary merged in that case; None when it may be encoded.
 
-        ``ResponseCompression.start`` asks this first. Most responses are left as they are, so
-        the adapters ask it before making one: such a response costs no object of its own.
+        ``ResponseCompression.start`` asks this first, with the head it has already ``read``.
+        Most responses are left as they are, so the adapters ask it before making one: such a
+        response costs no object of its own.
         """
-        read = _read_head(headers)
-        if read is None:
-            return None  # capitalised names: ``start`` reads the lower-cased head
-        return self._as_is(status, headers, read)
-
-    def _as_is(self, status: int, headers: Headers, read: _Head) -> Headers | None:
         # The rules in one function, with the media type's cache read inline: this runs for
         # every response, and each call it saves is about 1 % of the five-layer stack.
+        if read is None:
+            read = _read_head(headers)
+            if read is None:
+                return None  # capitalised names: ``start`` reads the lower-cased head
         content_type, length, cache_control, varies, fixed = read
         if status < 200:
             return headers
@@ -528,16 +529,16 @@ class CompressionPolicy:
             status in _UNTOUCHED_STATUSES
             or fixed
             or (cache_control is not None and _no_transform(cache_control))
-            or (size is not None and self.too_small(size))
+            # Too small to be worth encoding (an empty body, unless ``encode_any``).
+            or (
+                size is not None
+                and (size < self.minimum_size or (size == 0 and not self.encode_any))
+            )
         ):
             if self.vary_always or status in _STANDS_FOR_200:
                 return _varied(headers, varies=varies)
             return headers
         return None
-
-    def too_small(self, size: int) -> bool:
-        """Whether a body of ``size`` bytes is left as it is, too small to be worth encoding."""
-        return size < self.minimum_size or (size == 0 and not self.encode_any)
 
     def _media_type(self, content_type: bytes) -> bytes:
         """The media type of a Content-Type value when this policy compresses it (lower-case,
@@ -663,7 +664,7 @@ class ResponseCompression:
             read = _read_head(headers)
             assert read is not None  # every name is lower-case now
         policy = self._policy
-        as_is = policy._as_is(status, headers, read)
+        as_is = policy.left_as_is(status, headers, read)
         if as_is is not None:
             return as_is
         content_type, length, _, varies, _ = read
@@ -680,7 +681,7 @@ class ResponseCompression:
         if (stream and self._length is None) or not hold:
             return _varied(headers, varies=varies) if codec is None else self._begin_stream(codec)
         if codec is None and self._length is not None:
-            return _varied(headers, varies=varies)  # not small (``_as_is`` said so): it varies
+            return _varied(headers, varies=varies)  # not small (``left_as_is`` said so): it varies
         # RFC 9110 §9.3.2: "The server SHOULD send the same header fields in response to a HEAD
         # request as it would have sent if the request method had been GET." A HEAD is held as
         # the GET would be: given its body, it gets the GET's exact Content-Length. (No codec:
