@@ -42,6 +42,7 @@ from ..core.responses import CRASH_BODY, CRASH_STATUS, Response, crash_headers
 from ..core.sessions import Session
 from ._types import ASGIApp, Message, Receive, Scope, Send
 
+# A worker thread under trio (``in_thread``); asyncio needs no library for it.
 _anyio_run_sync: Callable[..., Any] | None
 try:
     from anyio.to_thread import run_sync as _anyio_run_sync
