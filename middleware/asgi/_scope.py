@@ -151,6 +151,21 @@ def file_size(path: object) -> int:
         return 0
 
 
+def response_part(message: Message, trailers: bool) -> tuple[int, bool]:
+    """What a message after ``http.response.start`` carries: its body bytes, and whether it
+    ends the response (when the start promised ``trailers``, the last trailers message does)."""
+    kind = message["type"]
+    if kind == "http.response.body":
+        return len(message.get("body", b"")), not (message.get("more_body", False) or trailers)
+    if kind == "http.response.trailers":
+        return 0, not message.get("more_trailers", False)
+    if kind == "http.response.pathsend":
+        return file_size(message.get("path")), True
+    if kind == "http.response.zerocopysend":
+        return message.get("count") or 0, not (message.get("more_body", False) or trailers)
+    return 0, False  # early hints, debug, extensions this layer does not know
+
+
 async def send_crash(send: Send) -> None:
     """Send the plain 500 that answers an app crash."""
     await send({"type": "http.response.start", "status": CRASH_STATUS, "headers": crash_headers()})

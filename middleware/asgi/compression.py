@@ -6,16 +6,9 @@
     app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=6)   # Starlette's
 
 The decisions are ``middleware.core.compression``'s; this module only moves ASGI messages.
-``http.response.start`` is held until the first body message when the answer depends on it
-(is that message the whole body? then it gets an exact Content-Length, or none if it is too
-small to compress). Each body message leaves compressed and flushed at once. A pathsend
-file goes out as it is under the app's own start, unless that start already promised an
-encoded body (a stream type), when the file is read through the encoder in 64 KiB blocks;
-zero-copy sends are hidden from an app whose client accepts a coding. Trailers, early hints,
-debug and unknown messages are forwarded. A client that disconnects, or an app that raises,
-releases the encoder; once the app's ``receive()`` returned ``http.disconnect``, nothing more
-is encoded: the app's later body messages go to the server (which drops them) with empty
-bodies.
+The start is held until the first body message when the answer depends on it; each body
+message leaves compressed and flushed. Files, zero-copy sends, threads and disconnects: the
+docs (Compression, "ASGI").
 
 Options: see ``CompressionLayer`` and ``GZipLayer`` (the same on both protocols).
 """

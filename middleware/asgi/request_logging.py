@@ -14,17 +14,10 @@ request ID is echoed on the response and is available through ``middleware.reque
 in the app and in every task or thread started with the request's context. Lifespan scopes
 pass through.
 
-A websocket connection is one record too, written when the app returns (its fields:
-``middleware.core.request_logging``). Its status is 101 once the app's ``websocket.accept``
-went, a refusal's own through the ``websocket.http.response`` extension (e.g. CORSMiddleware's
-403), or 403 for a ``websocket.close`` before the accept, which servers answer with a 403. Its
-close code is the first close's: the app's ``websocket.close`` once the server took it (1000
-when it names none), or the client's ``websocket.disconnect`` as the app's ``receive()``
-returned it (1005 when it names none). After the first close nothing more is counted: what the
-app sends then goes to the server as it is (uvicorn, hypercorn and Daphne refuse it by raising
-into the app). The request ID is set on the ``websocket.accept`` headers (and a refusal's),
-replacing one the app set, and readable for the whole connection; Daphne sends no header given
-on ``websocket.accept``, and the record still has the ID.
+A websocket connection is one record too, written when the app returns: its status is the
+handshake's answer (101 once ``websocket.accept`` went), its close code the first close's, from
+either side; the rules are in the docs (Request logging, WebSockets) and
+``middleware.core.request_logging``.
 
 Options: see ``RequestLoggingLayer`` (the same on both protocols) and
 ``middleware.core.request_logging``.
@@ -32,7 +25,6 @@ Options: see ``RequestLoggingLayer`` (the same on both protocols) and
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Awaitable
 from functools import cached_property
 from time import perf_counter
@@ -42,7 +34,7 @@ from .._log_records import AccessLog
 from ..core.outcome import Outcome
 from ..core.request_logging import WEBSOCKET, RequestLog, websocket_close_code
 from ..request_id import current
-from ._scope import ASGILayer, file_size, full_path, send_crash, store_failure
+from ._scope import ASGILayer, Exchange, full_path, response_part
 from ._types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["RequestLoggingMiddleware"]
@@ -87,8 +79,8 @@ class RequestLoggingMiddleware(ASGILayer, RequestLoggingLayer):
         )
 
 
-class _Logged(ABC):
-    """One request or connection through the logging layer, reported to its ``log``.
+class _Response(Exchange):
+    """One HTTP request through the logging layer, reported to its ``log``.
 
     ``run`` calls the app with the request's ID set, ``send`` and ``watched_receive`` report
     what the server took and when the client left, and the record is written once the app
@@ -98,59 +90,10 @@ class _Logged(ABC):
     µs a message over returning the server's awaitable (``bench/websocket.py``).
     """
 
-    __slots__ = ("access_log", "log", "receive", "scope", "server_send")
+    __slots__ = ("access_log", "log", "trailers")
 
     #: The message of ``receive()`` that says the client left.
     disconnect = "http.disconnect"
-
-    def __init__(
-        self, scope: Scope, receive: Receive, send: Send, log: RequestLog, access_log: AccessLog
-    ) -> None:
-        self.scope, self.receive, self.server_send = scope, receive, send
-        self.log, self.access_log = log, access_log
-
-    @abstractmethod
-    async def send(self, message: Message) -> None:
-        """The ``send`` the app is given."""
-
-    @abstractmethod
-    async def crashed(self, error: Exception) -> None:
-        """The app raised ``error``, which ``run`` re-raises: what to answer first."""
-
-    def close_code(self, message: Message) -> int | None:
-        """The close code the client's ``disconnect`` message reports (none on HTTP)."""
-        return None
-
-    async def watched_receive(self) -> Message:
-        message = await self.receive()
-        if message["type"] == self.disconnect and self.log.outcome is None:
-            # The client left (before the accept too): what the app sends from here on
-            # reaches nobody, whatever the server does with it.
-            self.log.ended(_DISCONNECTED, perf_counter(), self.close_code(message))
-        return message
-
-    async def run(self, app: ASGIApp) -> None:
-        log = self.log
-        token = current.set(log.request_id)
-        try:
-            await app(self.scope, self.watched_receive, self.send)
-        except Exception as exc:
-            log.raised()
-            await self.crashed(exc)
-            raise
-        except BaseException:
-            # Cancellation: the server gave up on the request (client gone, shutdown).
-            log.cancelled()
-            raise
-        finally:
-            self.access_log.finish(log, perf_counter)
-            current.reset(token)
-
-
-class _Response(_Logged):
-    """One HTTP request: its last message (``more_body`` and trailers read) ends it."""
-
-    __slots__ = ("started", "trailers")
 
     def __init__(
         self, scope: Scope, receive: Receive, send: Send, log: RequestLog, access_log: AccessLog
@@ -160,27 +103,45 @@ class _Response(_Logged):
         self.log, self.access_log = log, access_log
         self.started = self.trailers = False
 
-    async def send(self, message: Message) -> None:
-        kind = message["type"]
+    async def run(self, app: ASGIApp) -> None:
         log = self.log
-        if kind == "http.response.start":
+        token = current.set(log.request_id)
+        try:
+            await app(self.scope, self.watched_receive, self.send)
+        except Exception as exc:
+            log.raised()
+            await self.crashed(exc)  # "Crashes keep their headers": the 500 goes out here
+            raise
+        except BaseException:
+            # Cancellation: the server gave up on the request (client gone, shutdown).
+            log.cancelled()
+            raise
+        finally:
+            self.access_log.finish(log, perf_counter)
+            current.reset(token)
+
+    async def watched_receive(self) -> Message:
+        message = await self.receive()
+        if message["type"] == self.disconnect and self.log.outcome is None:
+            # The client left (before the accept too): what the app sends from here on
+            # reaches nobody, whatever the server does with it.
+            self.log.ended(_DISCONNECTED, perf_counter(), self.close_code(message))
+        return message
+
+    def close_code(self, message: Message) -> int | None:
+        """The close code the client's ``disconnect`` message reports (none on HTTP)."""
+        return None
+
+    async def send(self, message: Message) -> None:
+        log = self.log
+        if message["type"] == "http.response.start":
             self.started = True
             self.trailers = bool(message.get("trailers"))
             message = dict(message)  # a copy, as the plumbing's on_start says (dict(): see timing)
             message["headers"] = log.start(message["status"], message.get("headers", ()))
             size, last = 0, False
-        elif kind == "http.response.body":
-            size = len(message.get("body", b""))
-            last = not (message.get("more_body", False) or self.trailers)
-        elif kind == "http.response.pathsend":
-            size = file_size(message.get("path"))
-            last = True
-        elif kind == "http.response.zerocopysend":
-            size = message.get("count") or 0
-            last = not (message.get("more_body", False) or self.trailers)
         else:
-            size = 0
-            last = kind == "http.response.trailers" and not message.get("more_trailers", False)
+            size, last = response_part(message, self.trailers)
         outcome = log.outcome
         if outcome is _DISCONNECTED:
             return await self.server_send(message)
@@ -198,13 +159,8 @@ class _Response(_Logged):
         if last and outcome is None:
             log.ended_at = perf_counter()
 
-    async def crashed(self, error: Exception) -> None:
-        if not self.started and not store_failure(self.scope, error):
-            # "Crashes keep their headers": the 500 goes out through this layer.
-            await send_crash(self.send)
 
-
-class _Connection(_Logged):
+class _Connection(_Response):
     """One websocket connection, from the scope to its first close."""
 
     __slots__ = ()
@@ -254,10 +210,10 @@ class _Connection(_Logged):
         elif kind == "websocket.http.response.body" and not message.get("more_body", False):
             log.ended(_COMPLETED, perf_counter())
 
-    async def crashed(self, error: Exception) -> None:
+    async def crashed(self, error: Exception) -> bool:
         # No answer of the layer's own: the server answers an app that failed before the
         # handshake (500), and the record says so.
-        pass
+        return False
 
     def close_code(self, message: Message) -> int | None:
         # ASGI's default code is 1005, "no status code".

@@ -15,13 +15,12 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from contextvars import Token
 from time import perf_counter
-from typing import Any
 
 from .. import timing
 from .._callbacks import call_quietly
 from .._layers import TimingLayer
 from ..core.timing import RequestTiming
-from ._scope import ASGILayer, Exchange
+from ._scope import ASGILayer, Exchange, response_part
 from ._types import Message, Receive, Scope, Send
 
 __all__ = ["TimingMiddleware"]
@@ -74,17 +73,9 @@ class _Completing(_Timed):
         return super().on_start(message)
 
     def send(self, message: Message) -> Awaitable[None]:
-        if self._ends_with(message):
+        if message["type"] != "http.response.start" and response_part(message, self.trailers)[1]:
             return self._send_then_complete(message)
         return super().send(message)
-
-    def _ends_with(self, message: Message) -> Any:
-        kind = message["type"]
-        if kind == "http.response.body":
-            return not (message.get("more_body", False) or self.trailers)
-        if kind == "http.response.trailers":
-            return not message.get("more_trailers", False)
-        return kind == "http.response.pathsend"
 
     async def _send_then_complete(self, message: Message) -> None:
         await super().send(message)

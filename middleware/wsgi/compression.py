@@ -7,12 +7,9 @@
 
 The decisions are ``middleware.core.compression``'s; this module only moves WSGI calls. The
 server's ``start_response`` is called once the answer is known: at once when the headers
-decide it, else with the first body chunk (a body returned as a list is whole, so it gets an
-exact Content-Length). Every chunk the app yields or passes to ``write()`` leaves compressed
-and flushed; a file body (``wsgi.file_wrapper``, or an iterable with ``read()``) is read in
-64 KiB blocks. A response left as it is goes back to the server untouched (the app's own
-iterable, so ``wsgi.file_wrapper`` keeps sendfile). The inner iterable's ``close()`` is always
-called.
+decide it, else with the first body chunk. A response left as it is goes back to the server
+as the app's own iterable; the inner iterable's ``close()`` is always called. Lists, files and
+``write()``: the docs (Compression, "WSGI").
 
 Options: see ``CompressionLayer`` and ``GZipLayer`` (the same on both protocols).
 """

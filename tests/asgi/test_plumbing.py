@@ -123,6 +123,30 @@ async def test_pathsend_forwarded_and_completes() -> None:
     assert len(done) == 1
 
 
+@pytest.mark.parametrize(
+    "last",
+    [
+        pytest.param({"type": "http.response.pathsend", "path": "/etc/hostname"}, id="pathsend"),
+        pytest.param(
+            {"type": "http.response.zerocopysend", "file": 0, "count": 3}, id="zerocopysend"
+        ),
+    ],
+)
+async def test_on_complete_runs_once_a_file_response_is_sent(last: dict[str, Any]) -> None:
+    done: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send(START)
+        await send(last)
+        assert len(done) == 1, "on_complete waited for the app to return"
+
+    extension = last["type"]
+    result = await acall(
+        TimingMiddleware(app, on_complete=done.append), scope={"extensions": {extension: {}}}
+    )
+    assert result.error is None and len(done) == 1
+
+
 async def test_client_disconnect_mid_body() -> None:
     done: list[Any] = []
     reply = Reply(chunks=(b"a", b"b", b"c"))
