@@ -148,23 +148,22 @@ class HeaderBlock:
         """``headers`` with this block's fields set and ``Vary: Origin`` merged.
 
         A response with none of the ``MANAGED`` fields (the common case) gets the fields
-        appended; otherwise ``merge`` replaces the app's own CORS fields and coalesces Vary.
+        appended; one whose only such field is a Vary (an inner layer's) gets Origin in that
+        line; otherwise ``merge`` replaces the app's own CORS fields and coalesces Vary.
         """
-        for name, _ in headers:
-            if name in MANAGED:
-                return self.merge(headers)
-        return [*headers, *self.fields]
+        at = _managed_at(headers)
+        if at is None:
+            return [*headers, *self.fields]
+        if at < 0:
+            return self.merge(headers)
+        # The same result as merge's, without rebuilding the head.
+        out = [*headers, *self.sets]
+        if self.varies:
+            out[at] = (b"vary", vary_with_origin(headers[at][1]))
+        return out
 
     def merge(self, headers: Headers) -> Headers:
         """``apply`` for a response that already carries some of the ``MANAGED`` fields."""
-        at = _lone_vary(headers)
-        if at >= 0:
-            # The usual head inside a stack (an inner layer's Vary, no CORS field): that line
-            # gains Origin in place, the same result as the general rule below.
-            out = [*headers, *self.sets]
-            if self.varies:
-                out[at] = (b"vary", vary_with_origin(headers[at][1]))
-            return out
         # When the policy answers for the origin, its answer is the whole answer: an app's own
         # Allow-Origin, Allow-Credentials or Expose-Headers would contradict or duplicate it.
         replaced = _ANSWER if self.sets else frozenset()
@@ -178,12 +177,13 @@ class HeaderBlock:
         return out
 
 
-def _lone_vary(headers: Headers) -> int:
-    """Where the one ``MANAGED`` field of ``headers`` is, when it is a single Vary; else -1."""
-    at = -1
+def _managed_at(headers: Headers) -> int | None:
+    """Where ``headers`` has ``MANAGED`` fields: None for none, the index of a lone Vary, -1
+    for any other mix."""
+    at = None
     for index, (name, _) in enumerate(headers):
         if name in MANAGED:
-            if name != b"vary" or at >= 0:
+            if name != b"vary" or at is not None:
                 return -1
             at = index
     return at

@@ -86,17 +86,12 @@ class _CORSExchange(Exchange):
     block: HeaderBlock
 
     def on_start(self, status: str, headers: NativeHeaders) -> NativeHeaders:
-        for name, _ in headers:
-            if name.lower() in _MANAGED:
-                return _merged(self.block, headers)
-        return [*headers, *_native(self.block.fields)]
-
-
-def _merged(block: HeaderBlock, headers: NativeHeaders) -> NativeHeaders:
-    """``block.merge`` on native strings: the app's fields keep their spelling, the ones the
-    block sets are spelled canonically."""
-    at = _lone_vary(headers)
-    if at >= 0:
+        block = self.block
+        at = _fields_at(headers)
+        if at is None:  # no field of CORS's in the app's head
+            return [*headers, *_native(block.fields)]
+        if at < 0:
+            return _merged(block, headers)
         # The usual head inside a stack (one Vary, no CORS field): only that value is
         # converted, 0.5 µs where converting the whole head costs 5 (merge's own shortcut).
         out = [*headers, *_native(block.sets)]
@@ -104,6 +99,11 @@ def _merged(block: HeaderBlock, headers: NativeHeaders) -> NativeHeaders:
             name, value = headers[at]
             out[at] = (name, vary_with_origin(value.encode("latin-1")).decode("latin-1"))
         return out
+
+
+def _merged(block: HeaderBlock, headers: NativeHeaders) -> NativeHeaders:
+    """``block.merge`` on native strings: the app's fields keep their spelling, the ones the
+    block sets are spelled canonically."""
     merged = block.merge(bytes_head(headers))
     spelling = {name.lower(): name for name, _ in reversed(headers)}
     for ours, _ in block.sets:
@@ -111,13 +111,14 @@ def _merged(block: HeaderBlock, headers: NativeHeaders) -> NativeHeaders:
     return [(spelling.get(name) or canonical(name), value) for name, value in native(merged)]
 
 
-def _lone_vary(headers: NativeHeaders) -> int:
-    """``middleware.core.cors._lone_vary`` for native names in any case."""
-    at = -1
+def _fields_at(headers: NativeHeaders) -> int | None:
+    """``middleware.core.cors._managed_at`` for native names in any case: None when the app's
+    head has no field CORS sets or merges, the index of a lone Vary, -1 for any other mix."""
+    at = None
     for index, (name, _) in enumerate(headers):
         folded = name.lower()
         if folded in _MANAGED:
-            if folded != "vary" or at >= 0:
+            if folded != "vary" or at is not None:
                 return -1
             at = index
     return at
