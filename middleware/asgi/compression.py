@@ -150,7 +150,9 @@ class _Compressing(Exchange):
             response = self.policy.begin(
                 self.scope["headers"], head_request=self.scope["method"] == "HEAD"
             )
-            head = response.start(status, headers, trailers=message.get("trailers", False))
+            head = response.start(
+                status, headers, trailers=message.get("trailers", False), checked=True
+            )
             if head is Phase.HELD:
                 self.response, self.held = response, message
                 return _nothing()

@@ -643,7 +643,13 @@ class ResponseCompression:
         self.phase = Phase.WAITING
 
     def start(
-        self, status: int, headers: Headers, *, trailers: bool = False, hold: bool = True
+        self,
+        status: int,
+        headers: Headers,
+        *,
+        trailers: bool = False,
+        hold: bool = True,
+        checked: bool = False,
     ) -> Headers | Literal[Phase.HELD]:
         """The head to send now, or ``Phase.HELD`` to wait for the first body piece.
 
@@ -651,7 +657,9 @@ class ResponseCompression:
         ``Vary`` after the app's fields (merged into the app's Vary when it has one).
         ``trailers``: trailer fields follow the body, so it never gets an exact Content-Length.
         ``hold=False``: the head must leave now (a WSGI replacement start after the server had
-        one), so a body to encode is streamed.
+        one), so a body to encode is streamed. ``checked=True``: the policy's ``left_as_is``
+        has already answered None for this head (the adapters ask it before making a
+        response), so it is not asked twice.
         """
         if self.phase is not Phase.WAITING:
             raise RuntimeError("The response has already started.")
@@ -663,10 +671,12 @@ class ResponseCompression:
             headers = [(name.lower(), value) for name, value in headers]
             read = _read_head(headers)
             assert read is not None  # every name is lower-case now
+            checked = False  # left_as_is could not read the names it was given
         policy = self._policy
-        as_is = policy.left_as_is(status, headers, read)
-        if as_is is not None:
-            return as_is
+        if not checked:
+            as_is = policy.left_as_is(status, headers, read)
+            if as_is is not None:
+                return as_is
         content_type, length, _, varies, _ = read
         codec = policy.negotiate(get_list(self._request_headers, b"accept-encoding"))
         if codec is None and policy.vary_always:

@@ -106,7 +106,7 @@ class _Compressing(Exchange):
                 return self._forward(status, sent, exc_info)
             self.response = self._begin()
         self.app_head = (headers, given := bytes_head(headers))
-        started = self.response.start(code, given, hold=self.status is None)
+        started = self.response.start(code, given, hold=self.status is None, checked=True)
         if started is Phase.HELD:
             self.held = status
             return self._write
