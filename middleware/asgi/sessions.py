@@ -18,15 +18,9 @@ connections get the session too, read-only: changes are never saved and are logg
 Lifespan passes through.
 
 With ``store=`` (``middleware.stores``: ``MemoryStore()``, ``RedisStore(url)``) the cookie holds
-a signed session ID and the data lives in the store (see ``middleware.core.session_store``).
-The app reads ``request.session`` synchronously, so the record cannot be fetched on first
-touch: when the request carries a session cookie whose signature checks out, the middleware
-awaits the store's async face before calling the app (one store read per such request, even
-if the app then ignores the session; no cookie, or a tampered one, costs no store call). The
-writes are awaited before ``http.response.start`` goes out. When the store fails, touching the
-session raises ``middleware.stores.StoreError`` and the middleware answers 503 (whatever the
-app made of the error) with an ERROR line on ``middleware.sessions``; a request that does not
-touch the session is served as usual.
+a signed session ID and the data lives in the store, fetched before the app runs (the app
+reads ``request.session`` synchronously); when and how it is read and written, and the 503 when
+the store fails: the docs (Session stores) and ``middleware.core.session_store``.
 
 Options: Starlette's, plus ``fallback_secret_keys`` and ``store``; see ``SessionLayer`` (the
 same on both protocols) and ``middleware.core.sessions``.

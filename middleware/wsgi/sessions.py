@@ -21,12 +21,9 @@ instance, is saved; a change made after it cannot reach the client and is logged
 ``middleware.sessions``, as are, at DEBUG, the reasons a cookie was ignored.
 
 With ``store=`` (``middleware.stores``: ``MemoryStore()``, ``RedisStore(url)``) the cookie holds
-a signed session ID and the data lives in the store (see ``middleware.core.session_store``).
-The record is fetched when the app first touches the session, through the store's synchronous
-face, so a request that never touches it costs no store call; the writes happen before the
-headers leave. When the store fails, touching the session raises
-``middleware.stores.StoreError`` and the middleware answers 503 (whatever the app made of the
-error) with an ERROR line on ``middleware.sessions``.
+a signed session ID and the data lives in the store, fetched when the app first touches the
+session; when and how it is read and written, and the 503 when the store fails: the docs
+(Session stores) and ``middleware.core.session_store``.
 
 Options: see ``SessionLayer`` (the same on both protocols) and ``middleware.core.sessions``.
 """
