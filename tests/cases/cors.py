@@ -206,6 +206,20 @@ CASES = [
         id="app-vary-merged",
     ),
     pytest.param(
+        # A Vary first and a CORS field after it: the whole merge, not the lone Vary's shortcut.
+        actual(
+            ONE,
+            APP,
+            app_headers=(
+                ("vary", "Accept-Encoding"),
+                *APP_HEADERS,
+                (ACAO, "https://stale.example"),
+            ),
+            expected=(("vary", "Accept-Encoding, Origin"), *APP_HEADERS, (ACAO, APP)),
+        ),
+        id="app-vary-and-cors-header-merged",
+    ),
+    pytest.param(
         actual(
             ONE,
             APP,
