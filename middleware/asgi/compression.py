@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 
 from .._layers import CompressionLayer, GZipLayer
-from ..core.compression import CompressionPolicy, Phase, ResponseCompression
+from ..core.compression import CompressionPolicy, Phase, ResponseCompression, read_head
 from ..core.compression import decoded_request_headers as decoded_headers
 from ..core.headers import get_list
 from ._scope import (
@@ -145,13 +145,14 @@ class _Compressing(Exchange):
             return self.server_send(message)
         status, headers = message["status"], message.get("headers") or []
         # Once the client left, nothing is decided for nobody: the start passes as it is.
-        head = headers if self.gone else self.policy.left_as_is(status, headers)
+        read = read_head(headers)  # None for capitalised names: ``start`` lower-cases them
+        head = headers if self.gone else self.policy.left_as_is(status, headers, read)
         if head is None:
             response = self.policy.begin(
                 self.scope["headers"], head_request=self.scope["method"] == "HEAD"
             )
             head = response.start(
-                status, headers, trailers=message.get("trailers", False), checked=True
+                status, headers, trailers=message.get("trailers", False), read=read
             )
             if head is Phase.HELD:
                 self.response, self.held = response, message

@@ -164,7 +164,7 @@ _ACCEPT_ENCODING_LIMIT = 1024
 _MAX_REQUEST_CODINGS = 2
 
 _VARY_NAMES = (b"Accept-Encoding",)
-_VARY_FIELD = (b"vary", b"Accept-Encoding")
+VARY_FIELD = (b"vary", b"Accept-Encoding")
 
 # RFC 9110 §15.3.5-15.3.7, §15.4.5: 204 and 304 have no content and 205 must not; a 206 carries
 # byte ranges of the unencoded representation, which encoding would scramble. 1xx are interim.
@@ -497,9 +497,7 @@ class CompressionPolicy:
         cache[accept_encoding] = codec
         return codec
 
-    def left_as_is(
-        self, status: int, headers: Headers, read: _Head | None = None
-    ) -> Headers | None:
+    def left_as_is(self, status: int, headers: Headers, read: Head | None = None) -> Headers | None:
         """The head to send when a response is left as it is whatever the request and body:
         not of a compressible type, or of one but with no body to encode (its status, its
         Content-Encoding or Content-Range, ``no-transform``, a Content-Length under
@@ -512,7 +510,7 @@ class CompressionPolicy:
         # The rules in one function, with the media type's cache read inline: this runs for
         # every response, and each call it saves is about 1 % of the five-layer stack.
         if read is None:
-            read = _read_head(headers)
+            read = read_head(headers)
             if read is None:
                 return None  # capitalised names: ``start`` reads the lower-cased head
         content_type, length, cache_control, varies, fixed = read
@@ -649,7 +647,7 @@ class ResponseCompression:
         *,
         trailers: bool = False,
         hold: bool = True,
-        checked: bool = False,
+        read: Head | None = None,
     ) -> Headers | Literal[Phase.HELD]:
         """The head to send now, or ``Phase.HELD`` to wait for the first body piece.
 
@@ -657,23 +655,22 @@ class ResponseCompression:
         ``Vary`` after the app's fields (merged into the app's Vary when it has one).
         ``trailers``: trailer fields follow the body, so it never gets an exact Content-Length.
         ``hold=False``: the head must leave now (a WSGI replacement start after the server had
-        one), so a body to encode is streamed. ``checked=True``: the policy's ``left_as_is``
-        has already answered None for this head (the adapters ask it before making a
-        response), so it is not asked twice.
+        one), so a body to encode is streamed. ``read``: ``read_head(headers)``, given when the
+        policy's ``left_as_is`` has already answered None for it (the adapters ask it before
+        making a response), so the head is neither read nor decided twice.
         """
         if self.phase is not Phase.WAITING:
             raise RuntimeError("The response has already started.")
         self.phase = Phase.IDENTITY
-        read = _read_head(headers)
-        if read is None:
-            # Capitalised names (an ASGI app sending b"Content-Type"): the decision is made on
-            # the lower-cased list, which is what goes out if anything changes.
-            headers = [(name.lower(), value) for name, value in headers]
-            read = _read_head(headers)
-            assert read is not None  # every name is lower-case now
-            checked = False  # left_as_is could not read the names it was given
         policy = self._policy
-        if not checked:
+        if read is None:
+            read = read_head(headers)
+            if read is None:
+                # Capitalised names (an ASGI app sending b"Content-Type"): the decision is made
+                # on the lower-cased list, which is what goes out if anything changes.
+                headers = [(name.lower(), value) for name, value in headers]
+                read = read_head(headers)
+                assert read is not None  # every name is lower-case now
             as_is = policy.left_as_is(status, headers, read)
             if as_is is not None:
                 return as_is
@@ -777,13 +774,14 @@ class ResponseCompression:
         return self.headers
 
 
-_Head = tuple[bytes | None, bytes | None, bytes | None, bool, bool]
+Head = tuple[bytes | None, bytes | None, bytes | None, bool, bool]
+"""What ``read_head`` returns: the values the rules read of a response head."""
 
 
-def _read_head(headers: Headers) -> _Head | None:
-    """Content-Type, Content-Length, Cache-Control (fields joined), whether a Vary field is
-    there, and whether the bytes are fixed (Content-Encoding, Content-Range), in one pass over
-    the head; None when a field name is not lower-case."""
+def read_head(headers: Headers) -> Head | None:
+    """What the rules read of a head, in one pass: Content-Type, Content-Length, Cache-Control
+    (fields joined), whether a Vary field is there, and whether the bytes are fixed
+    (Content-Encoding, Content-Range); None when a field name is not lower-case."""
     content_type = length = cache_control = None
     varies = fixed = False
     for name, value in headers:
@@ -814,7 +812,7 @@ def _varied(headers: Headers, *, varies: bool) -> Headers:
     """
     if varies:
         return merge_vary(headers, _VARY_NAMES)
-    return [*headers, _VARY_FIELD]
+    return [*headers, VARY_FIELD]
 
 
 def _encoded_headers(headers: Headers, token: bytes, length: int | None) -> Headers:

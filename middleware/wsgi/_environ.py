@@ -216,7 +216,7 @@ class HeadFields:
         for name, value in headers:
             key = seen.get(name)
             if key is None:
-                key = self._key(name)
+                key = self.key(name)
             if key:
                 fields.append((key, value.encode("latin-1")))
         return fields
@@ -236,7 +236,7 @@ class HeadFields:
         for index, (name, _) in enumerate(headers):
             key = seen.get(name)
             if key is None:
-                key = self._key(name)
+                key = self.key(name)
             if key:
                 if head[at][1] != read[at][1]:
                     out[index] = (name, head[at][1].decode("latin-1"))
@@ -246,7 +246,11 @@ class HeadFields:
         out.extend(added(head[count:]))
         return out
 
-    def _key(self, name: str) -> bytes:
+    def key(self, name: str) -> bytes:
+        """The core's name for a native name when the rule reads it, else b""."""
+        key = self._seen.get(name)
+        if key is not None:
+            return key
         key = name.lower().encode("latin-1")
         if key not in self.names:
             key = b""
