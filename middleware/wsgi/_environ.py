@@ -177,8 +177,9 @@ class HeadFields:
     def __init__(self, names: Iterable[bytes]) -> None:
         self.names = frozenset(names)
         # Each native name seen, as the core's name when the rule reads it, else b"": one
-        # look-up instead of lower() and encode() per field. Bounded against invented names.
-        self._seen: dict[str, bytes] = {}
+        # look-up instead of lower() and encode() per field (``key`` fills it). Bounded
+        # against invented names.
+        self.seen: dict[str, bytes] = {}
 
     def edit(
         self,
@@ -212,7 +213,7 @@ class HeadFields:
     def read(self, headers: NativeHeaders) -> Headers:
         """The fields of ``headers`` the rule reads, as bytes pairs with lower-case names."""
         fields = []
-        seen = self._seen
+        seen = self.seen
         for name, value in headers:
             key = seen.get(name)
             if key is None:
@@ -232,7 +233,7 @@ class HeadFields:
             return None
         out = list(headers)
         at = 0
-        seen = self._seen
+        seen = self.seen
         for index, (name, _) in enumerate(headers):
             key = seen.get(name)
             if key is None:
@@ -247,15 +248,13 @@ class HeadFields:
         return out
 
     def key(self, name: str) -> bytes:
-        """The core's name for a native name when the rule reads it, else b""."""
-        key = self._seen.get(name)
-        if key is not None:
-            return key
+        """The core's name for a native name not yet ``seen`` when the rule reads it, else
+        b""."""
         key = name.lower().encode("latin-1")
         if key not in self.names:
             key = b""
-        if len(self._seen) < 1024:
-            self._seen[name] = key
+        if len(self.seen) < 1024:
+            self.seen[name] = key
         return key
 
 

@@ -107,10 +107,9 @@ class _Compressing(Exchange):
         code = status_code(status)
         read = None
         if self.response is None:
-            fields, read = _read(headers)
-            head = self.policy.left_as_is(code, fields, read)
-            if head is not None:
-                return self._forward(status, self._sent(code, headers, fields, head), exc_info)
+            sent, read = _left_as_is(self.policy, code, headers)
+            if sent is not None:
+                return self._forward(status, sent, exc_info)
             self.response = self._begin()
         self.app_head = (headers, given := bytes_head(headers))
         started = self.response.start(code, given, hold=self.status is None, read=read)
@@ -120,17 +119,6 @@ class _Compressing(Exchange):
         if self.response.phase is Phase.IDENTITY:
             self.response = None
         return self._forward(status, spelled_as(headers, given, started), exc_info)
-
-    def _sent(
-        self, code: int, headers: NativeHeaders, fields: Headers, head: Headers
-    ) -> NativeHeaders:
-        """The native head to send for ``head``, the core's answer for the ``fields`` read."""
-        if fields is _NO_FIELDS:
-            # The rule appended to a head it read no field of (Vary, if anything).
-            if head is _NO_FIELDS:
-                return headers
-            return [*headers, *(_VARY if head == _VARIED else added(head))]
-        return _FIELDS.edit(headers, fields, head, self.policy.left_as_is, code)
 
     def _forward(self, status: str, headers: NativeHeaders, exc_info: ExcInfo | None) -> Write:
         self.status = status
@@ -200,28 +188,43 @@ class _Compressing(Exchange):
 _FIELDS = HeadFields(EDITED_FIELDS)
 
 
-def _read(headers: NativeHeaders) -> tuple[Headers, Head]:
-    """The fields of ``headers`` the rules read, as bytes, and ``read_head`` of them.
+def _left_as_is(
+    policy: CompressionPolicy, code: int, headers: NativeHeaders
+) -> tuple[NativeHeaders | None, Head]:
+    """``policy.left_as_is`` for a native head: the head to send (None when the body may be
+    encoded), and what the rules read of it (for ``start``, then).
 
-    Most heads are left as they are, so only these fields are converted (a Django head of
-    seven fields costs 0.8 µs whole, its three such fields 0.35). Why the first branch: most
-    heads hold no such field but Content-Type and Content-Length, and their two values alone
-    cost 1 µs a response less (7.6k of Flask's 235k instructions, docs/benchmarks.md)."""
+    Only the fields the rules read are converted (a Django head of seven fields costs 0.8 µs
+    whole, its three such fields 0.35). Why the first branch: most heads hold no such field
+    but Content-Type and Content-Length, and taking their two values alone, with the Vary the
+    rule appends prebuilt, costs 1 µs a response less (docs/benchmarks.md)."""
     read = _type_and_length(headers)
     if read is not None:
-        return _NO_FIELDS, read
+        head = policy.left_as_is(code, _NO_FIELDS, read)
+        if head is None:
+            return None, read
+        if head is _NO_FIELDS:
+            return headers, read
+        # The rule appended to a head it read no field of: Vary, prebuilt.
+        return [*headers, *(_VARY if head == _VARIED else added(head))], read
     fields = _FIELDS.read(headers)
     read = read_head(fields)
     assert read is not None  # the names are lower-case
-    return fields, read
+    head = policy.left_as_is(code, fields, read)
+    if head is None:
+        return None, read
+    return _FIELDS.edit(headers, fields, head, policy.left_as_is, code), read
 
 
 def _type_and_length(headers: NativeHeaders) -> Head | None:
     """``read_head`` of a head whose only fields of the rules are one Content-Type and one
     Content-Length, either optional; None for any other head."""
     content_type = length = None
+    seen = _FIELDS.seen
     for name, value in headers:
-        key = _FIELDS.key(name)
+        key = seen.get(name)
+        if key is None:
+            key = _FIELDS.key(name)
         if not key:
             continue
         if key == b"content-type" and content_type is None:
