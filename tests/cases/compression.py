@@ -199,6 +199,15 @@ CASES = [
         response_headers=(HTML_HEADERS[0], ("content-length", "499"), VARY),
     ),
     case(
+        # Conflicting lengths say nothing of the size (RFC 9112 §6.3): the small last one
+        # does not make the body small, and both go (a stream, so no exact length either).
+        "conflicting-content-lengths-are-unknown",
+        app_headers=(HTML_HEADERS[0], ("content-length", str(len(HTML))), ("content-length", "10")),
+        chunks=(HTML[:600], HTML[600:]),
+        response_headers=streamed("zstd", HTML_HEADERS[0][1]),
+        encoding="zstd",
+    ),
+    case(
         "minimum-size-reached",
         app_headers=(HTML_HEADERS[0], ("content-length", "500")),
         chunks=(HTML[:500],),
