@@ -15,8 +15,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from middleware.core.compression import CompressionPolicy, Phase
-from middleware.wsgi.compression import CompressionMiddleware, GZipMiddleware
+from middleware.core.compression import CompressionPolicy, Phase, read_head
+from middleware.wsgi._environ import bytes_head
+from middleware.wsgi.compression import (
+    _FIELDS,
+    CompressionMiddleware,
+    GZipMiddleware,
+    _left_as_is,
+)
 from tests.cases.compression import HTML, HTML_HEADERS
 from tests.drivers import call_wsgi
 from tests.parity.vectors import Boom
@@ -443,3 +449,38 @@ def test_flask_app_wrapped() -> None:
     response = client.get("/ndjson", headers={"Accept-Encoding": "br"})
     assert response.headers["Content-Encoding"] == "br"
     assert brotli.decompress(response.data) == b'{"n": 0}\n{"n": 1}\n{"n": 2}\n'
+
+
+_FIELD_CHOICES = [
+    ("Content-Type", "text/html; charset=utf-8"),
+    ("content-type", "image/png"),
+    ("Content-Length", "10"),
+    ("Content-Length", "5000"),
+    ("CONTENT-LENGTH", "x"),
+    ("Vary", "Cookie"),
+    ("Cache-Control", "no-transform"),
+    ("ETag", '"a"'),
+    ("Content-Encoding", "gzip"),
+    ("X-Other", "1"),
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    fields=st.lists(st.sampled_from(_FIELD_CHOICES), max_size=5),
+    code=st.sampled_from([101, 200, 204, 206, 304, 404]),
+)
+def test_two_field_shortcut_answers_as_the_general_path(
+    fields: list[tuple[str, str]], code: int
+) -> None:
+    # wsgi/compression.py reads a head holding only Content-Type and Content-Length without
+    # HeadFields; what it sends, and what it tells start(), must be the general path's.
+    policy = CompressionMiddleware(lambda environ, start_response: []).policy
+    read_fields = _FIELDS.read(fields)
+    head = policy.left_as_is(code, read_fields)
+    general = (
+        None if head is None else _FIELDS.edit(fields, read_fields, head, policy.left_as_is, code)
+    )
+    sent, read = _left_as_is(policy, code, fields)
+    assert sent == general
+    assert read == read_head(bytes_head(fields))
